@@ -1,0 +1,148 @@
+/**
+ * Reading settings from flags and environment variables: flags override env, every setting
+ * has a default, and a bad value fails with one line naming the setting, the value and what
+ * is allowed.
+ * @module
+ */
+import { parseArgs } from "node:util";
+
+/** A setting that cannot be used; its message is the one line to print. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+/** Converts a raw string into a value or throws with what is allowed. */
+export type Parser<T> = (raw: string) => T;
+
+/** One setting: its flag, its environment variable, its default and its parser. */
+export interface SettingSpec<T> {
+  flag: string;
+  env: string;
+  parse: Parser<T>;
+  /** Used when neither flag nor env is given; may be computed. */
+  fallback: T | (() => T);
+  /** Secrets are never echoed in error messages. */
+  secret?: boolean;
+}
+
+/** A map of setting names to specs. */
+export type SettingSpecs = Record<string, SettingSpec<unknown>>;
+
+/** The values a {@link SettingSpecs} produces. */
+export type SettingValues<S extends SettingSpecs> = {
+  [K in keyof S]: S[K] extends SettingSpec<infer T> ? T : never;
+};
+
+/** Thrown by parsers: the reason, completed by {@link readSettings} with name and value. */
+export class InvalidValue extends Error {}
+
+/**
+ * Reads every setting of `specs` from `args` (flags) and `env`.
+ * @throws ConfigError naming the first bad setting.
+ */
+export function readSettings<S extends SettingSpecs>(
+  component: string,
+  specs: S,
+  source: { args: string[]; env: Record<string, string | undefined> },
+): SettingValues<S> {
+  const options: Record<string, { type: "string" }> = {};
+  for (const spec of Object.values(specs)) options[spec.flag] = { type: "string" };
+  let flags: Record<string, string | undefined>;
+  try {
+    flags = parseArgs({ args: source.args, options, strict: true, allowPositionals: false })
+      .values as Record<string, string | undefined>;
+  } catch (error) {
+    const known = Object.values(specs).map((spec) => `--${spec.flag}`).join(", ");
+    throw new ConfigError(
+      `Cannot start ${component}: ${(error as Error).message}; known flags: ${known}`,
+    );
+  }
+  const values: Record<string, unknown> = {};
+  for (const [name, spec] of Object.entries(specs)) {
+    const fromFlag = flags[spec.flag];
+    const raw = fromFlag ?? source.env[spec.env];
+    const label = fromFlag !== undefined ? `--${spec.flag}` : spec.env;
+    if (raw === undefined || raw === "") {
+      values[name] = typeof spec.fallback === "function"
+        ? (spec.fallback as () => unknown)()
+        : spec.fallback;
+      continue;
+    }
+    try {
+      values[name] = spec.parse(raw);
+    } catch (error) {
+      if (!(error instanceof InvalidValue)) throw error;
+      const shown = spec.secret ? "[redacted]" : `'${raw}'`;
+      throw new ConfigError(
+        `Cannot start ${component}: ${label} ${error.message}: current value is ${shown}`,
+      );
+    }
+  }
+  return values as SettingValues<S>;
+}
+
+/** A TCP port 1–65535 (0 is allowed when `allowZero`, meaning "any free port"). */
+export function portParser(allowZero = false): Parser<number> {
+  return (raw) => {
+    const port = Number(raw);
+    const min = allowZero ? 0 : 1;
+    if (!/^\d+$/.test(raw) || port < min || port > 65535) {
+      throw new InvalidValue(`must be a port number (${min}-65535)`);
+    }
+    return port;
+  };
+}
+
+/** An integer within bounds. */
+export function intParser(min: number, max: number): Parser<number> {
+  return (raw) => {
+    const value = Number(raw);
+    if (!/^-?\d+$/.test(raw) || value < min || value > max) {
+      throw new InvalidValue(`must be a whole number from ${min} to ${max}`);
+    }
+    return value;
+  };
+}
+
+/** One of a fixed list of words. */
+export function enumParser<T extends string>(allowed: readonly T[]): Parser<T> {
+  return (raw) => {
+    if (!allowed.includes(raw as T)) throw new InvalidValue(`must be one of ${allowed.join(", ")}`);
+    return raw as T;
+  };
+}
+
+/** A URL whose scheme is one of `protocols` (e.g. `["http:", "https:"]`). */
+export function urlParser(protocols: string[]): Parser<string> {
+  return (raw) => {
+    let url: URL;
+    try {
+      url = new URL(raw);
+    } catch {
+      throw new InvalidValue(`must be a URL (${protocols.join(" or ")})`);
+    }
+    if (!protocols.includes(url.protocol)) {
+      throw new InvalidValue(`must be a URL with scheme ${protocols.join(" or ")}`);
+    }
+    return raw.replace(/\/+$/, "");
+  };
+}
+
+/** A non-empty string without whitespace or control characters. */
+export function wordParser(what: string, pattern = /^[\x21-\x7e]{1,512}$/): Parser<string> {
+  return (raw) => {
+    if (!pattern.test(raw)) throw new InvalidValue(`must be ${what}`);
+    return raw;
+  };
+}
+
+/** A path; only checks that it is non-empty and has no NUL. */
+export function pathParser(): Parser<string> {
+  return (raw) => {
+    if (raw.includes("\0")) throw new InvalidValue("must be a file system path");
+    return raw;
+  };
+}

@@ -1,0 +1,66 @@
+/**
+ * The records an agent sends up, as stored in its outbox and carried in batches.
+ * A record on the wire is `{"seq":n, ...payload}`; the payload is what the outbox stores.
+ * @module
+ */
+import { z } from "zod";
+
+/** Severity of an event. */
+export const SEVERITIES = ["info", "warning", "critical"] as const;
+
+/** A sensor reading; `ts` is device time (ISO-8601). */
+export const ReadingRecord = z.object({
+  type: z.literal("reading"),
+  sensor: z.string().min(1).max(64),
+  value: z.number(),
+  unit: z.string().max(16),
+  ts: z.string().max(40),
+});
+
+/** An event written on the device. */
+export const EventRecord = z.object({
+  type: z.literal("event"),
+  id: z.string().min(1).max(64),
+  kind: z.string().min(1).max(64),
+  severity: z.enum(SEVERITIES),
+  message: z.string().max(4000),
+  data: z.unknown().optional(),
+  ts: z.string().max(40),
+});
+
+/** The device's reported state (e.g. which desired version it applied). */
+export const ReportedRecord = z.object({
+  type: z.literal("reported"),
+  appliedVersion: z.number().int().nonnegative(),
+  reported: z.record(z.string(), z.unknown()),
+  ts: z.string().max(40),
+});
+
+/** The outcome of a command. */
+export const CommandResultRecord = z.object({
+  type: z.literal("command_result"),
+  commandId: z.string().min(1).max(64),
+  status: z.enum(["succeeded", "failed"]),
+  result: z.unknown().optional(),
+  error: z.string().max(4000).optional(),
+  ts: z.string().max(40),
+});
+
+/** Any payload an outbox row holds. */
+export const OutboxPayload = z.discriminatedUnion("type", [
+  ReadingRecord,
+  EventRecord,
+  ReportedRecord,
+  CommandResultRecord,
+]);
+
+/** Type of {@link OutboxPayload}. */
+export type OutboxPayload = z.infer<typeof OutboxPayload>;
+/** Type of {@link ReadingRecord}. */
+export type ReadingRecord = z.infer<typeof ReadingRecord>;
+/** Type of {@link EventRecord}. */
+export type EventRecord = z.infer<typeof EventRecord>;
+/** Type of {@link ReportedRecord}. */
+export type ReportedRecord = z.infer<typeof ReportedRecord>;
+/** Type of {@link CommandResultRecord}. */
+export type CommandResultRecord = z.infer<typeof CommandResultRecord>;

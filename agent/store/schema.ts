@@ -1,0 +1,48 @@
+/**
+ * Table types of the agent's SQLite database, for Kysely.
+ * @module
+ */
+
+/** `outbox`: records waiting for the cloud's ack. */
+export interface OutboxTable {
+  seq: number;
+  kind: string;
+  /** JSON of an `OutboxPayload`. */
+  payload: string;
+  created_at: number;
+}
+
+/** `readings`; `ts` is device time in ms since the epoch. */
+export interface ReadingsTable {
+  seq: number;
+  sensor: string;
+  value: number;
+  unit: string;
+  ts: number;
+  received_at: number;
+}
+
+/** `events`; `data` is JSON or null. */
+export interface EventsTable {
+  seq: number;
+  id: string;
+  kind: string;
+  severity: string;
+  message: string;
+  data: string | null;
+  created_at: number;
+}
+
+/** `sync_state`: small key/value facts such as the acked seq. */
+export interface SyncStateTable {
+  key: string;
+  value: string;
+}
+
+/** The agent's database. */
+export interface AgentDatabase {
+  outbox: OutboxTable;
+  readings: ReadingsTable;
+  events: EventsTable;
+  sync_state: SyncStateTable;
+}

@@ -1,0 +1,347 @@
+/**
+ * The agent's local data: readings, events and the transactional outbox. Every write commits
+ * its rows and their outbox records in one transaction, with consecutive `seq` numbers.
+ * @module
+ */
+import { type Kysely, sql, type Transaction } from "kysely";
+import type { AgentDatabase } from "./schema.ts";
+import type { EventRecord, OutboxPayload, ReadingRecord } from "../protocol/records.ts";
+
+/** A reading to store; `ts` is device time in ms since the epoch. */
+export interface NewReading {
+  sensor: string;
+  value: number;
+  unit: string;
+  ts: number;
+}
+
+/** A stored reading as the API returns it. */
+export interface Reading {
+  seq: number;
+  sensor: string;
+  value: number;
+  unit: string;
+  ts: string;
+}
+
+/** One aggregate bucket of readings of one sensor. */
+export interface ReadingBucket {
+  sensor: string;
+  bucket: string;
+  min: number;
+  max: number;
+  avg: number;
+  count: number;
+}
+
+/** Filters of a readings query; times in ms since the epoch. */
+export interface ReadingsQuery {
+  sensor?: string;
+  from?: number;
+  to?: number;
+  limit: number;
+}
+
+/** An event to store. */
+export interface NewEvent {
+  kind: string;
+  severity: "info" | "warning" | "critical";
+  message: string;
+  data?: unknown;
+}
+
+/** A stored event as the API returns it. */
+export interface StoredEvent {
+  id: string;
+  seq: number;
+  kind: string;
+  severity: string;
+  message: string;
+  data?: unknown;
+  createdAt: string;
+}
+
+/** Filters of an events query. */
+export interface EventsQuery {
+  kind?: string;
+  severity?: string;
+  limit: number;
+}
+
+/** Outbox counters: `pending` records not yet acked, up to `lastSeq`. */
+export interface OutboxStats {
+  lastSeq: number;
+  ackedSeq: number;
+  pending: number;
+  lastAckAt: string | null;
+}
+
+/** A run of outbox rows in seq order. */
+export interface OutboxRow {
+  seq: number;
+  payload: string;
+}
+
+const INSERT_CHUNK = 1000;
+
+type Db = Kysely<AgentDatabase> | Transaction<AgentDatabase>;
+
+async function currentSeq(db: Db): Promise<number> {
+  const row = await sql<{ seq: number }>`SELECT seq FROM sqlite_sequence WHERE name = 'outbox'`
+    .execute(db);
+  return row.rows[0]?.seq ?? 0;
+}
+
+/** Reads a value of the `sync_state` table. */
+export async function readState(db: Db, key: string): Promise<string | undefined> {
+  const row = await db.selectFrom("sync_state").select("value").where("key", "=", key)
+    .executeTakeFirst();
+  return row?.value;
+}
+
+/** Writes a value of the `sync_state` table. */
+export async function writeState(db: Db, key: string, value: string): Promise<void> {
+  await db.insertInto("sync_state").values({ key, value })
+    .onConflict((oc) => oc.column("key").doUpdateSet({ value }))
+    .execute();
+}
+
+/** Appends records to the outbox with consecutive seqs; returns the first seq used. */
+async function appendOutbox(db: Db, payloads: string[], kind: string, now: number) {
+  const first = (await currentSeq(db)) + 1;
+  for (let offset = 0; offset < payloads.length; offset += INSERT_CHUNK) {
+    const rows = payloads.slice(offset, offset + INSERT_CHUNK).map((payload, i) => ({
+      seq: first + offset + i,
+      kind,
+      payload,
+      created_at: now,
+    }));
+    await db.insertInto("outbox").values(rows).execute();
+  }
+  return first;
+}
+
+/** The agent's data access. Safe to share: the driver serializes statements. */
+export class AgentStore {
+  readonly db: Kysely<AgentDatabase>;
+
+  constructor(db: Kysely<AgentDatabase>) {
+    this.db = db;
+  }
+
+  /** Stores readings and their outbox records in one transaction. */
+  async insertReadings(
+    readings: NewReading[],
+    now = Date.now(),
+  ): Promise<{ accepted: number; lastSeq: number }> {
+    if (readings.length === 0) {
+      return { accepted: 0, lastSeq: await currentSeq(this.db) };
+    }
+    return await this.db.transaction().execute(async (tx) => {
+      const payloads = readings.map((reading) =>
+        JSON.stringify(
+          {
+            type: "reading",
+            sensor: reading.sensor,
+            value: reading.value,
+            unit: reading.unit,
+            ts: new Date(reading.ts).toISOString(),
+          } satisfies ReadingRecord,
+        )
+      );
+      const first = await appendOutbox(tx, payloads, "reading", now);
+      for (let offset = 0; offset < readings.length; offset += INSERT_CHUNK) {
+        const rows = readings.slice(offset, offset + INSERT_CHUNK).map((reading, i) => ({
+          seq: first + offset + i,
+          sensor: reading.sensor,
+          value: reading.value,
+          unit: reading.unit,
+          ts: reading.ts,
+          received_at: now,
+        }));
+        await tx.insertInto("readings").values(rows).execute();
+      }
+      return { accepted: readings.length, lastSeq: first + readings.length - 1 };
+    });
+  }
+
+  /** The newest readings first, filtered. */
+  async queryReadings(query: ReadingsQuery): Promise<Reading[]> {
+    let select = this.db.selectFrom("readings").select(["seq", "sensor", "value", "unit", "ts"]);
+    if (query.sensor !== undefined) select = select.where("sensor", "=", query.sensor);
+    if (query.from !== undefined) select = select.where("ts", ">=", query.from);
+    if (query.to !== undefined) select = select.where("ts", "<", query.to);
+    const rows = await select.orderBy("ts", "desc").orderBy("seq", "desc").limit(query.limit)
+      .execute();
+    return rows.map((row) => ({ ...row, ts: new Date(row.ts).toISOString() }));
+  }
+
+  /** min/max/avg/count per sensor per bucket of `bucketMs`, oldest bucket first. */
+  async aggregateReadings(query: ReadingsQuery, bucketMs: number): Promise<ReadingBucket[]> {
+    // A literal, not a parameter: numbers bind as REAL and would make the division fractional.
+    const width = sql.lit(Math.max(1, Math.trunc(bucketMs)));
+    const bucket = sql<number>`(ts / ${width}) * ${width}`;
+    let select = this.db.selectFrom("readings").select((eb) => [
+      "sensor",
+      bucket.as("bucket"),
+      eb.fn.min<number>("value").as("min"),
+      eb.fn.max<number>("value").as("max"),
+      eb.fn.avg<number>("value").as("avg"),
+      eb.fn.countAll<number>().as("count"),
+    ]);
+    if (query.sensor !== undefined) select = select.where("sensor", "=", query.sensor);
+    if (query.from !== undefined) select = select.where("ts", ">=", query.from);
+    if (query.to !== undefined) select = select.where("ts", "<", query.to);
+    const rows = await select.groupBy(["sensor", sql`2`]).orderBy(sql`2`, "desc")
+      .orderBy("sensor", "desc").limit(query.limit).execute();
+    return rows.reverse().map((row) => ({
+      sensor: row.sensor,
+      bucket: new Date(Number(row.bucket)).toISOString(),
+      min: row.min,
+      max: row.max,
+      avg: row.avg,
+      count: Number(row.count),
+    }));
+  }
+
+  /** The distinct sensor names, sorted. */
+  async listSensors(): Promise<string[]> {
+    const rows = await this.db.selectFrom("readings").select("sensor").distinct().orderBy("sensor")
+      .execute();
+    return rows.map((row) => row.sensor);
+  }
+
+  /** Stores an event and its outbox record in one transaction. */
+  async insertEvent(event: NewEvent, now = Date.now()): Promise<StoredEvent> {
+    const id = crypto.randomUUID();
+    const createdAt = new Date(now).toISOString();
+    const data = event.data === undefined ? null : JSON.stringify(event.data);
+    const record: EventRecord = {
+      type: "event",
+      id,
+      kind: event.kind,
+      severity: event.severity,
+      message: event.message,
+      ...(event.data === undefined ? {} : { data: event.data }),
+      ts: createdAt,
+    };
+    const seq = await this.db.transaction().execute(async (tx) => {
+      const seq = await appendOutbox(tx, [JSON.stringify(record)], "event", now);
+      await tx.insertInto("events").values({
+        seq,
+        id,
+        kind: event.kind,
+        severity: event.severity,
+        message: event.message,
+        data,
+        created_at: now,
+      }).execute();
+      return seq;
+    });
+    return {
+      id,
+      seq,
+      kind: event.kind,
+      severity: event.severity,
+      message: event.message,
+      ...(event.data === undefined ? {} : { data: event.data }),
+      createdAt,
+    };
+  }
+
+  /** The newest events first, filtered. */
+  async listEvents(query: EventsQuery): Promise<StoredEvent[]> {
+    let select = this.db.selectFrom("events").selectAll();
+    if (query.kind !== undefined) select = select.where("kind", "=", query.kind);
+    if (query.severity !== undefined) select = select.where("severity", "=", query.severity);
+    const rows = await select.orderBy("seq", "desc").limit(query.limit).execute();
+    return rows.map(toStoredEvent);
+  }
+
+  /** One event by id. */
+  async getEvent(id: string): Promise<StoredEvent | undefined> {
+    const row = await this.db.selectFrom("events").selectAll().where("id", "=", id)
+      .executeTakeFirst();
+    return row ? toStoredEvent(row) : undefined;
+  }
+
+  /** Appends records that have no table of their own (reported state, command results). */
+  async appendRecord(payload: OutboxPayload, now = Date.now()): Promise<number> {
+    return await this.db.transaction().execute((tx) =>
+      appendOutbox(tx, [JSON.stringify(payload)], payload.type, now)
+    );
+  }
+
+  /** Outbox counters; O(1) because seqs are consecutive and acks are a prefix. */
+  async outboxStats(): Promise<OutboxStats> {
+    const [lastSeq, acked, lastAckAt] = await Promise.all([
+      currentSeq(this.db),
+      readState(this.db, "acked_seq"),
+      readState(this.db, "last_ack_at"),
+    ]);
+    const ackedSeq = Number(acked ?? 0);
+    return {
+      lastSeq,
+      ackedSeq,
+      pending: Math.max(0, lastSeq - ackedSeq),
+      lastAckAt: lastAckAt ?? null,
+    };
+  }
+
+  /** Outbox rows after `afterSeq`, in order, at most `limit`. */
+  async readOutbox(afterSeq: number, limit: number): Promise<OutboxRow[]> {
+    return await this.db.selectFrom("outbox").select(["seq", "payload"]).where("seq", ">", afterSeq)
+      .orderBy("seq").limit(limit).execute();
+  }
+
+  /**
+   * Records the cloud's contiguous ack: prunes acked outbox rows and raises `acked_seq`
+   * (never lowers it). Returns the acked seq now in force.
+   */
+  async acknowledge(upTo: number, now = Date.now()): Promise<number> {
+    return await this.db.transaction().execute(async (tx) => {
+      const current = Number(await readState(tx, "acked_seq") ?? 0);
+      const last = await currentSeq(tx);
+      // An ack beyond what we ever wrote is a cloud bug or a forged message: cap it.
+      const next = Math.min(Math.max(current, upTo), last);
+      if (next > current) {
+        await tx.deleteFrom("outbox").where("seq", "<=", next).execute();
+        await writeState(tx, "acked_seq", String(next));
+      }
+      await writeState(tx, "last_ack_at", new Date(now).toISOString());
+      return next;
+    });
+  }
+
+  /**
+   * Deletes readings and events older than `retentionDays`, but never a row whose outbox
+   * record is not yet acked. Returns how many rows went.
+   */
+  async pruneExpired(retentionDays: number, now = Date.now()): Promise<number> {
+    const cutoff = now - retentionDays * 86_400_000;
+    const acked = Number(await readState(this.db, "acked_seq") ?? 0);
+    const readings = await this.db.deleteFrom("readings").where("ts", "<", cutoff)
+      .where("seq", "<=", acked).executeTakeFirst();
+    const events = await this.db.deleteFrom("events").where("created_at", "<", cutoff)
+      .where("seq", "<=", acked).executeTakeFirst();
+    return Number(readings.numDeletedRows) + Number(events.numDeletedRows);
+  }
+
+  /** True when the database answers a query. */
+  async ping(): Promise<boolean> {
+    await sql`SELECT 1`.execute(this.db);
+    return true;
+  }
+}
+
+function toStoredEvent(row: AgentDatabase["events"]): StoredEvent {
+  return {
+    id: row.id,
+    seq: row.seq,
+    kind: row.kind,
+    severity: row.severity,
+    message: row.message,
+    ...(row.data === null ? {} : { data: JSON.parse(row.data) }),
+    createdAt: new Date(row.created_at).toISOString(),
+  };
+}

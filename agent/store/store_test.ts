@@ -1,0 +1,187 @@
+import assert from "node:assert/strict";
+import { sql } from "kysely";
+import { openAgentStore } from "./open.ts";
+import { pragmaValue } from "../lib/sqlite.ts";
+import { agentMigrations } from "./migrations/mod.ts";
+
+async function withStore(
+  fn: (opened: Awaited<ReturnType<typeof openAgentStore>>, dir: string) => Promise<void>,
+) {
+  const dir = await Deno.makeTempDir({ prefix: "outpost-store-" });
+  const opened = await openAgentStore(dir);
+  try {
+    await fn(opened, dir);
+  } finally {
+    await opened.handle.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+const T0 = Date.parse("2026-11-01T00:00:00Z");
+
+Deno.test("migrations run on an empty database and are not repeated on an existing one", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const first = await openAgentStore(dir);
+    assert.deepEqual(first.applied, Object.keys(agentMigrations));
+    await first.store.insertReadings([{ sensor: "t", value: 1, unit: "C", ts: T0 }]);
+    await first.handle.close();
+    const second = await openAgentStore(dir);
+    assert.deepEqual(second.applied, []);
+    assert.equal((await second.store.queryReadings({ limit: 10 })).length, 1);
+    await second.handle.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("the database runs in WAL mode with full fsync", async () => {
+  await withStore(({ handle }) => {
+    assert.equal(pragmaValue(handle.raw, "journal_mode"), "wal");
+    assert.equal(pragmaValue(handle.raw, "synchronous"), 2);
+    return Promise.resolve();
+  });
+});
+
+Deno.test("readings get consecutive seqs and an outbox record each", async () => {
+  await withStore(async ({ store }) => {
+    const first = await store.insertReadings([
+      { sensor: "temp", value: 21.5, unit: "C", ts: T0 },
+      { sensor: "hum", value: 40, unit: "%", ts: T0 + 1000 },
+    ]);
+    assert.deepEqual(first, { accepted: 2, lastSeq: 2 });
+    const event = await store.insertEvent({ kind: "door", severity: "info", message: "opened" });
+    assert.equal(event.seq, 3);
+    const outbox = await store.readOutbox(0, 10);
+    assert.deepEqual(outbox.map((row) => row.seq), [1, 2, 3]);
+    assert.deepEqual(JSON.parse(outbox[0].payload), {
+      type: "reading",
+      sensor: "temp",
+      value: 21.5,
+      unit: "C",
+      ts: "2026-11-01T00:00:00.000Z",
+    });
+    assert.equal(JSON.parse(outbox[2].payload).id, event.id);
+    assert.deepEqual(await store.outboxStats(), {
+      lastSeq: 3,
+      ackedSeq: 0,
+      pending: 3,
+      lastAckAt: null,
+    });
+  });
+});
+
+Deno.test("a failure mid-transaction leaves neither the rows nor their outbox records", async () => {
+  await withStore(async ({ store, handle }) => {
+    await store.insertReadings([{ sensor: "ok", value: 1, unit: "", ts: T0 }]);
+    // The outbox insert succeeds, then the readings insert fails inside the same transaction.
+    await sql`CREATE TRIGGER fail_readings BEFORE INSERT ON readings BEGIN
+      SELECT RAISE(ABORT, 'injected failure'); END`.execute(handle.db);
+    await assert.rejects(
+      store.insertReadings([{ sensor: "bad", value: 2, unit: "", ts: T0 }]),
+      /injected failure/,
+    );
+    await sql`CREATE TRIGGER fail_events BEFORE INSERT ON events BEGIN
+      SELECT RAISE(ABORT, 'injected failure'); END`.execute(handle.db);
+    await assert.rejects(
+      store.insertEvent({ kind: "k", severity: "info", message: "m" }),
+      /injected failure/,
+    );
+    assert.deepEqual((await store.readOutbox(0, 10)).map((row) => row.seq), [1]);
+    assert.equal((await store.queryReadings({ limit: 10 })).length, 1);
+    assert.equal((await store.listEvents({ limit: 10 })).length, 0);
+    // The seq counter rolled back too: the next write continues without a gap.
+    await sql`DROP TRIGGER fail_readings`.execute(handle.db);
+    assert.equal(
+      (await store.insertReadings([{ sensor: "ok", value: 3, unit: "", ts: T0 }])).lastSeq,
+      2,
+    );
+  });
+});
+
+Deno.test("readings are filtered by sensor and time and returned newest first", async () => {
+  await withStore(async ({ store }) => {
+    const rows = [];
+    for (let i = 0; i < 10; i++) {
+      rows.push({ sensor: i % 2 ? "a" : "b", value: i, unit: "", ts: T0 + i * 1000 });
+    }
+    await store.insertReadings(rows);
+    const a = await store.queryReadings({ sensor: "a", limit: 100 });
+    assert.deepEqual(a.map((r) => r.value), [9, 7, 5, 3, 1]);
+    const window = await store.queryReadings({ from: T0 + 2000, to: T0 + 5000, limit: 100 });
+    assert.deepEqual(window.map((r) => r.value), [4, 3, 2]);
+    assert.equal((await store.queryReadings({ limit: 3 })).length, 3);
+    assert.deepEqual(await store.listSensors(), ["a", "b"]);
+  });
+});
+
+Deno.test("bucket aggregation computes min, max, avg and count per sensor and bucket", async () => {
+  await withStore(async ({ store }) => {
+    await store.insertReadings([
+      { sensor: "t", value: 1, unit: "", ts: T0 },
+      { sensor: "t", value: 3, unit: "", ts: T0 + 30_000 },
+      { sensor: "t", value: 10, unit: "", ts: T0 + 60_000 },
+      { sensor: "u", value: 5, unit: "", ts: T0 + 1 },
+    ]);
+    const buckets = await store.aggregateReadings({ limit: 100 }, 60_000);
+    assert.deepEqual(buckets, [
+      { sensor: "t", bucket: "2026-11-01T00:00:00.000Z", min: 1, max: 3, avg: 2, count: 2 },
+      { sensor: "u", bucket: "2026-11-01T00:00:00.000Z", min: 5, max: 5, avg: 5, count: 1 },
+      { sensor: "t", bucket: "2026-11-01T00:01:00.000Z", min: 10, max: 10, avg: 10, count: 1 },
+    ]);
+  });
+});
+
+Deno.test("acknowledge prunes acked outbox rows, never lowers the acked seq and caps forged acks", async () => {
+  await withStore(async ({ store }) => {
+    await store.insertReadings(
+      [1, 2, 3, 4].map((value) => ({ sensor: "t", value, unit: "", ts: T0 })),
+    );
+    assert.equal(await store.acknowledge(2), 2);
+    assert.deepEqual((await store.readOutbox(0, 10)).map((row) => row.seq), [3, 4]);
+    assert.equal(await store.acknowledge(1), 2);
+    assert.equal(await store.acknowledge(99), 4);
+    const stats = await store.outboxStats();
+    assert.equal(stats.pending, 0);
+    assert.equal(stats.ackedSeq, 4);
+    assert.ok(stats.lastAckAt);
+    // Readings stay queryable after their outbox records are pruned.
+    assert.equal((await store.queryReadings({ limit: 10 })).length, 4);
+  });
+});
+
+Deno.test("retention deletes old rows but never one that is not yet acked", async () => {
+  await withStore(async ({ store }) => {
+    const now = T0 + 40 * 86_400_000;
+    await store.insertReadings([
+      { sensor: "old-acked", value: 1, unit: "", ts: T0 },
+      { sensor: "old-unacked", value: 2, unit: "", ts: T0 },
+      { sensor: "fresh", value: 3, unit: "", ts: now },
+    ]);
+    await store.acknowledge(1);
+    assert.equal(await store.pruneExpired(30, now), 1);
+    const left = (await store.queryReadings({ limit: 10 })).map((r) => r.sensor).sort();
+    assert.deepEqual(left, ["fresh", "old-unacked"]);
+  });
+});
+
+Deno.test("a full database rejects the write and keeps everything already stored", async () => {
+  await withStore(async ({ store, handle }) => {
+    await store.insertReadings([{ sensor: "kept", value: 1, unit: "", ts: T0 }]);
+    // Cap the file at its current size: the next pages cannot be allocated (SQLITE_FULL).
+    const pages = pragmaValue(handle.raw, "page_count") as number;
+    handle.raw.exec(`PRAGMA max_page_count = ${pages}`);
+    const many = Array.from(
+      { length: 5000 },
+      (_, i) => ({ sensor: "x", value: i, unit: "", ts: T0 }),
+    );
+    await assert.rejects(store.insertReadings(many), (error: Error & { code?: string }) => {
+      assert.match(String(error.code), /SQLITE_FULL/);
+      return true;
+    });
+    handle.raw.exec("PRAGMA max_page_count = 1073741823");
+    const stored = await store.queryReadings({ limit: 10 });
+    assert.deepEqual(stored.map((r) => r.sensor), ["kept"]);
+    assert.equal((await store.outboxStats()).lastSeq, 1);
+  });
+});
