@@ -76,6 +76,13 @@ export interface OutboxStats {
   lastAckAt: string | null;
 }
 
+/** Desired configuration from the cloud and the version the device applied. */
+export interface DeviceConfig {
+  desired: Record<string, unknown>;
+  desiredVersion: number;
+  appliedVersion: number;
+}
+
 /** A run of outbox rows in seq order. */
 export interface OutboxRow {
   seq: number;
@@ -325,6 +332,20 @@ export class AgentStore {
     const events = await this.db.deleteFrom("events").where("created_at", "<", cutoff)
       .where("seq", "<=", acked).executeTakeFirst();
     return Number(readings.numDeletedRows) + Number(events.numDeletedRows);
+  }
+
+  /** The desired configuration as last received and the version applied. */
+  async readConfig(): Promise<DeviceConfig> {
+    const [desired, desiredVersion, appliedVersion] = await Promise.all([
+      readState(this.db, "desired"),
+      readState(this.db, "desired_version"),
+      readState(this.db, "applied_version"),
+    ]);
+    return {
+      desired: desired ? JSON.parse(desired) : {},
+      desiredVersion: Number(desiredVersion ?? 0),
+      appliedVersion: Number(appliedVersion ?? 0),
+    };
   }
 
   /** True when the database answers a query. */

@@ -1,0 +1,75 @@
+/**
+ * `/api/v1/events`: write an event, list them, read one.
+ * @module
+ */
+import { Hono } from "hono";
+import { HttpError } from "../lib/http_error.ts";
+import { readJsonBody, validate } from "../lib/json_body.ts";
+import type { RouteDoc } from "../lib/openapi.ts";
+import type { Counter } from "../lib/metrics.ts";
+import type { AgentStore } from "../store/store.ts";
+import { EventInput, EventOutput, EventsList, EventsQueryParams } from "./schemas.ts";
+
+/** Dependencies of {@link eventsRoutes}. */
+export interface EventsRoutesOptions {
+  store: AgentStore;
+  eventsWritten: Counter;
+  maxBodyBytes?: number;
+}
+
+const EVENT_ID = /^[0-9a-f-]{36}$/;
+
+/** The events routes, mounted under `/api/v1`. */
+export function eventsRoutes(options: EventsRoutesOptions): Hono {
+  const app = new Hono();
+
+  app.post("/events", async (c) => {
+    const input = validate(EventInput, await readJsonBody(c.req.raw, options.maxBodyBytes));
+    const event = await options.store.insertEvent(input);
+    options.eventsWritten.inc();
+    c.header("Location", `/api/v1/events/${event.id}`);
+    return c.json({ id: event.id, seq: event.seq }, 201);
+  });
+
+  app.get("/events", async (c) => {
+    const query = validate(EventsQueryParams, c.req.query(), "query");
+    return c.json({ items: await options.store.listEvents(query) });
+  });
+
+  app.get("/events/:id", async (c) => {
+    const id = c.req.param("id");
+    const event = EVENT_ID.test(id) ? await options.store.getEvent(id) : undefined;
+    if (!event) throw new HttpError(404, "not_found", `No event with id '${id.slice(0, 80)}'`);
+    return c.json(event);
+  });
+
+  return app;
+}
+
+/** OpenAPI description of {@link eventsRoutes}. */
+export const eventsDocs: RouteDoc[] = [
+  {
+    method: "post",
+    path: "/api/v1/events",
+    summary: "Store an event (committed with its outbox record)",
+    tags: ["events"],
+    body: EventInput,
+    secured: true,
+    responses: { 201: { description: "Stored; Location names the event" } },
+  },
+  {
+    method: "get",
+    path: "/api/v1/events",
+    summary: "Events newest first",
+    tags: ["events"],
+    query: EventsQueryParams,
+    responses: { 200: { description: "Events", schema: EventsList } },
+  },
+  {
+    method: "get",
+    path: "/api/v1/events/:id",
+    summary: "One event",
+    tags: ["events"],
+    responses: { 200: { description: "The event", schema: EventOutput } },
+  },
+];

@@ -1,0 +1,82 @@
+/**
+ * `/api/v1/readings`: write one reading or a batch, query them raw or aggregated.
+ * @module
+ */
+import { Hono } from "hono";
+import { readJsonBody, validate } from "../lib/json_body.ts";
+import type { RouteDoc } from "../lib/openapi.ts";
+import type { Counter } from "../lib/metrics.ts";
+import type { AgentStore, NewReading } from "../store/store.ts";
+import {
+  bucketMs,
+  ReadingsAccepted,
+  ReadingsBody,
+  ReadingsList,
+  ReadingsQueryParams,
+} from "./schemas.ts";
+
+/** Dependencies of {@link readingsRoutes}. */
+export interface ReadingsRoutesOptions {
+  store: AgentStore;
+  readingsWritten: Counter;
+  maxBodyBytes?: number;
+  now?: () => number;
+}
+
+/** The readings routes, mounted under `/api/v1`. */
+export function readingsRoutes(options: ReadingsRoutesOptions): Hono {
+  const now = options.now ?? Date.now;
+  const app = new Hono();
+
+  app.post("/readings", async (c) => {
+    const body = validate(ReadingsBody, await readJsonBody(c.req.raw, options.maxBodyBytes));
+    const received = now();
+    const inputs = Array.isArray(body) ? body : [body];
+    const readings: NewReading[] = inputs.map((input) => ({
+      sensor: input.sensor,
+      value: input.value,
+      unit: input.unit,
+      ts: input.ts === undefined ? received : Date.parse(input.ts),
+    }));
+    const result = await options.store.insertReadings(readings, received);
+    options.readingsWritten.inc({}, result.accepted);
+    return c.json(result, 201);
+  });
+
+  app.get("/readings", async (c) => {
+    const query = validate(ReadingsQueryParams, c.req.query(), "query");
+    const filter = {
+      sensor: query.sensor,
+      from: query.from === undefined ? undefined : Date.parse(query.from),
+      to: query.to === undefined ? undefined : Date.parse(query.to),
+      limit: query.limit,
+    };
+    const items = query.bucket === undefined
+      ? await options.store.queryReadings(filter)
+      : await options.store.aggregateReadings(filter, bucketMs(query.bucket));
+    return c.json({ items });
+  });
+
+  return app;
+}
+
+/** OpenAPI description of {@link readingsRoutes}. */
+export const readingsDocs: RouteDoc[] = [
+  {
+    method: "post",
+    path: "/api/v1/readings",
+    summary: "Store one reading or an array of up to 10,000 (committed with their outbox records)",
+    tags: ["readings"],
+    body: ReadingsBody,
+    secured: true,
+    responses: { 201: { description: "Stored", schema: ReadingsAccepted } },
+  },
+  {
+    method: "get",
+    path: "/api/v1/readings",
+    summary: "Readings newest first, or min/max/avg/count per bucket",
+    tags: ["readings"],
+    query: ReadingsQueryParams,
+    responses: { 200: { description: "Readings or buckets", schema: ReadingsList } },
+  },
+];

@@ -1,0 +1,127 @@
+/**
+ * Request and response schemas of the agent API: validation, types and OpenAPI in one place.
+ * @module
+ */
+import { z } from "zod";
+import { SEVERITIES } from "../protocol/records.ts";
+
+/** The most readings one request may carry. */
+export const MAX_READINGS_PER_REQUEST = 10_000;
+
+const isoTime = z.iso.datetime({ offset: true });
+
+/** One reading as posted. */
+export const ReadingInput = z.object({
+  sensor: z.string().regex(/^[\w.:/-]{1,64}$/, "must be 1-64 letters, digits or _ . : / -"),
+  value: z.number(),
+  unit: z.string().max(16).default(""),
+  ts: isoTime.optional(),
+}).strict();
+
+/** `POST /api/v1/readings` body: one reading or an array of them. */
+export const ReadingsBody = z.union([
+  ReadingInput,
+  z.array(ReadingInput).min(1).max(MAX_READINGS_PER_REQUEST),
+]);
+
+/** `POST /api/v1/readings` response. */
+export const ReadingsAccepted = z.object({ accepted: z.number().int(), lastSeq: z.number().int() });
+
+/** A bucket width such as `30s`, `5m`, `1h`, `1d`. */
+export const BucketParam = z.string().regex(
+  /^[1-9]\d{0,5}(s|m|h|d)$/,
+  "must look like 30s, 5m, 1h or 1d",
+);
+
+/** Converts a {@link BucketParam} to milliseconds. */
+export function bucketMs(bucket: string): number {
+  const unit = bucket.slice(-1);
+  const count = Number(bucket.slice(0, -1));
+  return count * { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[unit as "s"];
+}
+
+/** `GET /api/v1/readings` query. */
+export const ReadingsQueryParams = z.object({
+  sensor: z.string().max(64).optional().describe("only this sensor"),
+  from: isoTime.optional().describe("inclusive start, ISO-8601"),
+  to: isoTime.optional().describe("exclusive end, ISO-8601"),
+  limit: z.coerce.number().int().min(1).max(MAX_READINGS_PER_REQUEST).default(100)
+    .describe("rows (or buckets) returned, newest first"),
+  bucket: BucketParam.optional().describe("aggregate per bucket: min/max/avg/count"),
+});
+
+/** A stored reading. */
+export const ReadingOutput = z.object({
+  seq: z.number().int(),
+  sensor: z.string(),
+  value: z.number(),
+  unit: z.string(),
+  ts: z.string(),
+});
+
+/** One aggregate bucket. */
+export const ReadingBucketOutput = z.object({
+  sensor: z.string(),
+  bucket: z.string(),
+  min: z.number(),
+  max: z.number(),
+  avg: z.number(),
+  count: z.number().int(),
+});
+
+/** `GET /api/v1/readings` response. */
+export const ReadingsList = z.object({
+  items: z.union([z.array(ReadingOutput), z.array(ReadingBucketOutput)]),
+});
+
+/** `POST /api/v1/events` body. */
+export const EventInput = z.object({
+  kind: z.string().regex(/^[\w.:/-]{1,64}$/, "must be 1-64 letters, digits or _ . : / -"),
+  severity: z.enum(SEVERITIES),
+  message: z.string().min(1).max(4000),
+  data: z.record(z.string(), z.unknown()).optional(),
+}).strict();
+
+/** A stored event. */
+export const EventOutput = z.object({
+  id: z.string(),
+  seq: z.number().int(),
+  kind: z.string(),
+  severity: z.enum(SEVERITIES),
+  message: z.string(),
+  data: z.record(z.string(), z.unknown()).optional(),
+  createdAt: z.string(),
+});
+
+/** `GET /api/v1/events` query. */
+export const EventsQueryParams = z.object({
+  kind: z.string().max(64).optional(),
+  severity: z.enum(SEVERITIES).optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+});
+
+/** `GET /api/v1/events` response. */
+export const EventsList = z.object({ items: z.array(EventOutput) });
+
+/** Sync states as DESIGN.md names them. */
+export const SYNC_STATES = ["unenrolled", "connecting", "online", "offline"] as const;
+
+/** `GET /api/v1/sync` response. */
+export const SyncStatusOutput = z.object({
+  state: z.enum(SYNC_STATES),
+  pending: z.number().int(),
+  lastSeq: z.number().int(),
+  ackedSeq: z.number().int(),
+  lastAckAt: z.string().nullable(),
+  lastError: z.string().nullable(),
+});
+
+/** `GET /api/v1/config` response. */
+export const ConfigOutput = z.object({
+  desired: z.record(z.string(), z.unknown()),
+  desiredVersion: z.number().int(),
+  appliedVersion: z.number().int(),
+});
+
+/** Liveness/readiness response. */
+export const HealthOutput = z.object({ status: z.string() }).passthrough();

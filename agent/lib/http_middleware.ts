@@ -1,0 +1,108 @@
+/**
+ * Hono middleware shared by the agent and the cloud: request metrics, bearer auth, readiness
+ * gate, and the mapping of every error to the JSON envelope.
+ * @module
+ */
+import type { Context, ErrorHandler, MiddlewareHandler, NotFoundHandler } from "hono";
+import { routePath } from "hono/route";
+import { secretsEqual } from "./constant_time.ts";
+import { HttpError, toHttpError } from "./http_error.ts";
+import type { Logger } from "./log.ts";
+import type { MetricsRegistry } from "./metrics.ts";
+
+/** Responds with an {@link HttpError} as the JSON envelope. */
+export function errorResponse(c: Context, error: HttpError): Response {
+  return c.json(error.toEnvelope(), error.status as 400);
+}
+
+/** `app.onError`: maps thrown errors to the envelope and logs the unexpected ones. */
+export function errorHandler(logger: Logger): ErrorHandler {
+  return function handleError(error, c) {
+    const httpError = toHttpError(error);
+    if (httpError.status >= 500) {
+      logger.error("request failed", {
+        method: c.req.method,
+        path: c.req.path,
+        status: httpError.status,
+        error,
+      });
+    }
+    return errorResponse(c, httpError);
+  };
+}
+
+/** `app.notFound`: 404 in the envelope. */
+export const notFoundHandler: NotFoundHandler = function notFound(c) {
+  return errorResponse(
+    c,
+    new HttpError(404, "not_found", `No route for ${c.req.method} ${c.req.path}`),
+  );
+};
+
+/** Counts requests by method, route and status and times them. */
+export function requestMetrics(registry: MetricsRegistry): MiddlewareHandler {
+  const requests = registry.counter(
+    "http_requests_total",
+    "HTTP requests by method, route and status.",
+  );
+  const duration = registry.histogram(
+    "http_request_duration_seconds",
+    "HTTP request duration in seconds by method and route.",
+  );
+  return async function recordRequest(c, next) {
+    const start = performance.now();
+    await next();
+    const path = routePath(c, -1);
+    const route = c.res.status === 404 && (path === "*" || path === "/*") ? "unmatched" : path;
+    requests.inc({ method: c.req.method, route, status: c.res.status });
+    duration.observe((performance.now() - start) / 1000, { method: c.req.method, route });
+  };
+}
+
+/** Options of {@link bearerAuth}. */
+export interface BearerAuthOptions {
+  /** The expected token; when undefined the middleware lets everything through. */
+  token: string | undefined;
+  /** Which methods need the token; default: every method. */
+  methods?: string[];
+}
+
+/** Requires `Authorization: Bearer <token>`, compared in constant time. */
+export function bearerAuth(options: BearerAuthOptions): MiddlewareHandler {
+  const methods = options.methods ? new Set(options.methods) : undefined;
+  return async function requireBearer(c, next) {
+    if (options.token === undefined || (methods && !methods.has(c.req.method))) return await next();
+    const header = c.req.header("authorization") ?? "";
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    if (!match) {
+      c.header("WWW-Authenticate", 'Bearer realm="outpost"');
+      throw new HttpError(401, "unauthorized", "Missing 'Authorization: Bearer <token>' header");
+    }
+    if (!secretsEqual(match[1], options.token)) {
+      c.header("WWW-Authenticate", 'Bearer realm="outpost", error="invalid_token"');
+      throw new HttpError(401, "unauthorized", "Invalid bearer token");
+    }
+    await next();
+  };
+}
+
+/** Answers 503 until `isReady()` says the process can serve. */
+export function readinessGate(isReady: () => boolean): MiddlewareHandler {
+  return async function requireReady(c, next) {
+    if (!isReady()) {
+      c.header("Retry-After", "1");
+      throw new HttpError(503, "not_ready", "Starting up: database migrations are not done yet");
+    }
+    await next();
+  };
+}
+
+/** Adds conservative security headers to every response. */
+export function securityHeaders(): MiddlewareHandler {
+  return async function addSecurityHeaders(c, next) {
+    await next();
+    c.header("X-Content-Type-Options", "nosniff");
+    c.header("Referrer-Policy", "no-referrer");
+    c.header("X-Frame-Options", "DENY");
+  };
+}

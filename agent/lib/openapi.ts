@@ -1,0 +1,119 @@
+/**
+ * Builds the OpenAPI 3.1 document from the same zod schemas the routes validate with, so the
+ * document cannot drift from the code.
+ * @module
+ */
+import { z } from "zod";
+
+/** A response of a documented route. */
+export interface ResponseDoc {
+  description: string;
+  schema?: z.ZodType;
+  contentType?: string;
+}
+
+/** One documented route. Paths use Hono's `:param` syntax; they are converted. */
+export interface RouteDoc {
+  method: "get" | "post" | "put" | "delete" | "patch";
+  path: string;
+  summary: string;
+  tags?: string[];
+  query?: z.ZodObject;
+  body?: z.ZodType;
+  responses: Record<number, ResponseDoc>;
+  /** True when the route needs the bearer token. */
+  secured?: boolean;
+}
+
+/** The error envelope as a schema, for documentation. */
+export const ErrorEnvelopeSchema = z.object({
+  error: z.object({
+    code: z.string(),
+    message: z.string(),
+    details: z.array(z.object({ field: z.string(), message: z.string() })).optional(),
+  }),
+});
+
+function jsonSchema(schema: z.ZodType): Record<string, unknown> {
+  const { $schema: _ignored, ...rest } = z.toJSONSchema(schema, {
+    io: "input",
+    unrepresentable: "any",
+  });
+  return rest;
+}
+
+/** Options of {@link buildOpenApiDocument}. */
+export interface OpenApiInfo {
+  title: string;
+  version: string;
+  description?: string;
+}
+
+/** Renders the OpenAPI 3.1 document of `routes`. */
+export function buildOpenApiDocument(
+  info: OpenApiInfo,
+  routes: RouteDoc[],
+): Record<string, unknown> {
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const route of routes) {
+    const path = route.path.replace(/:(\w+)/g, "{$1}");
+    const parameters: unknown[] = [];
+    for (const match of route.path.matchAll(/:(\w+)/g)) {
+      parameters.push({ name: match[1], in: "path", required: true, schema: { type: "string" } });
+    }
+    if (route.query) {
+      const shape = route.query.shape as Record<string, z.ZodType>;
+      for (const [name, schema] of Object.entries(shape)) {
+        parameters.push({
+          name,
+          in: "query",
+          required: !schema.safeParse(undefined).success,
+          schema: jsonSchema(schema),
+          ...(schema.description ? { description: schema.description } : {}),
+        });
+      }
+    }
+    const responses: Record<string, unknown> = {};
+    for (const [status, response] of Object.entries(route.responses)) {
+      responses[status] = {
+        description: response.description,
+        ...(response.schema
+          ? {
+            content: {
+              [response.contentType ?? "application/json"]: { schema: jsonSchema(response.schema) },
+            },
+          }
+          : {}),
+      };
+    }
+    responses.default = {
+      description: "Error in the JSON envelope",
+      content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } },
+    };
+    paths[path] ??= {};
+    paths[path][route.method] = {
+      summary: route.summary,
+      ...(route.tags ? { tags: route.tags } : {}),
+      ...(parameters.length ? { parameters } : {}),
+      ...(route.body
+        ? {
+          requestBody: {
+            required: true,
+            content: { "application/json": { schema: jsonSchema(route.body) } },
+          },
+        }
+        : {}),
+      responses,
+      ...(route.secured ? { security: [{ bearer: [] }] } : {}),
+    };
+  }
+  return {
+    openapi: "3.1.0",
+    info,
+    paths,
+    components: {
+      schemas: { Error: jsonSchema(ErrorEnvelopeSchema) },
+      securitySchemes: { bearer: { type: "http", scheme: "bearer" } },
+    },
+  };
+}
