@@ -1,0 +1,105 @@
+/**
+ * The agent's lifecycle: open the store, serve HTTP, migrate, become ready, keep retention,
+ * and stop gracefully (finish in-flight requests, then close the database).
+ * @module
+ */
+import type { AgentConfig } from "./config/config.ts";
+import { createAgentApp } from "./http/app.ts";
+import type { Logger } from "./lib/log.ts";
+import { MetricsRegistry } from "./lib/metrics.ts";
+import { listen } from "./lib/serve.ts";
+import { openSqlite, runMigrations } from "./lib/sqlite.ts";
+import { agentMigrations } from "./store/migrations/mod.ts";
+import { AGENT_DB_FILE } from "./store/open.ts";
+import type { AgentDatabase } from "./store/schema.ts";
+import { AgentStore } from "./store/store.ts";
+import { VERSION } from "./version.ts";
+import { join } from "node:path";
+
+/** A running agent. */
+export interface RunningAgent {
+  /** The address the HTTP server listens on. */
+  addr: Deno.NetAddr;
+  store: AgentStore;
+  /** Resolves once migrations are done and the API serves. */
+  ready: Promise<void>;
+  /** Graceful stop: stops accepting, finishes in-flight requests, closes the database. */
+  stop(): Promise<void>;
+}
+
+const RETENTION_INTERVAL_MS = 3_600_000;
+
+/** Starts the agent described by `config`. */
+export async function startAgent(config: AgentConfig, logger: Logger): Promise<RunningAgent> {
+  await Deno.mkdir(config.dataDir, { recursive: true });
+  const handle = openSqlite<AgentDatabase>(join(config.dataDir, AGENT_DB_FILE));
+  const store = new AgentStore(handle.db);
+  let isReady = false;
+  const app = createAgentApp({
+    store,
+    logger,
+    metrics: new MetricsRegistry(),
+    version: VERSION,
+    deviceId: config.deviceId,
+    apiToken: config.apiToken,
+    isReady: () => isReady,
+  });
+  let server: Deno.HttpServer<Deno.NetAddr>;
+  try {
+    server = listen({
+      component: "agent",
+      hostname: config.host,
+      port: config.port,
+      portSetting: "OUTPOST_PORT or --port",
+      handler: app.fetch,
+    });
+  } catch (error) {
+    await handle.close();
+    throw error;
+  }
+  logger.info("agent listening", {
+    url: `http://${config.host}:${server.addr.port}`,
+    deviceId: config.deviceId,
+    dataDir: config.dataDir,
+    version: VERSION,
+    auth: config.apiToken ? "bearer token for mutations" : "none",
+  });
+
+  let retentionTimer: number | undefined;
+  const ready = (async () => {
+    const applied = await runMigrations(handle.db, agentMigrations);
+    if (applied.length) logger.info("migrations applied", { migrations: applied });
+    isReady = true;
+    logger.info("agent ready", { pending: (await store.outboxStats()).pending });
+    const prune = async () => {
+      try {
+        const removed = await store.pruneExpired(config.retentionDays);
+        if (removed) logger.info("retention pruned rows", { removed, days: config.retentionDays });
+      } catch (error) {
+        logger.warn("retention pass failed", { error });
+      }
+    };
+    await prune();
+    // Node's typings (pulled in by npm packages) widen the timer type; Deno's id is a number.
+    const timer = setInterval(prune, RETENTION_INTERVAL_MS) as unknown as number;
+    Deno.unrefTimer(timer);
+    retentionTimer = timer;
+  })();
+
+  let stopping: Promise<void> | undefined;
+  return {
+    addr: server.addr,
+    store,
+    ready,
+    stop() {
+      stopping ??= (async () => {
+        clearInterval(retentionTimer);
+        await server.shutdown();
+        await ready.catch(() => {});
+        await handle.close();
+        logger.info("agent stopped");
+      })();
+      return stopping;
+    },
+  };
+}

@@ -1,0 +1,112 @@
+/**
+ * The agent's settings: flags override environment variables, every setting has a default
+ * that works for `deno task dev`, and a bad value stops the start with one clear line.
+ * @module
+ */
+import { hostname } from "node:os";
+import { LOG_LEVELS, type LogLevel } from "../lib/log.ts";
+import {
+  enumParser,
+  intParser,
+  pathParser,
+  portParser,
+  readSettings,
+  type SettingValues,
+  urlParser,
+  wordParser,
+} from "../lib/settings.ts";
+
+const DEVICE_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+
+/** Every agent setting, with its flag and environment variable. */
+export const agentSettings = {
+  port: { flag: "port", env: "OUTPOST_PORT", parse: portParser(true), fallback: 8000 },
+  host: {
+    flag: "host",
+    env: "OUTPOST_HOST",
+    parse: wordParser("a host name or IP address"),
+    fallback: "127.0.0.1",
+  },
+  dataDir: {
+    flag: "data-dir",
+    env: "OUTPOST_DATA_DIR",
+    parse: pathParser(),
+    fallback: ".data/agent",
+  },
+  deviceId: {
+    flag: "device-id",
+    env: "OUTPOST_DEVICE_ID",
+    parse: wordParser(
+      "1-63 letters, digits, '_', '.' or '-', starting with a letter or digit",
+      DEVICE_ID,
+    ),
+    fallback: defaultDeviceId,
+  },
+  cloudUrl: {
+    flag: "cloud-url",
+    env: "OUTPOST_CLOUD_URL",
+    parse: urlParser(["http:", "https:"]),
+    fallback: undefined as string | undefined,
+  },
+  enrollToken: {
+    flag: "enroll-token",
+    env: "OUTPOST_ENROLL_TOKEN",
+    parse: wordParser("a token without spaces"),
+    fallback: undefined as string | undefined,
+    secret: true,
+  },
+  mqttUrl: {
+    flag: "mqtt-url",
+    env: "OUTPOST_MQTT_URL",
+    parse: urlParser(["mqtt:", "mqtts:", "ws:", "wss:"]),
+    fallback: undefined as string | undefined,
+  },
+  mqttCa: {
+    flag: "mqtt-ca",
+    env: "OUTPOST_MQTT_CA",
+    parse: pathParser(),
+    fallback: undefined as string | undefined,
+  },
+  apiToken: {
+    flag: "api-token",
+    env: "OUTPOST_API_TOKEN",
+    parse: wordParser(
+      "a token of 16+ printable characters without spaces",
+      /^[\x21-\x7e]{16,512}$/,
+    ),
+    fallback: undefined as string | undefined,
+    secret: true,
+  },
+  retentionDays: {
+    flag: "retention-days",
+    env: "OUTPOST_RETENTION_DAYS",
+    parse: intParser(1, 3650),
+    fallback: 30,
+  },
+  logLevel: {
+    flag: "log-level",
+    env: "OUTPOST_LOG_LEVEL",
+    parse: enumParser(LOG_LEVELS),
+    fallback: "info" as LogLevel,
+  },
+};
+
+/** The agent's resolved configuration. */
+export type AgentConfig = SettingValues<typeof agentSettings>;
+
+function defaultDeviceId(): string {
+  // Host names can hold characters a device id may not; keep the safe part.
+  const name = hostname().toLowerCase().replace(/[^a-z0-9_.-]/g, "-").replace(/^[^a-z0-9]+/, "");
+  return (name || "outpost-device").slice(0, 63);
+}
+
+/**
+ * Reads the agent configuration.
+ * @throws ConfigError with the one line to print.
+ */
+export function loadAgentConfig(
+  args: string[],
+  env: Record<string, string | undefined>,
+): AgentConfig {
+  return readSettings("agent", agentSettings, { args, env });
+}

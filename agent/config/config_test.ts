@@ -1,0 +1,48 @@
+import assert from "node:assert/strict";
+import { loadAgentConfig } from "./config.ts";
+
+Deno.test("agent config defaults work for deno task dev", () => {
+  const config = loadAgentConfig([], {});
+  assert.equal(config.port, 8000);
+  assert.equal(config.host, "127.0.0.1");
+  assert.equal(config.dataDir, ".data/agent");
+  assert.equal(config.retentionDays, 30);
+  assert.equal(config.logLevel, "info");
+  assert.equal(config.cloudUrl, undefined);
+  assert.match(config.deviceId, /^[a-z0-9][a-z0-9_.-]*$/);
+});
+
+Deno.test("agent flags override OUTPOST_* environment variables", () => {
+  const config = loadAgentConfig(["--port", "9100", "--device-id=pi-7"], {
+    OUTPOST_PORT: "9000",
+    OUTPOST_DEVICE_ID: "ignored",
+    OUTPOST_CLOUD_URL: "http://127.0.0.1:8080",
+    OUTPOST_RETENTION_DAYS: "7",
+  });
+  assert.equal(config.port, 9100);
+  assert.equal(config.deviceId, "pi-7");
+  assert.equal(config.cloudUrl, "http://127.0.0.1:8080");
+  assert.equal(config.retentionDays, 7);
+});
+
+Deno.test("bad agent settings fail naming the setting and the value", () => {
+  const cases: [Record<string, string>, RegExp][] = [
+    [
+      { OUTPOST_PORT: "abc" },
+      /Cannot start agent: OUTPOST_PORT must be a port number \(0-65535\): current value is 'abc'$/,
+    ],
+    [{ OUTPOST_PORT: "70000" }, /OUTPOST_PORT .*'70000'/],
+    [{ OUTPOST_DEVICE_ID: "../etc" }, /OUTPOST_DEVICE_ID must be .*'\.\.\/etc'/],
+    [{ OUTPOST_CLOUD_URL: "cloud:8080" }, /OUTPOST_CLOUD_URL must be a URL/],
+    [{ OUTPOST_MQTT_URL: "http://x" }, /OUTPOST_MQTT_URL must be a URL with scheme mqtt:/],
+    [
+      { OUTPOST_RETENTION_DAYS: "0" },
+      /OUTPOST_RETENTION_DAYS must be a whole number from 1 to 3650/,
+    ],
+    [{ OUTPOST_LOG_LEVEL: "verbose" }, /OUTPOST_LOG_LEVEL must be one of debug, info, warn, error/],
+    [{ OUTPOST_API_TOKEN: "short" }, /OUTPOST_API_TOKEN must be .*\[redacted\]/],
+  ];
+  for (const [env, pattern] of cases) {
+    assert.throws(() => loadAgentConfig([], env), pattern, JSON.stringify(env));
+  }
+});

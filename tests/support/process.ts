@@ -1,0 +1,121 @@
+/**
+ * Running Outpost components as real processes in tests: free ports, start through
+ * `deno task`, wait for readiness, signal the whole process group, collect logs.
+ * @module
+ */
+import { fileURLToPath } from "node:url";
+
+/** The repository root. */
+export const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
+
+/** A port that was free a moment ago on 127.0.0.1. */
+export function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  return port;
+}
+
+/** A component started with `deno task <name>`. */
+export interface RunningProcess {
+  pid: number;
+  /** Lines written to stderr and stdout so far. */
+  output: string[];
+  /** Sends a signal to the whole process group (the task runner and the component). */
+  signal(signal: Deno.Signal): void;
+  /** Resolves with the exit status. */
+  status: Promise<Deno.CommandStatus>;
+  /** SIGTERM, then SIGKILL after `graceMs`; resolves once exited. */
+  stop(graceMs?: number): Promise<Deno.CommandStatus>;
+}
+
+/** Options of {@link startTask}. */
+export interface StartTaskOptions {
+  env?: Record<string, string>;
+  args?: string[];
+}
+
+/** Starts `deno task <task>` in its own process group with `env`. */
+export function startTask(task: string, options: StartTaskOptions = {}): RunningProcess {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["task", "--quiet", task, ...(options.args ?? [])],
+    cwd: REPO_ROOT,
+    env: { NO_COLOR: "1", ...options.env },
+    stdout: "piped",
+    stderr: "piped",
+    stdin: "null",
+    detached: true,
+  }).spawn();
+  const output: string[] = [];
+  collectLines(child.stdout, output);
+  collectLines(child.stderr, output);
+  const status = child.status;
+  const signal = (sig: Deno.Signal) => {
+    try {
+      Deno.kill(-child.pid, sig);
+    } catch {
+      // already gone
+    }
+  };
+  return {
+    pid: child.pid,
+    output,
+    signal,
+    status,
+    async stop(graceMs = 5000) {
+      signal("SIGTERM");
+      const timer = setTimeout(() => signal("SIGKILL"), graceMs);
+      const result = await status;
+      clearTimeout(timer);
+      return result;
+    },
+  };
+}
+
+async function collectLines(stream: ReadableStream<Uint8Array>, into: string[]) {
+  let buffered = "";
+  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+    buffered += chunk;
+    const lines = buffered.split("\n");
+    buffered = lines.pop() ?? "";
+    into.push(...lines);
+  }
+  if (buffered) into.push(buffered);
+}
+
+/** Polls `url` until it answers 200 or `timeoutMs` passes. */
+export async function waitForOk(
+  url: string,
+  timeoutMs = 30_000,
+  process?: RunningProcess,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = "";
+  while (Date.now() < deadline) {
+    try {
+      const response = await fetch(url);
+      await response.body?.cancel();
+      if (response.ok) return;
+      last = `status ${response.status}`;
+    } catch (error) {
+      last = (error as Error).message;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  const logs = process ? `\n--- output ---\n${process.output.slice(-30).join("\n")}` : "";
+  throw new Error(`${url} did not answer 200 within ${timeoutMs} ms (last: ${last})${logs}`);
+}
+
+/** POSTs JSON and returns the parsed response with its status. */
+export async function postJson(
+  url: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: unknown }> {
+  const response = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body: JSON.stringify(body),
+  });
+  return { status: response.status, body: await response.json() };
+}
