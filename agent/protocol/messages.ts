@@ -1,0 +1,146 @@
+/**
+ * THE message contract (protocol v1): zod schemas of every MQTT payload and of enrollment.
+ * Exported for the cloud, which imports this module rather than redefining anything.
+ * @module
+ */
+import { z } from "zod";
+import { OutboxPayload } from "./records.ts";
+import { DEVICE_ID_PATTERN } from "./topics.ts";
+
+/** The most records one batch carries. */
+export const MAX_BATCH_RECORDS = 1000;
+/** The most bytes one batch payload takes; a record larger than this is sent alone. */
+export const MAX_BATCH_BYTES = 512 * 1024;
+/** The largest payload the cloud accepts on any topic. */
+export const MAX_MESSAGE_BYTES = 2 * 1024 * 1024;
+
+const seq = z.number().int().min(1).max(Number.MAX_SAFE_INTEGER);
+
+/** One record of a batch: its seq plus the outbox payload. */
+export const BatchRecord = z.intersection(z.object({ seq }), OutboxPayload);
+/** Type of {@link BatchRecord}. */
+export type BatchRecord = z.infer<typeof BatchRecord>;
+
+/**
+ * `up/batch`: a contiguous outbox range. The records must be exactly `from..to`, in order —
+ * a batch that lies about its range is rejected whole.
+ */
+export const Batch = z.object({
+  from: seq,
+  to: seq,
+  records: z.array(BatchRecord).min(1).max(MAX_BATCH_RECORDS),
+}).superRefine((batch, ctx) => {
+  if (batch.to - batch.from + 1 !== batch.records.length) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["records"],
+      message: `range ${batch.from}..${batch.to} needs ${
+        batch.to - batch.from + 1
+      } records, got ${batch.records.length}`,
+    });
+    return;
+  }
+  for (let i = 0; i < batch.records.length; i++) {
+    if (batch.records[i].seq !== batch.from + i) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["records", i, "seq"],
+        message: `expected seq ${batch.from + i}, got ${batch.records[i].seq}`,
+      });
+      return;
+    }
+  }
+});
+/** Type of {@link Batch}. */
+export type Batch = z.infer<typeof Batch>;
+
+/** `up/status`: retained presence; the Last Will carries `online: false`. */
+export const Status = z.object({
+  online: z.boolean(),
+  version: z.string().max(64).optional(),
+  arch: z.string().max(32).optional(),
+  lastSeq: z.number().int().min(0).optional(),
+  ts: z.string().max(40).optional(),
+});
+/** Type of {@link Status}. */
+export type Status = z.infer<typeof Status>;
+
+/** `down/ack`: the cloud has committed every seq up to `upTo` (contiguously). */
+export const Ack = z.object({ upTo: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER) });
+/** Type of {@link Ack}. */
+export type Ack = z.infer<typeof Ack>;
+
+/** `down/desired`: retained desired configuration; versions only go up. */
+export const Desired = z.object({
+  version: z.number().int().min(1),
+  desired: z.record(z.string(), z.unknown()),
+});
+/** Type of {@link Desired}. */
+export type Desired = z.infer<typeof Desired>;
+
+/** Command names every agent understands. */
+export const COMMAND_NAMES = ["ping", "resync", "set-log-level"] as const;
+
+/** `down/cmd`: a command; the device answers with a `command_result` record. */
+export const Command = z.object({
+  id: z.string().regex(/^[\w-]{1,64}$/),
+  name: z.string().min(1).max(64),
+  args: z.record(z.string(), z.unknown()).optional(),
+});
+/** Type of {@link Command}. */
+export type Command = z.infer<typeof Command>;
+
+/** `POST /api/v1/enroll` body. */
+export const EnrollRequest = z.object({
+  deviceId: z.string().regex(DEVICE_ID_PATTERN, "must be 1-63 letters, digits, '_', '.' or '-'"),
+  token: z.string().min(1).max(512),
+  labels: z.record(z.string().max(64), z.string().max(256)).optional(),
+  arch: z.string().max(32).optional(),
+  version: z.string().max(64).optional(),
+}).strict();
+/** Type of {@link EnrollRequest}. */
+export type EnrollRequest = z.infer<typeof EnrollRequest>;
+
+/**
+ * `POST /api/v1/enroll` response. `protocolVersion` tells the device which MQTT protocol its
+ * broker speaks: 5 for Mosquitto, 4 (3.1.1) for the embedded development broker.
+ */
+export const EnrollResponse = z.object({
+  deviceId: z.string(),
+  mqtt: z.object({
+    url: z.string(),
+    username: z.string(),
+    password: z.string(),
+    protocolVersion: z.union([z.literal(4), z.literal(5)]).default(5),
+  }),
+});
+/** Type of {@link EnrollResponse}. */
+export type EnrollResponse = z.infer<typeof EnrollResponse>;
+
+/** Decodes a JSON payload against a schema; returns an error string instead of throwing. */
+export function decodeMessage<T extends z.ZodType>(
+  schema: T,
+  payload: Uint8Array | string,
+): { ok: true; value: z.infer<T> } | { ok: false; error: string } {
+  if (typeof payload !== "string" && payload.byteLength > MAX_MESSAGE_BYTES) {
+    return {
+      ok: false,
+      error: `payload of ${payload.byteLength} bytes exceeds ${MAX_MESSAGE_BYTES}`,
+    };
+  }
+  let json: unknown;
+  try {
+    const text = typeof payload === "string"
+      ? payload
+      : new TextDecoder("utf-8", { fatal: true }).decode(payload);
+    json = JSON.parse(text);
+  } catch (error) {
+    return { ok: false, error: `not JSON: ${(error as Error).message.slice(0, 120)}` };
+  }
+  const result = schema.safeParse(json);
+  if (!result.success) {
+    const first = result.error.issues[0];
+    return { ok: false, error: `schema: ${first.path.join(".") || "(root)"}: ${first.message}` };
+  }
+  return { ok: true, value: result.data };
+}

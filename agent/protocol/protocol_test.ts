@@ -1,0 +1,103 @@
+import assert from "node:assert/strict";
+import {
+  Batch,
+  decodeMessage,
+  deviceMayPublish,
+  deviceMaySubscribe,
+  EnrollResponse,
+  MAX_MESSAGE_BYTES,
+  parseTopic,
+  topics,
+} from "./mod.ts";
+
+const reading = (seq: number) => ({
+  seq,
+  type: "reading",
+  sensor: "t",
+  value: seq,
+  unit: "C",
+  ts: "2026-11-26T00:00:00.000Z",
+});
+
+Deno.test("topic builders and parseTopic agree", () => {
+  assert.equal(topics.batch("dev-1"), "outpost/v1/dev-1/up/batch");
+  assert.equal(topics.sharedUplink("g"), "$share/g/outpost/v1/+/up/#");
+  for (
+    const topic of [
+      topics.batch("a"),
+      topics.status("a"),
+      topics.ack("a"),
+      topics.desired("a"),
+      topics.command("a"),
+    ]
+  ) {
+    assert.equal(parseTopic(topic)?.deviceId, "a");
+  }
+  assert.equal(parseTopic("outpost/v1/a/up/other"), undefined);
+  assert.equal(parseTopic("outpost/v2/a/up/batch"), undefined);
+  assert.equal(parseTopic("outpost/v1/a/b/up/batch"), undefined);
+});
+
+Deno.test("topic builders refuse device ids that would break the topic tree", () => {
+  for (const bad of ["a/b", "+", "#", "", "../x", "a b"]) {
+    assert.throws(() => topics.batch(bad), /Invalid device id/);
+  }
+});
+
+Deno.test("the ACL lets a device publish only under its own up/ and read only its own down/", () => {
+  assert.ok(deviceMayPublish("a", topics.batch("a")));
+  assert.ok(deviceMayPublish("a", topics.status("a")));
+  assert.ok(!deviceMayPublish("a", topics.batch("b")));
+  assert.ok(!deviceMayPublish("a", topics.ack("a")));
+  assert.ok(!deviceMayPublish("a", "outpost/v1/+/up/batch"));
+  assert.ok(deviceMaySubscribe("a", topics.deviceDownlink("a")));
+  assert.ok(deviceMaySubscribe("a", topics.desired("a")));
+  assert.ok(deviceMaySubscribe("a", "outpost/v1/a/down/+"));
+  assert.ok(!deviceMaySubscribe("a", topics.deviceDownlink("b")));
+  assert.ok(!deviceMaySubscribe("a", "outpost/v1/+/down/#"));
+  assert.ok(!deviceMaySubscribe("a", "#"));
+  assert.ok(!deviceMaySubscribe("a", topics.deviceUplink("a")));
+});
+
+Deno.test("a batch must hold exactly the records of its range, in order", () => {
+  assert.ok(
+    Batch.safeParse({ from: 3, to: 5, records: [reading(3), reading(4), reading(5)] }).success,
+  );
+  const lies = [
+    { from: 3, to: 6, records: [reading(3), reading(4), reading(5)] },
+    { from: 3, to: 5, records: [reading(3), reading(5), reading(4)] },
+    { from: 3, to: 5, records: [reading(3), reading(4), reading(4)] },
+    { from: 0, to: 0, records: [reading(0)] },
+    { from: 1, to: 1, records: [] },
+    { from: 1, to: 1, records: [{ ...reading(1), type: "bogus" }] },
+  ];
+  for (const batch of lies) assert.ok(!Batch.safeParse(batch).success, JSON.stringify(batch));
+});
+
+Deno.test("decodeMessage rejects bad JSON, bad UTF-8, schema violations and oversized payloads", () => {
+  const encode = (text: string) => new TextEncoder().encode(text);
+  assert.equal(
+    decodeMessage(Batch, encode('{"from":1,"to":1,"records":[' + JSON.stringify(reading(1)) + "]}"))
+      .ok,
+    true,
+  );
+  const cases = [
+    encode("{not json"),
+    new Uint8Array([0x7b, 0xff, 0x7d]),
+    encode('{"from":1}'),
+    new Uint8Array(MAX_MESSAGE_BYTES + 1),
+  ];
+  for (const payload of cases) {
+    const result = decodeMessage(Batch, payload);
+    assert.equal(result.ok, false);
+    if (!result.ok) assert.ok(result.error.length > 0);
+  }
+});
+
+Deno.test("an enrollment response without protocolVersion defaults to MQTT 5", () => {
+  const parsed = EnrollResponse.parse({
+    deviceId: "a",
+    mqtt: { url: "mqtt://x", username: "a", password: "p" },
+  });
+  assert.equal(parsed.mqtt.protocolVersion, 5);
+});
