@@ -14,6 +14,8 @@ import { AGENT_DB_FILE } from "./store/open.ts";
 import type { AgentDatabase } from "./store/schema.ts";
 import { AgentStore } from "./store/store.ts";
 import { VERSION } from "./version.ts";
+import { SyncService } from "./sync/service.ts";
+import { unenrolledConnection } from "./http/status.ts";
 import { join } from "node:path";
 
 /** A running agent. */
@@ -21,6 +23,8 @@ export interface RunningAgent {
   /** The address the HTTP server listens on. */
   addr: Deno.NetAddr;
   store: AgentStore;
+  /** The sync service, when a cloud is configured. */
+  sync?: SyncService;
   /** Resolves once migrations are done and the API serves. */
   ready: Promise<void>;
   /** Graceful stop: stops accepting, finishes in-flight requests, closes the database. */
@@ -35,14 +39,40 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
   const handle = openSqlite<AgentDatabase>(join(config.dataDir, AGENT_DB_FILE));
   const store = new AgentStore(handle.db);
   let isReady = false;
+  const metrics = new MetricsRegistry();
+  const sync = config.cloudUrl
+    ? new SyncService({
+      store,
+      logger: logger.child({ component: "sync" }),
+      deviceId: config.deviceId,
+      dataDir: config.dataDir,
+      cloudUrl: config.cloudUrl,
+      enrollToken: config.enrollToken,
+      mqttUrl: config.mqttUrl,
+      mqttCa: config.mqttCa,
+      version: VERSION,
+    })
+    : undefined;
+  if (sync) {
+    metrics.gauge("outpost_sync_online", "1 while connected to the broker.", (gauge) => {
+      gauge.set(sync.connection().state === "online" ? 1 : 0);
+    });
+    metrics.gauge("outpost_sync_records_sent", "Outbox records published (incl. resends).", (g) => {
+      g.set(sync.publisher.stats.recordsSent);
+    });
+    metrics.gauge("outpost_sync_resends", "Times the publisher resent from the acked seq.", (g) => {
+      g.set(sync.publisher.stats.resends);
+    });
+  }
   const app = createAgentApp({
     store,
     logger,
-    metrics: new MetricsRegistry(),
+    metrics,
     version: VERSION,
     deviceId: config.deviceId,
     apiToken: config.apiToken,
     isReady: () => isReady,
+    connection: sync ? () => sync.connection() : unenrolledConnection,
   });
   let server: Deno.HttpServer<Deno.NetAddr>;
   try {
@@ -71,6 +101,8 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
     if (applied.length) logger.info("migrations applied", { migrations: applied });
     isReady = true;
     logger.info("agent ready", { pending: (await store.outboxStats()).pending });
+    if (sync) await sync.start();
+    else logger.info("no OUTPOST_CLOUD_URL: running unenrolled, writes queue in the outbox");
     const prune = async () => {
       try {
         const removed = await store.pruneExpired(config.retentionDays);
@@ -90,12 +122,14 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
   return {
     addr: server.addr,
     store,
+    sync,
     ready,
     stop() {
       stopping ??= (async () => {
         clearInterval(retentionTimer);
         await server.shutdown();
         await ready.catch(() => {});
+        await sync?.stop();
         await handle.close();
         logger.info("agent stopped");
       })();

@@ -39,10 +39,19 @@ export interface SyncStateTable {
   value: string;
 }
 
+/** `commands_seen`: command ids already run. */
+export interface CommandsSeenTable {
+  id: string;
+  name: string;
+  status: string;
+  received_at: number;
+}
+
 /** The agent's database. */
 export interface AgentDatabase {
   outbox: OutboxTable;
   readings: ReadingsTable;
   events: EventsTable;
   sync_state: SyncStateTable;
+  commands_seen: CommandsSeenTable;
 }

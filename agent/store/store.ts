@@ -114,7 +114,7 @@ export async function writeState(db: Db, key: string, value: string): Promise<vo
 }
 
 /** Appends records to the outbox with consecutive seqs; returns the first seq used. */
-async function appendOutbox(db: Db, payloads: string[], kind: string, now: number) {
+export async function appendOutbox(db: Db, payloads: string[], kind: string, now: number) {
   const first = (await currentSeq(db)) + 1;
   for (let offset = 0; offset < payloads.length; offset += INSERT_CHUNK) {
     const rows = payloads.slice(offset, offset + INSERT_CHUNK).map((payload, i) => ({
@@ -131,9 +131,21 @@ async function appendOutbox(db: Db, payloads: string[], kind: string, now: numbe
 /** The agent's data access. Safe to share: the driver serializes statements. */
 export class AgentStore {
   readonly db: Kysely<AgentDatabase>;
+  #appendListeners = new Set<() => void>();
 
   constructor(db: Kysely<AgentDatabase>) {
     this.db = db;
+  }
+
+  /** Calls `listener` after every commit that appended outbox records (wakes the publisher). */
+  onAppend(listener: () => void): () => void {
+    this.#appendListeners.add(listener);
+    return () => this.#appendListeners.delete(listener);
+  }
+
+  /** Tells the listeners that records were appended; call after a commit. */
+  notifyAppend(): void {
+    for (const listener of this.#appendListeners) listener();
   }
 
   /** Stores readings and their outbox records in one transaction. */
@@ -169,7 +181,7 @@ export class AgentStore {
         await tx.insertInto("readings").values(rows).execute();
       }
       return { accepted: readings.length, lastSeq: first + readings.length - 1 };
-    });
+    }).finally(() => this.notifyAppend());
   }
 
   /** The newest readings first, filtered. */
@@ -244,7 +256,7 @@ export class AgentStore {
         created_at: now,
       }).execute();
       return seq;
-    });
+    }).finally(() => this.notifyAppend());
     return {
       id,
       seq,
@@ -276,7 +288,7 @@ export class AgentStore {
   async appendRecord(payload: OutboxPayload, now = Date.now()): Promise<number> {
     return await this.db.transaction().execute((tx) =>
       appendOutbox(tx, [JSON.stringify(payload)], payload.type, now)
-    );
+    ).finally(() => this.notifyAppend());
   }
 
   /** Outbox counters; O(1) because seqs are consecutive and acks are a prefix. */

@@ -1,0 +1,141 @@
+/**
+ * The downlink: desired state (monotonic versions, applied and reported through the outbox)
+ * and commands (run once per id, results reported through the outbox).
+ * @module
+ */
+import type { Logger, LogLevel } from "../lib/log.ts";
+import { LOG_LEVELS } from "../lib/log.ts";
+import type { Command, Desired } from "../protocol/messages.ts";
+import type { CommandResultRecord, ReportedRecord } from "../protocol/records.ts";
+import { type AgentStore, appendOutbox, readState, writeState } from "../store/store.ts";
+
+/** What commands may act on. */
+export interface CommandContext {
+  logger: Logger;
+  /** Resend everything not acked; returns the first seq resent. */
+  resync: () => number;
+}
+
+/** Outcome of one command. */
+export type CommandOutcome =
+  | { status: "succeeded"; result?: unknown }
+  | { status: "failed"; error: string };
+
+/** Runs a command by name. Unknown names fail with a clear error, never throw. */
+export function runCommand(command: Command, context: CommandContext): CommandOutcome {
+  switch (command.name) {
+    case "ping":
+      return { status: "succeeded", result: { pong: true, ts: new Date().toISOString() } };
+    case "resync":
+      return { status: "succeeded", result: { resendFrom: context.resync() } };
+    case "set-log-level": {
+      const level = command.args?.level;
+      if (typeof level !== "string" || !(LOG_LEVELS as readonly string[]).includes(level)) {
+        return {
+          status: "failed",
+          error: `set-log-level needs args.level, one of ${LOG_LEVELS.join(", ")}; got ${
+            JSON.stringify(level)
+          }`,
+        };
+      }
+      context.logger.setLevel(level as LogLevel);
+      return { status: "succeeded", result: { level } };
+    }
+    default:
+      return { status: "failed", error: `Unknown command '${command.name}'` };
+  }
+}
+
+/** Options of {@link DownlinkHandler}. */
+export interface DownlinkHandlerOptions {
+  store: AgentStore;
+  logger: Logger;
+  context: CommandContext;
+  /** Applies the parts of desired state the agent understands (e.g. `logLevel`). */
+  applyDesired?: (desired: Record<string, unknown>) => void;
+}
+
+/** Applies desired state and runs commands, persisting outcomes atomically with their reports. */
+export class DownlinkHandler {
+  #options: DownlinkHandlerOptions;
+
+  constructor(options: DownlinkHandlerOptions) {
+    this.#options = options;
+  }
+
+  /**
+   * Applies `message` if its version is newer than the one held. Stores it, marks it applied
+   * and appends the reported record in one transaction. Returns true when applied.
+   */
+  async desired(message: Desired): Promise<boolean> {
+    const { store, logger } = this.#options;
+    const current = Number(await readState(store.db, "desired_version") ?? 0);
+    if (message.version <= current) {
+      logger.debug("desired state not newer; ignored", { version: message.version, current });
+      return false;
+    }
+    try {
+      this.#options.applyDesired?.(message.desired);
+    } catch (error) {
+      logger.warn("applying desired state failed; stored anyway", { error });
+    }
+    const now = Date.now();
+    const record: ReportedRecord = {
+      type: "reported",
+      appliedVersion: message.version,
+      reported: { desiredVersion: message.version, logLevel: logger.getLevel() },
+      ts: new Date(now).toISOString(),
+    };
+    const applied = await store.db.transaction().execute(async (tx) => {
+      // Re-check inside the transaction: a concurrent delivery may have won.
+      const latest = Number(await readState(tx, "desired_version") ?? 0);
+      if (message.version <= latest) return false;
+      await writeState(tx, "desired", JSON.stringify(message.desired));
+      await writeState(tx, "desired_version", String(message.version));
+      await writeState(tx, "applied_version", String(message.version));
+      await appendOutbox(tx, [JSON.stringify(record)], "reported", now);
+      return true;
+    });
+    if (applied) {
+      store.notifyAppend();
+      logger.info("desired state applied", { version: message.version });
+    }
+    return applied;
+  }
+
+  /** Runs `command` unless its id was seen; records it and its result in one transaction. */
+  async command(command: Command): Promise<CommandOutcome | undefined> {
+    const { store, logger } = this.#options;
+    const seen = await store.db.selectFrom("commands_seen").select("id")
+      .where("id", "=", command.id).executeTakeFirst();
+    if (seen) {
+      logger.info("duplicate command delivery ignored", { id: command.id, name: command.name });
+      return undefined;
+    }
+    const outcome = runCommand(command, this.#options.context);
+    const now = Date.now();
+    const record: CommandResultRecord = {
+      type: "command_result",
+      commandId: command.id,
+      status: outcome.status,
+      ...(outcome.status === "succeeded" && outcome.result !== undefined
+        ? { result: outcome.result }
+        : {}),
+      ...(outcome.status === "failed" ? { error: outcome.error } : {}),
+      ts: new Date(now).toISOString(),
+    };
+    const recorded = await store.db.transaction().execute(async (tx) => {
+      const inserted = await tx.insertInto("commands_seen")
+        .values({ id: command.id, name: command.name, status: outcome.status, received_at: now })
+        .onConflict((oc) => oc.column("id").doNothing())
+        .executeTakeFirst();
+      if (Number(inserted.numInsertedOrUpdatedRows ?? 0) === 0) return false;
+      await appendOutbox(tx, [JSON.stringify(record)], "command_result", now);
+      return true;
+    });
+    if (!recorded) return undefined;
+    store.notifyAppend();
+    logger.info("command ran", { id: command.id, name: command.name, status: outcome.status });
+    return outcome;
+  }
+}

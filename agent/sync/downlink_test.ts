@@ -1,0 +1,78 @@
+import assert from "node:assert/strict";
+import { DownlinkHandler } from "./downlink.ts";
+import { openAgentStore } from "../store/open.ts";
+import { createLogger } from "../lib/log.ts";
+import type { AgentStore } from "../store/store.ts";
+
+async function withHandler(
+  fn: (
+    ctx: {
+      store: AgentStore;
+      handler: DownlinkHandler;
+      resyncs: number[];
+      logger: ReturnType<typeof createLogger>;
+    },
+  ) => Promise<void>,
+) {
+  const dir = await Deno.makeTempDir();
+  const { store, handle } = await openAgentStore(dir);
+  const logger = createLogger({ write: () => {} });
+  const resyncs: number[] = [];
+  const applied: unknown[] = [];
+  const handler = new DownlinkHandler({
+    store,
+    logger,
+    context: { logger, resync: () => (resyncs.push(1), 7) },
+    applyDesired: (desired) => applied.push(desired),
+  });
+  try {
+    await fn({ store, handler, resyncs, logger });
+  } finally {
+    await handle.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+async function outboxPayloads(store: AgentStore) {
+  return (await store.readOutbox(0, 100)).map((row) => JSON.parse(row.payload));
+}
+
+Deno.test("desired state applies only newer versions and reports the applied version", async () => {
+  await withHandler(async ({ store, handler }) => {
+    assert.equal(await handler.desired({ version: 2, desired: { sampleRate: 5 } }), true);
+    assert.equal(await handler.desired({ version: 1, desired: { sampleRate: 1 } }), false);
+    assert.equal(await handler.desired({ version: 2, desired: { sampleRate: 9 } }), false);
+    assert.deepEqual(await store.readConfig(), {
+      desired: { sampleRate: 5 },
+      desiredVersion: 2,
+      appliedVersion: 2,
+    });
+    const reported = (await outboxPayloads(store)).filter((p) => p.type === "reported");
+    assert.equal(reported.length, 1);
+    assert.equal(reported[0].appliedVersion, 2);
+  });
+});
+
+Deno.test("a command id runs once even when delivered twice, and its result goes to the outbox", async () => {
+  await withHandler(async ({ store, handler, resyncs }) => {
+    const first = await handler.command({ id: "c1", name: "resync" });
+    assert.deepEqual(first, { status: "succeeded", result: { resendFrom: 7 } });
+    assert.equal(await handler.command({ id: "c1", name: "resync" }), undefined);
+    assert.equal(resyncs.length, 1);
+    const results = (await outboxPayloads(store)).filter((p) => p.type === "command_result");
+    assert.deepEqual(results.map((r) => [r.commandId, r.status]), [["c1", "succeeded"]]);
+  });
+});
+
+Deno.test("ping answers pong, set-log-level changes the level, unknown commands fail clearly", async () => {
+  await withHandler(async ({ handler, logger }) => {
+    const ping = await handler.command({ id: "p", name: "ping" });
+    assert.equal(ping?.status, "succeeded");
+    await handler.command({ id: "l", name: "set-log-level", args: { level: "debug" } });
+    assert.equal(logger.getLevel(), "debug");
+    const bad = await handler.command({ id: "l2", name: "set-log-level", args: { level: "loud" } });
+    assert.equal(bad?.status, "failed");
+    const unknown = await handler.command({ id: "u", name: "reboot" });
+    assert.deepEqual(unknown, { status: "failed", error: "Unknown command 'reboot'" });
+  });
+});

@@ -1,0 +1,209 @@
+/**
+ * The outbox publisher: sends contiguous seq ranges as bounded batches, keeps a bounded window
+ * of unacked batches, prunes on ack, and resends from `ackedSeq + 1` when no ack comes in time.
+ * Memory stays bounded by the window, whatever the backlog.
+ * @module
+ */
+import type { Logger } from "../lib/log.ts";
+import { MAX_BATCH_BYTES, MAX_BATCH_RECORDS } from "../protocol/messages.ts";
+import { topics } from "../protocol/topics.ts";
+import type { AgentStore, OutboxRow } from "../store/store.ts";
+
+/** Options of {@link OutboxPublisher}. */
+export interface OutboxPublisherOptions {
+  store: AgentStore;
+  deviceId: string;
+  logger: Logger;
+  /** Publishes at QoS 1; resolves on PUBACK, rejects when the connection is gone. */
+  publish: (topic: string, payload: string) => Promise<void>;
+  maxRecords?: number;
+  maxBytes?: number;
+  /** Most batches sent and not yet acked. */
+  window?: number;
+  /** Resend from `ackedSeq + 1` when the oldest unacked batch waited this long. */
+  ackTimeoutMs?: number;
+  /** How often an idle publisher looks at the outbox even without a wake-up. */
+  idlePollMs?: number;
+}
+
+interface InFlight {
+  to: number;
+  sentAt: number;
+}
+
+/** Builds the JSON of a batch from outbox rows without re-parsing their payloads. */
+export function encodeBatch(rows: OutboxRow[]): string {
+  const records = rows.map((row) => `{"seq":${row.seq},${row.payload.slice(1)}`);
+  return `{"from":${rows[0].seq},"to":${rows[rows.length - 1].seq},"records":[${
+    records.join(",")
+  }]}`;
+}
+
+/** Takes the longest contiguous prefix of `rows` that fits `maxBytes` (at least one row). */
+export function takeBatch(rows: OutboxRow[], maxBytes: number): OutboxRow[] {
+  let bytes = 40;
+  let count = 0;
+  for (const row of rows) {
+    if (count > 0 && row.seq !== rows[count - 1].seq + 1) break;
+    bytes += row.payload.length + 16;
+    if (count > 0 && bytes > maxBytes) break;
+    count++;
+  }
+  return rows.slice(0, count);
+}
+
+/** Publishes the outbox while connected. */
+export class OutboxPublisher {
+  #options:
+    & Required<Omit<OutboxPublisherOptions, "store" | "logger" | "publish" | "deviceId">>
+    & OutboxPublisherOptions;
+  #topic: string;
+  #connected = false;
+  #running = false;
+  #ackedSeq = 0;
+  #sentUpTo = 0;
+  #inFlight: InFlight[] = [];
+  #generation = 0;
+  #wake: (() => void) | undefined;
+  #loop: Promise<void> | undefined;
+  #unsubscribe: (() => void) | undefined;
+  /** Counters for metrics and tests. */
+  readonly stats = { batchesSent: 0, recordsSent: 0, resends: 0, acks: 0 };
+
+  constructor(options: OutboxPublisherOptions) {
+    this.#options = {
+      maxRecords: MAX_BATCH_RECORDS,
+      maxBytes: MAX_BATCH_BYTES,
+      window: 8,
+      ackTimeoutMs: 15_000,
+      idlePollMs: 1_000,
+      ...options,
+    };
+    this.#topic = topics.batch(options.deviceId);
+  }
+
+  /** The highest seq the cloud acknowledged. */
+  get ackedSeq(): number {
+    return this.#ackedSeq;
+  }
+
+  /** Starts the loop (idle until {@link connected}). */
+  async start(): Promise<void> {
+    if (this.#running) return;
+    this.#running = true;
+    this.#ackedSeq = (await this.#options.store.outboxStats()).ackedSeq;
+    this.#sentUpTo = this.#ackedSeq;
+    this.#unsubscribe = this.#options.store.onAppend(() => this.#poke());
+    this.#loop = this.#run();
+  }
+
+  /** The link is up: (re)send everything not acked, from `ackedSeq + 1`. */
+  connected(): void {
+    this.#connected = true;
+    this.#rewind();
+  }
+
+  /** The link is down: stop sending; unacked batches will be resent after reconnect. */
+  disconnected(): void {
+    this.#connected = false;
+    this.#poke();
+  }
+
+  /** Resends everything not acked (the `resync` command). Returns the first seq resent. */
+  resync(): number {
+    this.#rewind();
+    return this.#ackedSeq + 1;
+  }
+
+  /** Handles `down/ack`: prunes acked records and frees window slots. */
+  async acknowledge(upTo: number): Promise<void> {
+    this.stats.acks++;
+    const acked = await this.#options.store.acknowledge(upTo);
+    if (acked > this.#ackedSeq) this.#ackedSeq = acked;
+    this.#inFlight = this.#inFlight.filter((batch) => batch.to > this.#ackedSeq);
+    if (this.#sentUpTo < this.#ackedSeq) this.#sentUpTo = this.#ackedSeq;
+    this.#poke();
+  }
+
+  /** Stops the loop. */
+  async stop(): Promise<void> {
+    this.#running = false;
+    this.#unsubscribe?.();
+    this.#poke();
+    await this.#loop;
+  }
+
+  #rewind(): void {
+    this.#generation++;
+    this.#inFlight = [];
+    this.#sentUpTo = this.#ackedSeq;
+    this.#poke();
+  }
+
+  #poke(): void {
+    const wake = this.#wake;
+    this.#wake = undefined;
+    wake?.();
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#wake = undefined;
+        resolve();
+      }, ms);
+      this.#wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
+  async #run(): Promise<void> {
+    const { store, logger, window, ackTimeoutMs, idlePollMs, maxRecords, maxBytes } = this.#options;
+    while (this.#running) {
+      try {
+        if (!this.#connected) {
+          await this.#sleep(idlePollMs);
+          continue;
+        }
+        const oldest = this.#inFlight[0];
+        if (oldest && Date.now() - oldest.sentAt > ackTimeoutMs) {
+          logger.warn("no ack in time; resending from the acked seq", {
+            ackedSeq: this.#ackedSeq,
+            waitedMs: Date.now() - oldest.sentAt,
+          });
+          this.stats.resends++;
+          this.#rewind();
+          continue;
+        }
+        if (this.#inFlight.length >= window) {
+          await this.#sleep(
+            oldest ? Math.max(10, ackTimeoutMs - (Date.now() - oldest.sentAt)) : idlePollMs,
+          );
+          continue;
+        }
+        const generation = this.#generation;
+        const rows = await store.readOutbox(this.#sentUpTo, maxRecords);
+        if (rows.length === 0) {
+          await this.#sleep(
+            this.#inFlight.length ? Math.min(idlePollMs, ackTimeoutMs) : idlePollMs,
+          );
+          continue;
+        }
+        const batch = takeBatch(rows, maxBytes);
+        const to = batch[batch.length - 1].seq;
+        await this.#options.publish(this.#topic, encodeBatch(batch));
+        if (generation !== this.#generation) continue; // rewound meanwhile: stale batch
+        this.#inFlight.push({ to, sentAt: Date.now() });
+        this.#sentUpTo = to;
+        this.stats.batchesSent++;
+        this.stats.recordsSent += batch.length;
+      } catch (error) {
+        if (this.#connected) logger.warn("publishing a batch failed", { error });
+        this.#rewind();
+        await this.#sleep(Math.min(1000, idlePollMs));
+      }
+    }
+  }
+}

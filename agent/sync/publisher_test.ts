@@ -1,0 +1,147 @@
+import assert from "node:assert/strict";
+import { encodeBatch, OutboxPublisher, takeBatch } from "./publisher.ts";
+import { openAgentStore } from "../store/open.ts";
+import { createLogger } from "../lib/log.ts";
+import { Batch, decodeMessage } from "../protocol/messages.ts";
+import type { AgentStore } from "../store/store.ts";
+
+interface Sent {
+  topic: string;
+  batch: Batch;
+}
+
+async function withPublisher(
+  options: { window?: number; ackTimeoutMs?: number; maxRecords?: number; maxBytes?: number },
+  fn: (ctx: { store: AgentStore; publisher: OutboxPublisher; sent: Sent[] }) => Promise<void>,
+) {
+  const dir = await Deno.makeTempDir();
+  const { store, handle } = await openAgentStore(dir);
+  const sent: Sent[] = [];
+  const publisher = new OutboxPublisher({
+    store,
+    deviceId: "dev1",
+    logger: createLogger({ write: () => {} }),
+    publish: (topic, payload) => {
+      const decoded = decodeMessage(Batch, payload);
+      assert.ok(decoded.ok, decoded.ok ? "" : decoded.error);
+      sent.push({ topic, batch: decoded.value });
+      return Promise.resolve();
+    },
+    idlePollMs: 20,
+    ...options,
+  });
+  try {
+    await fn({ store, publisher, sent });
+  } finally {
+    await publisher.stop();
+    await handle.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+async function until(condition: () => boolean, what: string, timeoutMs = 5000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+function readings(n: number) {
+  return Array.from({ length: n }, (_, i) => ({ sensor: "t", value: i, unit: "", ts: 0 }));
+}
+
+Deno.test("encodeBatch produces a valid contiguous batch from stored payloads", () => {
+  const rows = [1, 2].map((seq) => ({
+    seq,
+    payload: JSON.stringify({ type: "reading", sensor: "t", value: seq, unit: "", ts: "x" }),
+  }));
+  const decoded = decodeMessage(Batch, encodeBatch(rows));
+  assert.ok(decoded.ok);
+  if (decoded.ok) assert.deepEqual(decoded.value.records.map((r) => r.seq), [1, 2]);
+});
+
+Deno.test("takeBatch stops at the byte bound and at a seq gap, but always takes one row", () => {
+  const rows = [1, 2, 3, 5].map((seq) => ({ seq, payload: "{" + "x".repeat(100) + "}" }));
+  assert.equal(takeBatch(rows, 10_000).length, 3);
+  assert.equal(takeBatch(rows, 300).length, 2);
+  assert.equal(takeBatch(rows, 10).length, 1);
+});
+
+Deno.test("the publisher sends contiguous batches within the window and waits for acks", async () => {
+  await withPublisher({ window: 3, maxRecords: 100 }, async ({ store, publisher, sent }) => {
+    await store.insertReadings(readings(1000));
+    await publisher.start();
+    publisher.connected();
+    await until(() => sent.length === 3, "three batches");
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal(sent.length, 3, "sent beyond the window of unacked batches");
+    assert.deepEqual(sent.map((s) => [s.batch.from, s.batch.to]), [[1, 100], [101, 200], [
+      201,
+      300,
+    ]]);
+    assert.equal(sent[0].topic, "outpost/v1/dev1/up/batch");
+    await publisher.acknowledge(200);
+    await until(() => sent.length === 5, "two more batches");
+    assert.deepEqual(sent.slice(3).map((s) => s.batch.from), [301, 401]);
+    assert.equal((await store.outboxStats()).pending, 800);
+    assert.deepEqual((await store.readOutbox(0, 1)).map((r) => r.seq), [201]);
+  });
+});
+
+Deno.test("the publisher resends from ackedSeq + 1 when no ack arrives in time", async () => {
+  await withPublisher(
+    { window: 2, maxRecords: 10, ackTimeoutMs: 150 },
+    async ({ store, publisher, sent }) => {
+      await store.insertReadings(readings(30));
+      await publisher.start();
+      publisher.connected();
+      await until(() => sent.length === 2, "the window");
+      await publisher.acknowledge(10);
+      await until(() => sent.length === 3, "the third batch");
+      // No more acks: after the timeout the publisher starts over at seq 11.
+      await until(() => sent.length >= 4, "a resend", 3000);
+      assert.equal(sent[3].batch.from, 11);
+      assert.equal(publisher.stats.resends >= 1, true);
+    },
+  );
+});
+
+Deno.test("after a reconnect the publisher resends everything not acked", async () => {
+  await withPublisher({ window: 4, maxRecords: 5 }, async ({ store, publisher, sent }) => {
+    await store.insertReadings(readings(20));
+    await publisher.start();
+    publisher.connected();
+    await until(() => sent.length === 4, "the window");
+    await publisher.acknowledge(5);
+    publisher.disconnected();
+    const before = sent.length;
+    publisher.connected();
+    await until(() => sent.length > before, "a resend after reconnect");
+    assert.equal(sent[before].batch.from, 6);
+  });
+});
+
+Deno.test("a backlog drains completely with acks and new writes wake the publisher", async () => {
+  await withPublisher({ window: 4, maxRecords: 1000 }, async ({ store, publisher, sent }) => {
+    await store.insertReadings(readings(5000));
+    await publisher.start();
+    publisher.connected();
+    let acked = 0;
+    const acker = setInterval(() => {
+      const last = sent.at(-1)?.batch.to ?? 0;
+      if (last > acked) {
+        acked = last;
+        publisher.acknowledge(last);
+      }
+    }, 5);
+    try {
+      await until(() => acked === 5000, "the backlog to drain");
+      await store.insertEvent({ kind: "k", severity: "info", message: "late" });
+      await until(() => acked === 5001, "the new event to be sent");
+      assert.equal(sent.reduce((n, s) => n + s.batch.records.length, 0), 5001);
+    } finally {
+      clearInterval(acker);
+    }
+  });
+});

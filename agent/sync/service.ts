@@ -1,0 +1,354 @@
+/**
+ * The sync service: enroll (with backoff, never blocking local features), hold one MQTT
+ * connection with a Last Will and jittered reconnects, drive the outbox publisher and the
+ * downlink, and report the connection state for `GET /api/v1/sync`.
+ * @module
+ */
+import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
+import type { Logger } from "../lib/log.ts";
+import type { SyncConnection } from "../http/status.ts";
+import { Ack, Command, decodeMessage, Desired, type Status } from "../protocol/messages.ts";
+import { parseTopic, topics } from "../protocol/topics.ts";
+import type { AgentStore } from "../store/store.ts";
+import { type Backoff, createBackoff } from "./backoff.ts";
+import {
+  type Credentials,
+  forgetCredentials,
+  loadCredentials,
+  saveCredentials,
+} from "./credentials.ts";
+import { DownlinkHandler } from "./downlink.ts";
+import { enroll, EnrollError } from "./enroll.ts";
+import { OutboxPublisher } from "./publisher.ts";
+
+/** Options of {@link SyncService}. */
+export interface SyncServiceOptions {
+  store: AgentStore;
+  logger: Logger;
+  deviceId: string;
+  dataDir: string;
+  cloudUrl: string;
+  enrollToken?: string;
+  /** Overrides the broker URL enrollment returned. */
+  mqttUrl?: string;
+  /** CA certificate file for `mqtts://`. */
+  mqttCa?: string;
+  version: string;
+  labels?: Record<string, string>;
+  /** Tuning, mostly for tests. */
+  backoff?: Backoff;
+  ackTimeoutMs?: number;
+  statusIntervalMs?: number;
+}
+
+/** MQTT CONNACK codes meaning "these credentials are refused" (3.1.1 and 5). */
+const AUTH_REFUSED = new Set([4, 5, 134, 135]);
+const SESSION_EXPIRY_S = 7 * 24 * 3600;
+
+/** Keeps the device in sync with the cloud while the process runs. */
+export class SyncService {
+  #options: SyncServiceOptions;
+  #state: SyncConnection["state"] = "connecting";
+  #lastError: string | null = null;
+  #backoff: Backoff;
+  #client: MqttClient | undefined;
+  #publisher: OutboxPublisher;
+  #downlink: DownlinkHandler;
+  #stopped = false;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #statusTimer: ReturnType<typeof setInterval> | undefined;
+  #messageChain: Promise<void> = Promise.resolve();
+  #wakeEnroll: (() => void) | undefined;
+
+  constructor(options: SyncServiceOptions) {
+    this.#options = options;
+    this.#backoff = options.backoff ?? createBackoff({ initialMs: 500, maxMs: 60_000 });
+    this.#publisher = new OutboxPublisher({
+      store: options.store,
+      deviceId: options.deviceId,
+      logger: options.logger.child({ part: "publisher" }),
+      publish: (topic, payload) => this.#publish(topic, payload, { qos: 1 }),
+      ackTimeoutMs: options.ackTimeoutMs,
+    });
+    this.#downlink = new DownlinkHandler({
+      store: options.store,
+      logger: options.logger.child({ part: "downlink" }),
+      context: { logger: options.logger, resync: () => this.#publisher.resync() },
+      applyDesired: (desired) => {
+        const level = desired.logLevel;
+        if (level === "debug" || level === "info" || level === "warn" || level === "error") {
+          options.logger.setLevel(level);
+        }
+      },
+    });
+  }
+
+  /** The connection view for `GET /api/v1/sync`. */
+  connection(): SyncConnection {
+    return { state: this.#state, lastError: this.#lastError };
+  }
+
+  /** The publisher, for metrics and tests. */
+  get publisher(): OutboxPublisher {
+    return this.#publisher;
+  }
+
+  /** Starts enrolling and connecting in the background; returns at once. */
+  async start(): Promise<void> {
+    await this.#publisher.start();
+    this.#connectLoop();
+  }
+
+  /** Publishes an offline status, closes the connection and stops the publisher. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    clearInterval(this.#statusTimer);
+    this.#wakeEnroll?.();
+    const client = this.#client;
+    if (client?.connected) {
+      await this.#publish(
+        topics.status(this.#options.deviceId),
+        JSON.stringify(this.#status(false)),
+        {
+          qos: 1,
+          retain: true,
+        },
+        2000,
+      ).catch(() => {});
+    }
+    await client?.endAsync().catch(() => {});
+    await this.#publisher.stop();
+  }
+
+  #fail(message: string): void {
+    this.#lastError = message;
+  }
+
+  async #credentials(): Promise<Credentials | undefined> {
+    const { dataDir, cloudUrl, enrollToken, deviceId, logger } = this.#options;
+    const stored = await loadCredentials(dataDir);
+    if (stored && stored.cloudUrl === cloudUrl && stored.deviceId === deviceId) return stored;
+    if (!enrollToken) {
+      this.#fail("No OUTPOST_ENROLL_TOKEN set: cannot enroll with the cloud");
+      logger.error("cannot enroll: OUTPOST_ENROLL_TOKEN is not set", { cloudUrl });
+      return undefined;
+    }
+    while (!this.#stopped) {
+      try {
+        const response = await enroll({
+          cloudUrl,
+          token: enrollToken,
+          deviceId,
+          arch: Deno.build.arch,
+          version: this.#options.version,
+          labels: this.#options.labels,
+        });
+        const credentials: Credentials = {
+          cloudUrl,
+          enrolledAt: new Date().toISOString(),
+          ...response,
+        };
+        await saveCredentials(dataDir, credentials);
+        logger.info("enrolled", { cloudUrl, deviceId, mqttUrl: response.mqtt.url });
+        this.#backoff.reset();
+        return credentials;
+      } catch (error) {
+        const message = (error as Error).message;
+        this.#fail(message);
+        const permanent = error instanceof EnrollError && error.permanent;
+        const delay = permanent ? 60_000 : this.#backoff.next();
+        logger.warn("enrollment failed; will retry", { error: message, retryInMs: delay });
+        await new Promise<void>((resolve) => {
+          this.#timer = setTimeout(resolve, delay);
+          this.#wakeEnroll = resolve;
+        });
+      }
+    }
+    return undefined;
+  }
+
+  async #connectLoop(): Promise<void> {
+    const credentials = await this.#credentials();
+    if (!credentials || this.#stopped) return;
+    let ca: string | undefined;
+    if (this.#options.mqttCa) {
+      try {
+        ca = await Deno.readTextFile(this.#options.mqttCa);
+      } catch (error) {
+        this.#fail(
+          `Cannot read OUTPOST_MQTT_CA file '${this.#options.mqttCa}': ${(error as Error).message}`,
+        );
+        this.#options.logger.error("cannot read the MQTT CA file", {
+          path: this.#options.mqttCa,
+          error,
+        });
+        return;
+      }
+    }
+    this.#connect(credentials, ca);
+  }
+
+  #connect(credentials: Credentials, ca: string | undefined): void {
+    const { deviceId, logger } = this.#options;
+    const url = this.#options.mqttUrl ?? credentials.mqtt.url;
+    const protocolVersion = credentials.mqtt.protocolVersion;
+    const options: IClientOptions = {
+      clientId: deviceId,
+      username: credentials.mqtt.username,
+      password: credentials.mqtt.password,
+      protocolVersion,
+      clean: false,
+      keepalive: 30,
+      connectTimeout: 10_000,
+      reconnectPeriod: 0, // our own jittered backoff below
+      resubscribe: false,
+      will: {
+        topic: topics.status(deviceId),
+        payload: Buffer.from(JSON.stringify(this.#status(false))),
+        qos: 1,
+        retain: true,
+      },
+      ...(protocolVersion === 5 ? { properties: { sessionExpiryInterval: SESSION_EXPIRY_S } } : {}),
+      ...(ca ? { ca, rejectUnauthorized: true } : {}),
+    };
+    logger.info("connecting to the broker", { url, protocolVersion });
+    const client = mqtt.connect(url, options);
+    this.#client = client;
+
+    client.on("connect", () => {
+      this.#state = "online";
+      this.#lastError = null;
+      this.#backoff.reset();
+      logger.info("broker connected", { url });
+      client.subscribe(topics.deviceDownlink(deviceId), { qos: 1 }, (error, granted) => {
+        if (error || granted?.some((g) => g.qos === 128)) {
+          this.#fail(
+            `Subscription to the downlink refused: ${error?.message ?? "denied by the broker"}`,
+          );
+          logger.error("downlink subscription refused", { error });
+        }
+      });
+      this.#publishStatus();
+      clearInterval(this.#statusTimer);
+      this.#statusTimer = setInterval(
+        () => this.#publishStatus(),
+        this.#options.statusIntervalMs ?? 30_000,
+      );
+      this.#publisher.connected();
+    });
+
+    client.on("message", (topic, payload) => {
+      this.#messageChain = this.#messageChain.then(() => this.#onMessage(topic, payload))
+        .catch((error) => logger.warn("handling a downlink message failed", { topic, error }));
+    });
+
+    client.on("error", (error) => {
+      const code = (error as { code?: number }).code;
+      this.#fail(`MQTT error: ${error.message}`);
+      logger.warn("broker error", { url, error: error.message, code });
+      if (typeof code === "number" && AUTH_REFUSED.has(code)) {
+        // Our credentials are refused (rotated, or the cloud forgot us): enroll again.
+        logger.warn("broker refused our credentials; enrolling again");
+        client.removeAllListeners("close");
+        client.end(true);
+        this.#onClosed();
+        forgetCredentials(this.#options.dataDir).then(() => this.#scheduleReconnect(true));
+      }
+    });
+
+    client.on("close", () => {
+      this.#onClosed();
+      this.#scheduleReconnect(false);
+    });
+  }
+
+  #onClosed(): void {
+    clearInterval(this.#statusTimer);
+    if (this.#state === "online") this.#options.logger.warn("broker connection lost");
+    if (!this.#stopped) this.#state = this.#state === "connecting" ? "connecting" : "offline";
+    this.#publisher.disconnected();
+  }
+
+  #scheduleReconnect(reenroll: boolean): void {
+    if (this.#stopped) return;
+    clearTimeout(this.#timer);
+    const delay = this.#backoff.next();
+    this.#options.logger.debug("reconnecting later", { delayMs: delay, reenroll });
+    this.#timer = setTimeout(() => {
+      if (this.#stopped) return;
+      if (reenroll) {
+        this.#client = undefined;
+        this.#connectLoop();
+      } else {
+        this.#client?.reconnect();
+      }
+    }, delay);
+  }
+
+  #status(online: boolean): Status {
+    return {
+      online,
+      version: this.#options.version,
+      arch: Deno.build.arch,
+      ts: new Date().toISOString(),
+    };
+  }
+
+  async #publishStatus(): Promise<void> {
+    const { lastSeq } = await this.#options.store.outboxStats().catch(() => ({
+      lastSeq: undefined,
+    }));
+    const status = { ...this.#status(true), ...(lastSeq === undefined ? {} : { lastSeq }) };
+    await this.#publish(topics.status(this.#options.deviceId), JSON.stringify(status), {
+      qos: 1,
+      retain: true,
+    }).catch((error) => this.#options.logger.debug("status publish failed", { error }));
+  }
+
+  #publish(
+    topic: string,
+    payload: string,
+    options: { qos: 0 | 1; retain?: boolean },
+    timeoutMs = 30_000,
+  ): Promise<void> {
+    const client = this.#client;
+    if (!client?.connected) return Promise.reject(new Error("not connected to the broker"));
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`no PUBACK within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+      client.publish(topic, payload, options, (error) => {
+        clearTimeout(timer);
+        if (error) reject(error);
+        else resolve();
+      });
+    });
+  }
+
+  async #onMessage(topic: string, payload: Uint8Array): Promise<void> {
+    const { logger, deviceId } = this.#options;
+    const parsed = parseTopic(topic);
+    if (!parsed || parsed.deviceId !== deviceId || parsed.direction !== "down") {
+      logger.warn("message on an unexpected topic ignored", { topic });
+      return;
+    }
+    if (parsed.kind === "ack") {
+      const ack = decodeMessage(Ack, payload);
+      if (!ack.ok) return logger.warn("malformed ack ignored", { error: ack.error });
+      await this.#publisher.acknowledge(ack.value.upTo);
+    } else if (parsed.kind === "desired") {
+      if (payload.byteLength === 0) return; // a cleared retained message
+      const desired = decodeMessage(Desired, payload);
+      if (!desired.ok) {
+        return logger.warn("malformed desired state ignored", { error: desired.error });
+      }
+      await this.#downlink.desired(desired.value);
+    } else if (parsed.kind === "cmd") {
+      const command = decodeMessage(Command, payload);
+      if (!command.ok) return logger.warn("malformed command ignored", { error: command.error });
+      await this.#downlink.command(command.value);
+    }
+  }
+}
