@@ -7,7 +7,7 @@
  * @module
  */
 import Database from "libsql";
-import { Kysely, SqliteDialect } from "kysely";
+import { Kysely, sql, SqliteDialect } from "kysely";
 import { type Migration, Migrator } from "kysely/migration";
 
 /** Options of {@link openSqlite}. */
@@ -91,4 +91,33 @@ export async function runMigrations(
 export function pragmaValue(raw: Database.Database, name: string): unknown {
   const row = raw.prepare(`PRAGMA ${name}`).get() as Record<string, unknown> | undefined;
   return row?.[name];
+}
+
+/**
+ * Runs `fn` in one write transaction (`BEGIN IMMEDIATE`) on the single connection.
+ *
+ * Unlike Kysely's `transaction()`, the error that failed the transaction is the one thrown:
+ * SQLite rolls back by itself on SQLITE_FULL and I/O errors, and Kysely's follow-up ROLLBACK
+ * then fails with "no transaction is active", hiding the disk-full error we must report as 507.
+ */
+export async function transact<DB, T>(
+  db: Kysely<DB>,
+  fn: (tx: Kysely<DB>) => Promise<T>,
+): Promise<T> {
+  return await db.connection().execute(async (connection) => {
+    await sql`BEGIN IMMEDIATE`.execute(connection);
+    let result: T;
+    try {
+      result = await fn(connection);
+      await sql`COMMIT`.execute(connection);
+    } catch (error) {
+      try {
+        await sql`ROLLBACK`.execute(connection);
+      } catch {
+        // SQLite already rolled back (disk full, I/O error): keep the original error.
+      }
+      throw error;
+    }
+    return result;
+  });
 }

@@ -4,6 +4,7 @@
  * @module
  */
 import { type Kysely, sql, type Transaction } from "kysely";
+import { transact } from "../lib/sqlite.ts";
 import type { AgentDatabase } from "./schema.ts";
 import type { EventRecord, OutboxPayload, ReadingRecord } from "../protocol/records.ts";
 
@@ -156,7 +157,7 @@ export class AgentStore {
     if (readings.length === 0) {
       return { accepted: 0, lastSeq: await currentSeq(this.db) };
     }
-    return await this.db.transaction().execute(async (tx) => {
+    return await transact(this.db, async (tx) => {
       const payloads = readings.map((reading) =>
         JSON.stringify(
           {
@@ -244,7 +245,7 @@ export class AgentStore {
       ...(event.data === undefined ? {} : { data: event.data }),
       ts: createdAt,
     };
-    const seq = await this.db.transaction().execute(async (tx) => {
+    const seq = await transact(this.db, async (tx) => {
       const seq = await appendOutbox(tx, [JSON.stringify(record)], "event", now);
       await tx.insertInto("events").values({
         seq,
@@ -286,8 +287,9 @@ export class AgentStore {
 
   /** Appends records that have no table of their own (reported state, command results). */
   async appendRecord(payload: OutboxPayload, now = Date.now()): Promise<number> {
-    return await this.db.transaction().execute((tx) =>
-      appendOutbox(tx, [JSON.stringify(payload)], payload.type, now)
+    return await transact(
+      this.db,
+      (tx) => appendOutbox(tx, [JSON.stringify(payload)], payload.type, now),
     ).finally(() => this.notifyAppend());
   }
 
@@ -318,7 +320,7 @@ export class AgentStore {
    * (never lowers it). Returns the acked seq now in force.
    */
   async acknowledge(upTo: number, now = Date.now()): Promise<number> {
-    return await this.db.transaction().execute(async (tx) => {
+    return await transact(this.db, async (tx) => {
       const current = Number(await readState(tx, "acked_seq") ?? 0);
       const last = await currentSeq(tx);
       // An ack beyond what we ever wrote is a cloud bug or a forged message: cap it.

@@ -7,6 +7,7 @@ import type { Logger, LogLevel } from "../lib/log.ts";
 import { LOG_LEVELS } from "../lib/log.ts";
 import type { Command, Desired } from "../protocol/messages.ts";
 import type { CommandResultRecord, ReportedRecord } from "../protocol/records.ts";
+import { transact } from "../lib/sqlite.ts";
 import { type AgentStore, appendOutbox, readState, writeState } from "../store/store.ts";
 
 /** What commands may act on. */
@@ -86,7 +87,7 @@ export class DownlinkHandler {
       reported: { desiredVersion: message.version, logLevel: logger.getLevel() },
       ts: new Date(now).toISOString(),
     };
-    const applied = await store.db.transaction().execute(async (tx) => {
+    const applied = await transact(store.db, async (tx) => {
       // Re-check inside the transaction: a concurrent delivery may have won.
       const latest = Number(await readState(tx, "desired_version") ?? 0);
       if (message.version <= latest) return false;
@@ -124,7 +125,7 @@ export class DownlinkHandler {
       ...(outcome.status === "failed" ? { error: outcome.error } : {}),
       ts: new Date(now).toISOString(),
     };
-    const recorded = await store.db.transaction().execute(async (tx) => {
+    const recorded = await transact(store.db, async (tx) => {
       const inserted = await tx.insertInto("commands_seen")
         .values({ id: command.id, name: command.name, status: outcome.status, received_at: now })
         .onConflict((oc) => oc.column("id").doNothing())
