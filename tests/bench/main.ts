@@ -1,0 +1,215 @@
+/**
+ * `deno task bench`: each benchmark is a ratio against a baseline measured in the same run.
+ * Prints a table and writes bench-results.json. `--smoke` runs tiny counts (CI keeps it from
+ * rotting; its figures mean nothing).
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { sql } from "kysely";
+import { openSqlite, transact } from "../../agent/lib/sqlite.ts";
+import { freePort, postJson, startTask, waitForOk } from "../support/process.ts";
+import { runLoad } from "./load.ts";
+
+interface Row {
+  name: string;
+  figure: number;
+  unit: string;
+  baseline: number;
+  baselineName: string;
+  ratio: number;
+  note?: string;
+}
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: { smoke: { type: "boolean", default: false } },
+});
+const smoke = values.smoke;
+const rows: Row[] = [];
+
+function record(row: Omit<Row, "ratio">): void {
+  const full = { ...row, ratio: row.baseline ? row.figure / row.baseline : 0 };
+  rows.push(full);
+  console.error(
+    `  ${row.name}: ${fmt(row.figure)} ${row.unit} vs ${row.baselineName} ${fmt(row.baseline)} → ${
+      full.ratio.toFixed(2)
+    }`,
+  );
+}
+
+function fmt(n: number): string {
+  return n >= 100 ? Math.round(n).toLocaleString("en-US") : n.toFixed(2);
+}
+
+async function rawInsertRowsPerSecond(rowsTotal: number): Promise<number> {
+  const dir = await Deno.makeTempDir();
+  const handle = openSqlite<
+    {
+      r: {
+        seq: number;
+        sensor: string;
+        value: number;
+        unit: string;
+        ts: number;
+        received_at: number;
+      };
+    }
+  >(
+    `${dir}/raw.db`,
+  );
+  try {
+    await sql`CREATE TABLE r (seq INTEGER PRIMARY KEY, sensor TEXT, value REAL, unit TEXT, ts INTEGER, received_at INTEGER)`
+      .execute(handle.db);
+    const start = performance.now();
+    for (let done = 0; done < rowsTotal; done += 10_000) {
+      await transact(handle.db, async (tx) => {
+        for (let i = 0; i < 10_000; i += 1000) {
+          const chunk = Array.from({ length: 1000 }, (_, j) => ({
+            seq: done + i + j + 1,
+            sensor: "s",
+            value: j,
+            unit: "C",
+            ts: Date.now(),
+            received_at: Date.now(),
+          }));
+          await tx.insertInto("r").values(chunk).execute();
+        }
+      });
+    }
+    return rowsTotal / ((performance.now() - start) / 1000);
+  } finally {
+    await handle.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+async function agentIngestRowsPerSecond(base: string, rowsTotal: number): Promise<number> {
+  const batch = Array.from(
+    { length: 10_000 },
+    (_, i) => ({ sensor: `s${i % 4}`, value: i, unit: "C" }),
+  );
+  const body = JSON.stringify(batch);
+  const start = performance.now();
+  for (let done = 0; done < rowsTotal; done += 10_000) {
+    const response = await fetch(`${base}/api/v1/readings`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body,
+    });
+    if (response.status !== 201) throw new Error(`ingest answered ${response.status}`);
+    await response.body?.cancel();
+  }
+  return rowsTotal / ((performance.now() - start) / 1000);
+}
+
+async function helloBaseline(durationMs: number) {
+  const port = freePort();
+  const server = Deno.serve(
+    { port, hostname: "127.0.0.1", onListen: () => {} },
+    () => new Response("hello"),
+  );
+  try {
+    return await runLoad(`http://127.0.0.1:${port}/`, { durationMs });
+  } finally {
+    await server.shutdown();
+  }
+}
+
+async function rssOf(pid: number): Promise<number> {
+  const status = await Deno.readTextFile(`/proc/${pid}/status`);
+  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) * 1024;
+}
+
+async function agentPid(groupLeader: number): Promise<number> {
+  // `deno task` runs the agent as a child; find the deno process serving it.
+  const out = await new Deno.Command("pgrep", {
+    args: ["-g", String(groupLeader), "-f", "agent/main.ts"],
+  })
+    .output();
+  const pids = new TextDecoder().decode(out.stdout).trim().split("\n").map(Number).filter(Boolean);
+  return pids.at(-1) ?? groupLeader;
+}
+
+console.error(`outpost bench${smoke ? " (smoke profile: figures are not meaningful)" : ""}`);
+const ingestRows = smoke ? 20_000 : 300_000;
+const loadMs = smoke ? 500 : 5000;
+
+const dataDir = await Deno.makeTempDir({ prefix: "outpost-bench-" });
+const port = freePort();
+const base = `http://127.0.0.1:${port}`;
+const startedAt = performance.now();
+const agent = startTask("agent", {
+  env: { OUTPOST_PORT: String(port), OUTPOST_DATA_DIR: dataDir, OUTPOST_LOG_LEVEL: "warn" },
+});
+try {
+  await waitForOk(`${base}/readyz`, 60_000, agent);
+  const startToReadyMs = performance.now() - startedAt;
+  const pid = await agentPid(agent.pid);
+  const idleRss = await rssOf(pid);
+
+  const raw = await rawInsertRowsPerSecond(ingestRows);
+  const ingest = await agentIngestRowsPerSecond(base, ingestRows);
+  record({
+    name: "agent batch ingest",
+    figure: ingest,
+    unit: "rows/s",
+    baseline: raw,
+    baselineName: "raw Kysely insert",
+  });
+
+  await postJson(
+    `${base}/api/v1/readings`,
+    Array.from({ length: 200 }, (_, i) => ({ sensor: "q", value: i })),
+  );
+  const hello = await helloBaseline(loadMs);
+  const query = await runLoad(`${base}/api/v1/readings?limit=100`, { durationMs: loadMs });
+  record({
+    name: "agent GET readings?limit=100",
+    figure: query.perSecond,
+    unit: "req/s",
+    baseline: hello.perSecond,
+    baselineName: "bare Deno.serve hello",
+    note: `p50 ${query.p50Ms.toFixed(2)} ms, p99 ${
+      query.p99Ms.toFixed(2)
+    } ms, errors ${query.errors}`,
+  });
+  const loadRss = await rssOf(pid);
+  record({
+    name: "agent RSS idle",
+    figure: idleRss / 1e6,
+    unit: "MB",
+    baseline: 38,
+    baselineName: "bare Deno idle (FACTS.md)",
+  });
+  record({
+    name: "agent RSS after load",
+    figure: loadRss / 1e6,
+    unit: "MB",
+    baseline: 38,
+    baselineName: "bare Deno idle (FACTS.md)",
+  });
+  record({
+    name: "agent start-to-ready",
+    figure: startToReadyMs,
+    unit: "ms",
+    baseline: 1,
+    baselineName: "-",
+  });
+} finally {
+  await agent.stop();
+  await Deno.remove(dataDir, { recursive: true });
+}
+
+console.log("| benchmark | figure | baseline | ratio | note |");
+console.log("| --- | --- | --- | --- | --- |");
+for (const row of rows) {
+  console.log(
+    `| ${row.name} | ${fmt(row.figure)} ${row.unit} | ${row.baselineName}: ${fmt(row.baseline)} | ${
+      row.ratio.toFixed(2)
+    } | ${row.note ?? ""} |`,
+  );
+}
+await Deno.writeTextFile(
+  "bench-results.json",
+  JSON.stringify({ at: new Date().toISOString(), smoke, rows }, null, 2) + "\n",
+);
