@@ -1,0 +1,183 @@
+/**
+ * `deno task compile`: single binaries `dist/outpost-agent-<target>` (and the cloud's) for
+ * x86_64 and aarch64 Linux, with migrations (static imports), web assets and the right native
+ * libSQL addon for each target embedded, and the version stamped from git.
+ *
+ * `deno compile` copies a local node_modules as it is, so each target is built from a staging
+ * copy whose node_modules holds that target's addon (fetched with `npm pack`) and not the host's.
+ * `denort` for each target comes from `DENORT_BIN` or Deno's cache; this script says so plainly
+ * when neither is there (these development machines cannot download it).
+ *
+ * Usage: deno task compile [--target x86_64-unknown-linux-gnu] [--component agent|cloud]
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { fileURLToPath } from "node:url";
+import { join } from "node:path";
+
+/** Targets and the npm package holding their libSQL addon. */
+export const TARGETS: Record<string, string> = {
+  "x86_64-unknown-linux-gnu": "@libsql/linux-x64-gnu",
+  "aarch64-unknown-linux-gnu": "@libsql/linux-arm64-gnu",
+};
+const LIBSQL_VERSION = "0.5.29";
+const ENTRYPOINTS = { agent: "agent/main.ts", cloud: "cloud/main.ts" } as const;
+const PERMISSIONS = [
+  "--allow-net",
+  "--allow-read",
+  "--allow-write",
+  "--allow-env",
+  "--allow-sys",
+  "--allow-ffi",
+];
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const STAGED = ["agent", "cloud", "web", "deno.json", "deno.lock"];
+
+async function run(
+  cmd: string,
+  args: string[],
+  options: { cwd?: string; env?: Record<string, string> } = {},
+) {
+  const output = await new Deno.Command(cmd, { args, ...options, stdout: "piped", stderr: "piped" })
+    .output();
+  const text = new TextDecoder().decode(output.stdout) + new TextDecoder().decode(output.stderr);
+  if (!output.success) throw new Error(`${cmd} ${args.join(" ")} failed:\n${text.trim()}`);
+  return text.trim();
+}
+
+async function gitVersion(): Promise<string> {
+  try {
+    return await run("git", ["describe", "--tags", "--always", "--dirty"], { cwd: ROOT });
+  } catch {
+    return "0.0.0-unknown";
+  }
+}
+
+/** Where `deno compile` finds denort for `target` offline, or why it cannot. */
+export async function denortSource(target: string): Promise<{ ok: boolean; detail: string }> {
+  const fromEnv = Deno.env.get("DENORT_BIN");
+  if (fromEnv) return { ok: true, detail: `DENORT_BIN=${fromEnv}` };
+  const info = JSON.parse(await run(Deno.execPath(), ["info", "--json"]));
+  const version = Deno.version.deno;
+  const cached = join(info.denoDir, "dl", "release", `v${version}`, `denort-${target}.zip`);
+  try {
+    await Deno.stat(cached);
+    return { ok: true, detail: `cached ${cached}` };
+  } catch {
+    return {
+      ok: false,
+      detail:
+        `no denort for ${target}: set DENORT_BIN to a denort ${version} binary for that target, ` +
+        `or place denort-${target}.zip at ${cached}, or run with access to dl.deno.land`,
+    };
+  }
+}
+
+export async function stage(target: string, version: string): Promise<string> {
+  const dir = await Deno.makeTempDir({ prefix: `outpost-compile-${target}-` });
+  for (const entry of STAGED) await run("cp", ["-a", join(ROOT, entry), dir]);
+  await Deno.writeTextFile(
+    join(dir, "agent", "version.ts"),
+    `/** The agent's version, stamped by deno task compile. */\nexport const VERSION = ${
+      JSON.stringify(version)
+    };\n`,
+  );
+  await run(Deno.execPath(), ["install", "--frozen"], { cwd: dir });
+  // Swap the host's libSQL addons for the target's.
+  const libsqlDeps = join(
+    dir,
+    "node_modules",
+    ".deno",
+    `libsql@${LIBSQL_VERSION}`,
+    "node_modules",
+    "@libsql",
+  );
+  for await (const entry of Deno.readDir(libsqlDeps)) {
+    await Deno.remove(join(libsqlDeps, entry.name), { recursive: true });
+  }
+  const pkg = TARGETS[target];
+  const tarball = await run("npm", ["pack", `${pkg}@${LIBSQL_VERSION}`, "--silent"], { cwd: dir });
+  const into = join(libsqlDeps, pkg.split("/")[1]);
+  await Deno.mkdir(into, { recursive: true });
+  await run("tar", [
+    "-xzf",
+    join(dir, tarball.split("\n").at(-1)!),
+    "-C",
+    into,
+    "--strip-components=1",
+  ]);
+  return dir;
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      target: { type: "string", multiple: true },
+      component: { type: "string", multiple: true },
+    },
+  });
+  const targets = values.target?.length ? values.target : Object.keys(TARGETS);
+  const components =
+    (values.component?.length
+      ? values.component
+      : ["agent", "cloud"]) as (keyof typeof ENTRYPOINTS)[];
+  for (const target of targets) {
+    if (!TARGETS[target]) {
+      console.error(
+        `Cannot compile: unknown --target '${target}'; known: ${Object.keys(TARGETS).join(", ")}`,
+      );
+      return 2;
+    }
+  }
+  for (const component of components) {
+    if (!ENTRYPOINTS[component]) {
+      console.error(`Cannot compile: unknown --component '${component}'; known: agent, cloud`);
+      return 2;
+    }
+  }
+  const version = await gitVersion();
+  await Deno.mkdir(join(ROOT, "dist"), { recursive: true });
+  let failed = 0;
+  for (const target of targets) {
+    const denort = await denortSource(target);
+    if (!denort.ok) {
+      console.error(`[compile] ${target}: cannot build: ${denort.detail}`);
+      failed++;
+      continue;
+    }
+    console.error(`[compile] ${target}: staging with ${TARGETS[target]} (${denort.detail})`);
+    const dir = await stage(target, version);
+    try {
+      for (const component of components) {
+        const output = join(ROOT, "dist", `outpost-${component}-${target}`);
+        const started = performance.now();
+        await run(Deno.execPath(), [
+          "compile",
+          ...PERMISSIONS,
+          "--target",
+          target,
+          "--include",
+          "web/static",
+          "--output",
+          output,
+          ENTRYPOINTS[component],
+        ], { cwd: dir });
+        const size = (await Deno.stat(output)).size;
+        console.error(
+          `[compile] ${output} (${(size / 1e6).toFixed(1)} MB, ${
+            ((performance.now() - started) / 1000).toFixed(1)
+          } s, version ${version})`,
+        );
+      }
+    } catch (error) {
+      console.error(`[compile] ${target}: ${(error as Error).message}`);
+      failed++;
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  }
+  return failed ? 1 : 0;
+}
+
+if (import.meta.main) Deno.exit(await main());
