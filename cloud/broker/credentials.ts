@@ -1,0 +1,83 @@
+/**
+ * Device credentials for the broker: what enrollment hands out and how the embedded broker
+ * checks them.
+ * @module
+ */
+import { Buffer } from "node:buffer";
+import { createHash, timingSafeEqual } from "node:crypto";
+import { HttpError } from "../../agent/lib/http_error.ts";
+
+/** Broker credentials of one device, as enrollment returns them. */
+export interface DeviceCredentials {
+  username: string;
+  password: string;
+  /** What the device table stores to check the password later; null when the broker does. */
+  passwordHash: string | null;
+}
+
+/** Creates (or rotates) a device's broker credentials at enrollment. */
+export interface DeviceCredentialsProvisioner {
+  /** Creates or rotates the credentials of `deviceId`; the old password stops working. */
+  provision(deviceId: string): Promise<DeviceCredentials>;
+}
+
+/**
+ * Hashes a broker password for the device table. A single salted SHA-256 is enough because
+ * the password is 32 random bytes, not something a person chose: there is nothing to guess.
+ */
+export function hashPassword(password: string, salt?: Uint8Array): string {
+  const saltBytes = salt ?? crypto.getRandomValues(new Uint8Array(16));
+  const saltHex = Buffer.from(saltBytes).toString("hex");
+  const digest = createHash("sha256").update(saltBytes).update(password).digest("hex");
+  return `sha256$${saltHex}$${digest}`;
+}
+
+/** Checks a password against {@link hashPassword}'s output in constant time. */
+export function verifyPassword(password: string, stored: string): boolean {
+  const parts = stored.split("$");
+  if (parts.length !== 3 || parts[0] !== "sha256" || !/^[0-9a-f]{2,}$/.test(parts[1])) {
+    return false;
+  }
+  const expected = Buffer.from(parts[2], "hex");
+  const actual = createHash("sha256").update(Buffer.from(parts[1], "hex")).update(password)
+    .digest();
+  return expected.length === actual.length && timingSafeEqual(expected, actual);
+}
+
+/**
+ * The embedded broker's provisioner: a fresh random password whose hash goes into the device
+ * table, where the embedded broker's `authenticate` checks it.
+ */
+export function deviceTableProvisioner(): DeviceCredentialsProvisioner {
+  return {
+    provision(deviceId) {
+      const password = Buffer.from(crypto.getRandomValues(new Uint8Array(32)))
+        .toString("base64url");
+      return Promise.resolve({
+        username: deviceId,
+        password,
+        passwordHash: hashPassword(password),
+      });
+    },
+  };
+}
+
+/**
+ * The provisioner for an external Mosquitto until dynamic-security provisioning exists.
+ * TODO(mosquitto dynsec): create one dynsec client per device with a role granting exactly
+ * `publishClientSend outpost/v1/<id>/up/#` and `subscribePattern outpost/v1/<id>/down/#`,
+ * through `$CONTROL/dynamic-security/v1` with OUTPOST_MQTT_USERNAME/PASSWORD.
+ */
+export function unconfiguredProvisioner(): DeviceCredentialsProvisioner {
+  return {
+    provision() {
+      return Promise.reject(
+        new HttpError(
+          503,
+          "provisioning_unavailable",
+          "Mosquitto provisioning not configured: this build cannot create broker credentials on an external broker (OUTPOST_MQTT_URL) yet",
+        ),
+      );
+    },
+  };
+}

@@ -1,0 +1,109 @@
+/**
+ * The link to an external broker (Mosquitto 2, MQTT 5) through MQTT.js. Replicas share one
+ * `$share` subscription so each uplink message is ingested by exactly one of them.
+ * @module
+ */
+import mqtt from "mqtt";
+import { hostname } from "node:os";
+import type { Logger } from "../../agent/lib/log.ts";
+import { topics } from "../../agent/protocol/topics.ts";
+import type { BrokerLink, PublishOptions, UplinkHandler } from "./link.ts";
+
+/** The shared-subscription group of every cloud replica. */
+export const INGEST_GROUP = "outpost-ingest";
+
+/** Options of {@link connectExternalBroker}. */
+export interface ExternalBrokerOptions {
+  url: string;
+  username?: string;
+  password?: string;
+  logger: Logger;
+  /** Default: `outpost-cloud-<hostname>`, stable across restarts so the session resumes. */
+  clientId?: string;
+  /** Default 5. Tests use 4 to run against aedes. */
+  protocolVersion?: 4 | 5;
+  /** Default: the shared uplink subscription of {@link INGEST_GROUP}. */
+  uplinkFilter?: string;
+  /** Reconnect delay in ms; default 2000. */
+  reconnectPeriod?: number;
+}
+
+/**
+ * Connects to the broker (in the background: MQTT.js keeps reconnecting) and returns the link.
+ * Uplink messages are acknowledged (PUBACK) only once the handler settled, so the broker
+ * redelivers what a crashed replica had not committed.
+ */
+export function connectExternalBroker(options: ExternalBrokerOptions): BrokerLink {
+  const protocolVersion = options.protocolVersion ?? 5;
+  const filter = options.uplinkFilter ?? topics.sharedUplink(INGEST_GROUP);
+  const clientId = options.clientId ??
+    `outpost-cloud-${hostname().replace(/[^\w.-]/g, "-")}`.slice(0, 64);
+  const logger = options.logger.child({ broker: redactUrl(options.url) });
+  const client = mqtt.connect(options.url, {
+    protocolVersion,
+    clientId,
+    username: options.username,
+    password: options.password,
+    clean: false,
+    reconnectPeriod: options.reconnectPeriod ?? 2000,
+    ...(protocolVersion === 5 ? { properties: { sessionExpiryInterval: 3600 } } : {}),
+  });
+  let handler: UplinkHandler | undefined;
+
+  client.handleMessage = (packet, done) => {
+    if (!handler) return done();
+    const payload = typeof packet.payload === "string"
+      ? new TextEncoder().encode(packet.payload)
+      : packet.payload;
+    handler(packet.topic, payload).then(() => done(), () => done());
+  };
+  client.on("connect", () => {
+    logger.info("connected to MQTT broker", { clientId });
+    if (handler) subscribe();
+  });
+  client.on("error", (error) => logger.warn("MQTT broker connection error", { error }));
+  client.on("offline", () => logger.warn("MQTT broker unreachable; retrying"));
+
+  function subscribe(): void {
+    client.subscribeAsync(filter, { qos: 1 }).then(
+      (granted) => logger.info("subscribed to uplink", { filter, granted }),
+      (error) => logger.error("cannot subscribe to uplink", { filter, error }),
+    );
+  }
+
+  return {
+    protocolVersion,
+    subscribeUplink(next) {
+      handler = next;
+      if (client.connected) subscribe();
+      return Promise.resolve();
+    },
+    async publish(topic: string, payload: string | Uint8Array, publish: PublishOptions) {
+      // MQTT.js would queue while offline and settle only after reconnecting; callers would
+      // rather know now and leave the message to the next resend.
+      if (!client.connected) {
+        throw new Error(`MQTT broker ${redactUrl(options.url)} is not connected`);
+      }
+      await client.publishAsync(topic, typeof payload === "string" ? payload : payload as never, {
+        qos: publish.qos,
+        retain: publish.retain,
+      });
+    },
+    async close() {
+      handler = undefined;
+      await client.endAsync();
+    },
+  };
+}
+
+/** A broker URL without credentials, for logs. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    parsed.username = "";
+    parsed.password = "";
+    return parsed.toString().replace(/\/$/, "");
+  } catch {
+    return "(invalid URL)";
+  }
+}

@@ -1,0 +1,206 @@
+/**
+ * The cloud's lifecycle: open the database, serve HTTP, start the broker link, migrate, start
+ * the ingest, become ready; and stop gracefully (finish HTTP requests, close the broker, let
+ * the ingest finish, close the database).
+ * @module
+ */
+import type { Hono } from "hono";
+import type { Logger } from "../agent/lib/log.ts";
+import { MetricsRegistry } from "../agent/lib/metrics.ts";
+import { listen } from "../agent/lib/serve.ts";
+import { VERSION } from "../agent/version.ts";
+import {
+  type DeviceCredentialsProvisioner,
+  deviceTableProvisioner,
+  unconfiguredProvisioner,
+} from "./broker/credentials.ts";
+import { Downlink } from "./broker/downlink.ts";
+import { startEmbeddedBroker } from "./broker/embedded.ts";
+import { connectExternalBroker, redactUrl } from "./broker/external.ts";
+import type { BrokerLink } from "./broker/link.ts";
+import type { CloudConfig } from "./config.ts";
+import { createCloudApp } from "./http/app.ts";
+import { createIngest, type Ingest } from "./ingest/ingest.ts";
+import { openCloudDatabase } from "./store/open.ts";
+import type { CloudStore } from "./store/store.ts";
+import { ensureToken } from "./tokens.ts";
+
+/** A running cloud. */
+export interface RunningCloud {
+  /** The address the HTTP server listens on. */
+  addr: Deno.NetAddr;
+  /** The embedded broker's port; undefined with an external broker. */
+  mqttPort?: number;
+  /** The broker URL handed to devices at enrollment. */
+  mqttPublicUrl: string;
+  store: CloudStore;
+  adminToken: string;
+  enrollToken: string;
+  /** Resolves once migrations are done and the ingest runs. */
+  ready: Promise<void>;
+  /** Graceful stop. */
+  stop(): Promise<void>;
+}
+
+/** Options of {@link startCloud}. */
+export interface StartCloudOptions {
+  /** The fleet console, mounted at `/`. */
+  ui?: Hono;
+}
+
+/** `mqtt://host:port` with IPv6 literals bracketed. */
+function mqttUrl(host: string, port: number): string {
+  return `mqtt://${host.includes(":") ? `[${host}]` : host}:${port}`;
+}
+
+interface BrokerSetup {
+  link: BrokerLink;
+  mqttPort?: number;
+  provisioner: DeviceCredentialsProvisioner;
+  publicUrl: string;
+  describe: string;
+}
+
+/** The embedded broker when OUTPOST_MQTT_URL is unset, else the link to the external one. */
+async function startBroker(
+  config: CloudConfig,
+  parts: { store: CloudStore; isReady: () => boolean; logger: Logger; metrics: MetricsRegistry },
+): Promise<BrokerSetup> {
+  const logger = parts.logger.child({ part: "broker" });
+  if (config.mqttUrl === undefined) {
+    const broker = await startEmbeddedBroker({
+      hostname: config.host,
+      port: config.mqttPort,
+      passwordHash: (id) => parts.store.passwordHash(id),
+      isReady: parts.isReady,
+      logger,
+      metrics: parts.metrics,
+    });
+    return {
+      link: broker,
+      mqttPort: broker.port,
+      provisioner: deviceTableProvisioner(),
+      publicUrl: config.mqttPublicUrl ?? mqttUrl(config.host, broker.port),
+      describe: `embedded (MQTT 3.1.1) on ${mqttUrl(config.host, broker.port)}`,
+    };
+  }
+  return {
+    link: connectExternalBroker({
+      url: config.mqttUrl,
+      username: config.mqttUsername,
+      password: config.mqttPassword,
+      logger,
+    }),
+    provisioner: unconfiguredProvisioner(),
+    publicUrl: config.mqttPublicUrl ?? config.mqttUrl,
+    describe: `external ${redactUrl(config.mqttUrl)}`,
+  };
+}
+
+/**
+ * Starts the cloud described by `config`.
+ * @throws ConfigError for PostgreSQL (not in this build), a bad token file or a port in use.
+ */
+export async function startCloud(
+  config: CloudConfig,
+  logger: Logger,
+  options: StartCloudOptions = {},
+): Promise<RunningCloud> {
+  const database = await openCloudDatabase(config.database);
+  const store = database.store;
+  const metrics = new MetricsRegistry();
+  let isReady = false;
+  let broker: BrokerSetup | undefined;
+  let server: Deno.HttpServer<Deno.NetAddr>;
+  let downlink: Downlink;
+  let tokens: { admin: string; enroll: string };
+  try {
+    await Deno.mkdir(config.dataDir, { recursive: true });
+    tokens = {
+      admin: await ensureToken({
+        given: config.adminToken,
+        dataDir: config.dataDir,
+        file: "admin-token",
+        setting: "OUTPOST_ADMIN_TOKEN",
+        logger,
+      }),
+      enroll: await ensureToken({
+        given: config.enrollToken,
+        dataDir: config.dataDir,
+        file: "enroll-token",
+        setting: "OUTPOST_ENROLL_TOKEN",
+        logger,
+      }),
+    };
+    broker = await startBroker(config, { store, isReady: () => isReady, logger, metrics });
+    downlink = new Downlink({ link: broker.link, store, logger });
+    const app = createCloudApp({
+      store,
+      downlink,
+      provisioner: broker.provisioner,
+      logger,
+      metrics,
+      version: VERSION,
+      adminToken: tokens.admin,
+      enrollToken: tokens.enroll,
+      broker: { url: broker.publicUrl, protocolVersion: broker.link.protocolVersion },
+      isReady: () => isReady,
+      ui: options.ui,
+    });
+    server = listen({
+      component: "cloud",
+      hostname: config.host,
+      port: config.port,
+      portSetting: "OUTPOST_PORT or --port",
+      handler: app.fetch,
+    });
+  } catch (error) {
+    await broker?.link.close().catch(() => {});
+    await database.handle.close();
+    throw error;
+  }
+  const { link } = broker;
+  logger.info("cloud listening", {
+    url: `http://${config.host}:${server.addr.port}`,
+    database: database.describe,
+    broker: broker.describe,
+    mqttPublicUrl: redactUrl(broker.publicUrl),
+    version: VERSION,
+  });
+
+  let ingest: Ingest | undefined;
+  const ready = (async () => {
+    const applied = await database.migrate();
+    if (applied.length) logger.info("migrations applied", { migrations: applied });
+    // Nobody is connected to a broker that has just started.
+    if (config.mqttUrl === undefined) await store.markAllOffline();
+    ingest = createIngest({ store, downlink, logger: logger.child({ part: "ingest" }), metrics });
+    await link.subscribeUplink(ingest.handle);
+    link.onDeviceDisconnect?.(ingest.deviceDisconnected);
+    isReady = true;
+    logger.info("cloud ready");
+  })();
+
+  let stopping: Promise<void> | undefined;
+  return {
+    addr: server.addr,
+    mqttPort: broker.mqttPort,
+    mqttPublicUrl: broker.publicUrl,
+    store,
+    adminToken: tokens.admin,
+    enrollToken: tokens.enroll,
+    ready,
+    stop() {
+      stopping ??= (async () => {
+        isReady = false;
+        await server.shutdown();
+        await ready.catch(() => {});
+        await link.close();
+        await ingest?.drain();
+        await database.handle.close();
+        logger.info("cloud stopped");
+      })();
+      return stopping;
+    },
+  };
+}

@@ -1,0 +1,105 @@
+import assert from "node:assert/strict";
+import mqtt from "mqtt";
+import { topics } from "../agent/protocol/topics.ts";
+import { startCloud } from "./cloud.ts";
+import { loadCloudConfig } from "./config.ts";
+import { collectingLogger, eventually, readingBatch } from "./test_helpers.ts";
+
+async function withDataDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "outpost-cloud-life-" });
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("the cloud starts, enrolls a device, ingests its batch over MQTT and stops cleanly", async () => {
+  await withDataDir(async (dir) => {
+    const { logger, lines } = collectingLogger();
+    const config = loadCloudConfig([], {
+      OUTPOST_PORT: "0",
+      OUTPOST_MQTT_PORT: "0",
+      OUTPOST_DATA_DIR: dir,
+    });
+    const cloud = await startCloud(config, logger);
+    try {
+      await cloud.ready;
+      const base = `http://127.0.0.1:${cloud.addr.port}`;
+      // Tokens were generated into 0600 files and never logged.
+      assert.equal((await Deno.readTextFile(`${dir}/admin-token`)).trim(), cloud.adminToken);
+      assert.equal((await Deno.readTextFile(`${dir}/enroll-token`)).trim(), cloud.enrollToken);
+      const logged = JSON.stringify(lines);
+      assert.ok(!logged.includes(cloud.adminToken) && !logged.includes(cloud.enrollToken));
+      assert.equal(cloud.mqttPublicUrl, `mqtt://127.0.0.1:${cloud.mqttPort}`);
+
+      const enrolled = await fetch(`${base}/api/v1/enroll`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ deviceId: "pi-1", token: cloud.enrollToken }),
+      });
+      const { mqtt: credentials } = await enrolled.json();
+      assert.equal(credentials.protocolVersion, 4);
+      const device = await mqtt.connectAsync(credentials.url, {
+        protocolVersion: credentials.protocolVersion,
+        clientId: credentials.username,
+        username: credentials.username,
+        password: credentials.password,
+        reconnectPeriod: 0,
+      });
+      const acks: unknown[] = [];
+      device.on("message", (_topic, payload) => acks.push(JSON.parse(payload.toString())));
+      await device.subscribeAsync(topics.ack("pi-1"), { qos: 1 });
+      await device.publishAsync(topics.batch("pi-1"), JSON.stringify(readingBatch(1, 20)), {
+        qos: 1,
+      });
+      await eventually(() => acks.length === 1, "the ack");
+      assert.deepEqual(acks, [{ upTo: 20 }]);
+      const readings = await fetch(`${base}/api/v1/readings?device=pi-1&limit=100`, {
+        headers: { authorization: `Bearer ${cloud.adminToken}` },
+      });
+      assert.equal((await readings.json()).items.length, 20);
+      await device.endAsync();
+    } finally {
+      await cloud.stop();
+    }
+    assert.ok(lines.some((line) => line.msg === "cloud stopped"));
+  });
+});
+
+Deno.test("the cloud refuses to start when its HTTP or MQTT port is taken, naming port and setting", async () => {
+  await withDataDir(async (dir) => {
+    const { logger } = collectingLogger();
+    const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = String(taken.addr.port);
+    try {
+      const env = { OUTPOST_DATA_DIR: dir, OUTPOST_PORT: "0", OUTPOST_MQTT_PORT: "0" };
+      await assert.rejects(
+        startCloud(loadCloudConfig([], { ...env, OUTPOST_MQTT_PORT: port }), logger),
+        new RegExp(
+          `MQTT port ${port} on 127\\.0\\.0\\.1 is already in use; choose another with OUTPOST_MQTT_PORT`,
+        ),
+      );
+      await assert.rejects(
+        startCloud(loadCloudConfig([], { ...env, OUTPOST_PORT: port }), logger),
+        new RegExp(
+          `port ${port} on 127\\.0\\.0\\.1 is already in use; choose another with OUTPOST_PORT`,
+        ),
+      );
+    } finally {
+      taken.close();
+    }
+  });
+});
+
+Deno.test("a PostgreSQL DATABASE_URL stops the start with one line and creates nothing", async () => {
+  await withDataDir(async (dir) => {
+    const { logger } = collectingLogger();
+    const config = loadCloudConfig([], {
+      OUTPOST_DATA_DIR: `${dir}/data`,
+      DATABASE_URL: "postgres://outpost:pw@db:5432/outpost",
+    });
+    await assert.rejects(startCloud(config, logger), /PostgreSQL, which is not supported yet/);
+    await assert.rejects(Deno.stat(`${dir}/data`), Deno.errors.NotFound);
+  });
+});

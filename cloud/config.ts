@@ -1,0 +1,160 @@
+/**
+ * The cloud's settings: flags override environment variables, every setting has a default
+ * that works for `deno task dev`, and a bad value stops the start with one clear line.
+ * @module
+ */
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { LOG_LEVELS, type LogLevel } from "../agent/lib/log.ts";
+import {
+  enumParser,
+  InvalidValue,
+  type Parser,
+  pathParser,
+  portParser,
+  readSettings,
+  type SettingValues,
+  urlParser,
+  wordParser,
+} from "../agent/lib/settings.ts";
+
+/** Where the cloud keeps its data: a libSQL (SQLite) file or a PostgreSQL server. */
+export type DatabaseLocation =
+  | { kind: "sqlite"; path: string }
+  | { kind: "postgres"; url: string };
+
+/** File name of the default libSQL database inside the data dir. */
+export const CLOUD_DB_FILE = "cloud.db";
+
+/**
+ * Parses `DATABASE_URL`: `file:` URLs and plain paths select libSQL, `postgres://` and
+ * `postgresql://` select PostgreSQL.
+ */
+export function databaseUrlParser(): Parser<DatabaseLocation> {
+  return (raw) => {
+    if (/^postgres(?:ql)?:\/\//i.test(raw)) {
+      try {
+        new URL(raw);
+      } catch {
+        throw new InvalidValue("must be a valid postgres:// URL");
+      }
+      return { kind: "postgres", url: raw };
+    }
+    if (/^file:/i.test(raw)) {
+      // `file:relative/path.db` is common in libSQL docs; URL parsing would make it absolute.
+      const path = raw.startsWith("file://") ? fileURLToPath(raw) : raw.slice("file:".length);
+      if (!path || path.includes("\0")) throw new InvalidValue("must name a database file");
+      return { kind: "sqlite", path };
+    }
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(raw)) {
+      throw new InvalidValue(
+        "must be a file: URL, a file path (libSQL) or a postgres:// URL (PostgreSQL)",
+      );
+    }
+    if (raw.includes("\0")) throw new InvalidValue("must be a file system path");
+    return { kind: "sqlite", path: raw };
+  };
+}
+
+const TOKEN = wordParser(
+  "a token of 16+ printable characters without spaces",
+  /^[\x21-\x7e]{16,512}$/,
+);
+
+/** Every cloud setting, with its flag and environment variable. */
+export const cloudSettings = {
+  port: { flag: "port", env: "OUTPOST_PORT", parse: portParser(true), fallback: 8080 },
+  host: {
+    flag: "host",
+    env: "OUTPOST_HOST",
+    parse: wordParser("a host name or IP address"),
+    fallback: "127.0.0.1",
+  },
+  dataDir: {
+    flag: "data-dir",
+    env: "OUTPOST_DATA_DIR",
+    parse: pathParser(),
+    fallback: ".data/cloud",
+  },
+  database: {
+    flag: "database-url",
+    env: "DATABASE_URL",
+    parse: databaseUrlParser(),
+    // Resolved against the data dir by loadCloudConfig.
+    fallback: undefined as DatabaseLocation | undefined,
+    // A postgres:// URL carries a password.
+    secret: true,
+  },
+  adminToken: {
+    flag: "admin-token",
+    env: "OUTPOST_ADMIN_TOKEN",
+    parse: TOKEN,
+    fallback: undefined as string | undefined,
+    secret: true,
+  },
+  enrollToken: {
+    flag: "enroll-token",
+    env: "OUTPOST_ENROLL_TOKEN",
+    parse: TOKEN,
+    fallback: undefined as string | undefined,
+    secret: true,
+  },
+  mqttUrl: {
+    flag: "mqtt-url",
+    env: "OUTPOST_MQTT_URL",
+    parse: urlParser(["mqtt:", "mqtts:", "ws:", "wss:"]),
+    fallback: undefined as string | undefined,
+  },
+  mqttPort: {
+    flag: "mqtt-port",
+    env: "OUTPOST_MQTT_PORT",
+    parse: portParser(true),
+    fallback: 1883,
+  },
+  mqttUsername: {
+    flag: "mqtt-username",
+    env: "OUTPOST_MQTT_USERNAME",
+    parse: wordParser("a user name without spaces"),
+    fallback: undefined as string | undefined,
+  },
+  mqttPassword: {
+    flag: "mqtt-password",
+    env: "OUTPOST_MQTT_PASSWORD",
+    parse: wordParser("a password without spaces"),
+    fallback: undefined as string | undefined,
+    secret: true,
+  },
+  mqttPublicUrl: {
+    flag: "mqtt-public-url",
+    env: "OUTPOST_MQTT_PUBLIC_URL",
+    parse: urlParser(["mqtt:", "mqtts:", "ws:", "wss:"]),
+    fallback: undefined as string | undefined,
+  },
+  logLevel: {
+    flag: "log-level",
+    env: "OUTPOST_LOG_LEVEL",
+    parse: enumParser(LOG_LEVELS),
+    fallback: "info" as LogLevel,
+  },
+};
+
+/** The cloud's resolved configuration; `database` is always set. */
+export type CloudConfig = Omit<SettingValues<typeof cloudSettings>, "database"> & {
+  database: DatabaseLocation;
+};
+
+/**
+ * Reads the cloud configuration. Tokens left unset are generated later, at start, by
+ * `ensureToken` (they need the file system).
+ * @throws ConfigError with the one line to print.
+ */
+export function loadCloudConfig(
+  args: string[],
+  env: Record<string, string | undefined>,
+): CloudConfig {
+  const values = readSettings("cloud", cloudSettings, { args, env });
+  return {
+    ...values,
+    database: values.database ?? { kind: "sqlite", path: join(values.dataDir, CLOUD_DB_FILE) },
+  };
+}

@@ -1,0 +1,64 @@
+import assert from "node:assert/strict";
+import { loadCloudConfig } from "./config.ts";
+
+Deno.test("cloud config defaults work for deno task dev", () => {
+  const config = loadCloudConfig([], {});
+  assert.equal(config.port, 8080);
+  assert.equal(config.host, "127.0.0.1");
+  assert.equal(config.dataDir, ".data/cloud");
+  assert.deepEqual(config.database, { kind: "sqlite", path: ".data/cloud/cloud.db" });
+  assert.equal(config.mqttUrl, undefined);
+  assert.equal(config.mqttPort, 1883);
+  assert.equal(config.mqttPublicUrl, undefined);
+  assert.equal(config.adminToken, undefined);
+  assert.equal(config.enrollToken, undefined);
+  assert.equal(config.logLevel, "info");
+});
+
+Deno.test("cloud flags override environment variables and the data dir moves the database", () => {
+  const config = loadCloudConfig(["--port", "9090", "--data-dir=/var/lib/outpost"], {
+    OUTPOST_PORT: "9000",
+    OUTPOST_MQTT_PORT: "0",
+    OUTPOST_ADMIN_TOKEN: "admin-token-0123456789",
+    OUTPOST_MQTT_PUBLIC_URL: "mqtts://mqtt.example.com:8883",
+  });
+  assert.equal(config.port, 9090);
+  assert.equal(config.mqttPort, 0);
+  assert.equal(config.adminToken, "admin-token-0123456789");
+  assert.equal(config.mqttPublicUrl, "mqtts://mqtt.example.com:8883");
+  assert.deepEqual(config.database, { kind: "sqlite", path: "/var/lib/outpost/cloud.db" });
+});
+
+Deno.test("DATABASE_URL accepts file: URLs, plain paths and postgres URLs", () => {
+  const cases: [string, unknown][] = [
+    ["file:///tmp/x/cloud.db", { kind: "sqlite", path: "/tmp/x/cloud.db" }],
+    ["file:data/cloud.db", { kind: "sqlite", path: "data/cloud.db" }],
+    ["/srv/cloud.db", { kind: "sqlite", path: "/srv/cloud.db" }],
+    ["postgres://u:p@db:5432/outpost", { kind: "postgres", url: "postgres://u:p@db:5432/outpost" }],
+    ["postgresql://db/outpost", { kind: "postgres", url: "postgresql://db/outpost" }],
+  ];
+  for (const [raw, expected] of cases) {
+    assert.deepEqual(loadCloudConfig([], { DATABASE_URL: raw }).database, expected, raw);
+  }
+});
+
+Deno.test("bad cloud settings fail naming the setting and the value, secrets redacted", () => {
+  const cases: [Record<string, string>, RegExp][] = [
+    [
+      { OUTPOST_PORT: "abc" },
+      /Cannot start cloud: OUTPOST_PORT must be a port number \(0-65535\): current value is 'abc'$/,
+    ],
+    [{ OUTPOST_MQTT_PORT: "99999" }, /OUTPOST_MQTT_PORT must be a port number .*'99999'/],
+    [{ OUTPOST_MQTT_URL: "http://broker" }, /OUTPOST_MQTT_URL must be a URL with scheme mqtt:/],
+    [{ OUTPOST_MQTT_PUBLIC_URL: "broker:1883" }, /OUTPOST_MQTT_PUBLIC_URL must be a URL/],
+    [{ DATABASE_URL: "mysql://db/x" }, /DATABASE_URL must be a file: URL.*\[redacted\]$/],
+    [{ OUTPOST_ADMIN_TOKEN: "short" }, /OUTPOST_ADMIN_TOKEN must be .*\[redacted\]$/],
+    [{ OUTPOST_ENROLL_TOKEN: "has space in it 1234" }, /OUTPOST_ENROLL_TOKEN .*\[redacted\]$/],
+    [{ OUTPOST_MQTT_PASSWORD: "a b" }, /OUTPOST_MQTT_PASSWORD .*\[redacted\]$/],
+    [{ OUTPOST_LOG_LEVEL: "loud" }, /OUTPOST_LOG_LEVEL must be one of debug, info, warn, error/],
+  ];
+  for (const [env, pattern] of cases) {
+    assert.throws(() => loadCloudConfig([], env), pattern, JSON.stringify(env));
+  }
+  assert.throws(() => loadCloudConfig(["--nope"], {}), /Cannot start cloud: .*known flags: --port/);
+});

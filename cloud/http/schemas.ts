@@ -1,0 +1,144 @@
+/**
+ * Request and response schemas of the cloud API: validation, types and OpenAPI in one place.
+ * Enrollment bodies come from the protocol module; bucket widths from the agent API, so both
+ * APIs aggregate the same way.
+ * @module
+ */
+import { z } from "zod";
+import { SEVERITIES } from "../../agent/protocol/records.ts";
+import { DEVICE_ID_PATTERN } from "../../agent/protocol/topics.ts";
+import { BucketParam } from "../../agent/http/schemas.ts";
+import { COMMAND_STATUSES } from "../store/schema.ts";
+
+export { EnrollRequest, EnrollResponse } from "../../agent/protocol/messages.ts";
+
+/** The most readings one query returns. */
+export const MAX_READINGS_PER_QUERY = 10_000;
+
+const isoTime = z.iso.datetime({ offset: true });
+const deviceId = z.string().regex(
+  DEVICE_ID_PATTERN,
+  "must be 1-63 letters, digits, '_', '.' or '-'",
+);
+
+/** A device in the fleet list. */
+export const DeviceOutput = z.object({
+  id: z.string(),
+  online: z.boolean(),
+  lastSeen: z.string().nullable(),
+  ackedSeq: z.number().int(),
+  lastSeq: z.number().int(),
+  lag: z.number().int().describe("records written on the device and not yet stored here"),
+  version: z.string().nullable(),
+  arch: z.string().nullable(),
+  labels: z.record(z.string(), z.string()),
+});
+
+/** `GET /api/v1/devices` response. */
+export const DevicesList = z.object({ items: z.array(DeviceOutput) });
+
+/** `GET /api/v1/devices/:id` response. */
+export const DeviceDetailOutput = DeviceOutput.extend({
+  enrolledAt: z.string(),
+  stats: z.object({ readings: z.number().int(), events: z.number().int() }),
+  desired: z.record(z.string(), z.unknown()),
+  desiredVersion: z.number().int(),
+  appliedVersion: z.number().int(),
+  reported: z.record(z.string(), z.unknown()),
+});
+
+/** `GET /api/v1/readings` query. */
+export const CloudReadingsQueryParams = z.object({
+  device: deviceId.optional().describe("only this device"),
+  sensor: z.string().max(64).optional().describe("only this sensor"),
+  from: isoTime.optional().describe("inclusive start (device time), ISO-8601"),
+  to: isoTime.optional().describe("exclusive end (device time), ISO-8601"),
+  limit: z.coerce.number().int().min(1).max(MAX_READINGS_PER_QUERY).default(100)
+    .describe("rows (or buckets) returned, newest first"),
+  bucket: BucketParam.optional().describe("aggregate per device, sensor and bucket"),
+});
+
+/** A stored reading. */
+export const CloudReadingOutput = z.object({
+  device: z.string(),
+  seq: z.number().int(),
+  sensor: z.string(),
+  value: z.number(),
+  unit: z.string(),
+  ts: z.string().describe("device time"),
+  receivedAt: z.string(),
+});
+
+/** One aggregate bucket. */
+export const CloudReadingBucketOutput = z.object({
+  device: z.string(),
+  sensor: z.string(),
+  bucket: z.string(),
+  min: z.number(),
+  max: z.number(),
+  avg: z.number(),
+  count: z.number().int(),
+});
+
+/** `GET /api/v1/readings` response. */
+export const CloudReadingsList = z.object({
+  items: z.union([z.array(CloudReadingOutput), z.array(CloudReadingBucketOutput)]),
+});
+
+/** `GET /api/v1/events` query. */
+export const CloudEventsQueryParams = z.object({
+  device: deviceId.optional().describe("only this device"),
+  severity: z.enum(SEVERITIES).optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+});
+
+/** A stored event. */
+export const CloudEventOutput = z.object({
+  device: z.string(),
+  seq: z.number().int(),
+  id: z.string(),
+  kind: z.string(),
+  severity: z.enum(SEVERITIES),
+  message: z.string(),
+  data: z.unknown().optional(),
+  ts: z.string().describe("device time"),
+  receivedAt: z.string(),
+});
+
+/** `GET /api/v1/events` response. */
+export const CloudEventsList = z.object({ items: z.array(CloudEventOutput) });
+
+/** `PUT /api/v1/devices/:id/desired` body: any JSON object. */
+export const DesiredInput = z.record(z.string(), z.unknown());
+
+/** `PUT /api/v1/devices/:id/desired` response. */
+export const DesiredOutput = z.object({ version: z.number().int() });
+
+/** `POST /api/v1/devices/:id/commands` body. */
+export const CommandInput = z.object({
+  name: z.string().regex(/^[\w.:-]{1,64}$/, "must be 1-64 letters, digits or _ . : -"),
+  args: z.record(z.string(), z.unknown()).optional(),
+}).strict();
+
+/** `POST /api/v1/devices/:id/commands` response. */
+export const CommandCreated = z.object({ id: z.string() });
+
+/** A command and its state. */
+export const CommandOutput = z.object({
+  id: z.string(),
+  name: z.string(),
+  args: z.record(z.string(), z.unknown()).optional(),
+  status: z.enum(COMMAND_STATUSES),
+  result: z.unknown().optional(),
+  error: z.string().optional(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+});
+
+/** `GET /api/v1/devices/:id/commands` query. */
+export const CommandsQueryParams = z.object({
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+});
+
+/** `GET /api/v1/devices/:id/commands` response. */
+export const CommandsList = z.object({ items: z.array(CommandOutput) });

@@ -1,0 +1,236 @@
+import assert from "node:assert/strict";
+import { MetricsRegistry } from "../../agent/lib/metrics.ts";
+import { MAX_BATCH_RECORDS, MAX_MESSAGE_BYTES } from "../../agent/protocol/messages.ts";
+import { topics } from "../../agent/protocol/topics.ts";
+import { Downlink } from "../broker/downlink.ts";
+import type { CloudStore } from "../store/store.ts";
+import {
+  bytes,
+  collectingLogger,
+  enrollForTest,
+  eventually,
+  reading,
+  readingBatch,
+  RecordingLink,
+  withStore,
+} from "../test_helpers.ts";
+import { createIngest, rejectReason } from "./ingest.ts";
+
+interface Harness {
+  store: CloudStore;
+  link: RecordingLink;
+  send: (topic: string, payload: unknown) => Promise<void>;
+  ingest: ReturnType<typeof createIngest>;
+  metrics: MetricsRegistry;
+  lines: Record<string, unknown>[];
+}
+
+async function withIngest(fn: (h: Harness) => Promise<void>): Promise<void> {
+  await withStore(async (store) => {
+    await enrollForTest(store, "pi-1");
+    const link = new RecordingLink();
+    const { logger, lines } = collectingLogger();
+    const metrics = new MetricsRegistry();
+    const downlink = new Downlink({ link, store, logger });
+    const ingest = createIngest({ store, downlink, logger, metrics });
+    const send = (topic: string, payload: unknown) =>
+      ingest.handle(topic, payload instanceof Uint8Array ? payload : bytes(payload));
+    await fn({ store, link, send, ingest, metrics, lines });
+    await ingest.drain();
+  });
+}
+
+Deno.test("a valid batch is committed in one go and then acked, retained at QoS 1", async () => {
+  await withIngest(async ({ store, link, send, metrics }) => {
+    await send(topics.batch("pi-1"), readingBatch(1, MAX_BATCH_RECORDS));
+    assert.equal((await store.getDevice("pi-1"))?.stats.readings, MAX_BATCH_RECORDS);
+    assert.deepEqual(link.published, [
+      {
+        topic: topics.ack("pi-1"),
+        payload: { upTo: MAX_BATCH_RECORDS },
+        options: { qos: 1, retain: true },
+      },
+    ]);
+    const text = await metrics.render();
+    assert.match(text, /outpost_ingest_batches_total\{result="stored"\} 1/);
+    assert.match(text, /outpost_ingest_records_total\{type="reading"\} 1000/);
+  });
+});
+
+Deno.test("a duplicate batch is stored once and acked again", async () => {
+  await withIngest(async ({ store, link, send, metrics }) => {
+    await send(topics.batch("pi-1"), readingBatch(1, 5));
+    await send(topics.batch("pi-1"), readingBatch(1, 5));
+    assert.equal((await store.getDevice("pi-1"))?.stats.readings, 5);
+    assert.deepEqual(link.on(topics.ack("pi-1")), [{ upTo: 5 }, { upTo: 5 }]);
+    assert.match(await metrics.render(), /outpost_ingest_batches_total\{result="duplicate"\} 1/);
+  });
+});
+
+Deno.test("a batch after a gap is stored but acked at the prefix, and the ack jumps once the gap fills", async () => {
+  await withIngest(async ({ store, link, send }) => {
+    await send(topics.batch("pi-1"), readingBatch(1, 3));
+    await send(topics.batch("pi-1"), readingBatch(7, 9));
+    assert.equal((await store.getDevice("pi-1"))?.stats.readings, 6);
+    await send(topics.batch("pi-1"), readingBatch(4, 6));
+    assert.deepEqual(link.on(topics.ack("pi-1")), [{ upTo: 3 }, { upTo: 3 }, { upTo: 9 }]);
+  });
+});
+
+Deno.test("bad messages are rejected whole, logged and counted, and the ingest keeps going", async () => {
+  await withIngest(async ({ store, link, send, metrics, lines }) => {
+    const lying = readingBatch(1, 3);
+    lying.to = 4; // claims four records, carries three
+    const skipping = readingBatch(1, 3);
+    skipping.records[1] = reading(5);
+    const badTs = readingBatch(1, 2);
+    (badTs.records[1] as { ts: string }).ts = "yesterday";
+    const oversized = new Uint8Array(MAX_MESSAGE_BYTES + 1);
+    const cases: [string, unknown, string][] = [
+      [topics.batch("pi-1"), "{not json", "malformed_json"],
+      [topics.batch("pi-1"), new Uint8Array([0xff, 0xfe]), "malformed_json"],
+      [topics.batch("pi-1"), { from: 1, to: 1, records: [{ seq: 1, type: "nope" }] }, "schema"],
+      [topics.batch("pi-1"), lying, "range_mismatch"],
+      [topics.batch("pi-1"), skipping, "range_mismatch"],
+      [topics.batch("pi-1"), badTs, "schema"],
+      [topics.batch("pi-1"), oversized, "oversized"],
+      [topics.batch("ghost"), readingBatch(1, 2), "unknown_device"],
+      [topics.status("pi-1"), { online: "yes" }, "schema"],
+      [topics.status("ghost"), { online: true }, "unknown_device"],
+      ["outpost/v1/pi-1/up/other", readingBatch(1, 1), "unknown_topic"],
+      [topics.ack("pi-1"), { upTo: 1 }, "unknown_topic"],
+    ];
+    for (const [topic, payload, reason] of cases) {
+      const before = lines.length;
+      await send(topic, payload);
+      const warning = lines.slice(before).find((line) => line.level === "warn");
+      assert.equal(warning?.reason, reason, `${topic} ${String(payload).slice(0, 40)}`);
+    }
+    assert.deepEqual(await store.queryReadings({ limit: 10 }), []);
+    assert.equal(
+      (await store.getDevice("pi-1"))?.lastSeen,
+      null,
+      "rejected messages store nothing",
+    );
+    assert.deepEqual(link.published, []);
+    const text = await metrics.render();
+    assert.match(text, /outpost_ingest_rejected_total\{kind="batch",reason="range_mismatch"\} 2/);
+    assert.match(text, /outpost_ingest_rejected_total\{kind="batch",reason="oversized"\} 1/);
+    assert.match(text, /outpost_ingest_rejected_total\{kind="status",reason="unknown_device"\} 1/);
+    // Still ingesting.
+    await send(topics.batch("pi-1"), readingBatch(1, 2));
+    assert.deepEqual(link.on(topics.ack("pi-1")), [{ upTo: 2 }]);
+  });
+});
+
+Deno.test("a failing commit is logged and counted, and later batches are still ingested", async () => {
+  await withIngest(async ({ store, link, send, metrics }) => {
+    const original = store.commitBatch.bind(store);
+    store.commitBatch = () => Promise.reject(new Error("SQLITE_IOERR: disk I/O error"));
+    await send(topics.batch("pi-1"), readingBatch(1, 2));
+    store.commitBatch = original;
+    await send(topics.batch("pi-1"), readingBatch(1, 2));
+    assert.deepEqual(link.on(topics.ack("pi-1")), [{ upTo: 2 }]);
+    assert.match(await metrics.render(), /reason="store_error"\} 1/);
+  });
+});
+
+Deno.test("reported state and command results in a batch update the device and its commands", async () => {
+  await withIngest(async ({ store, send }) => {
+    const command = await store.createCommand({ deviceId: "pi-1", name: "ping" });
+    const ts = "2026-11-26T10:00:00Z";
+    await send(topics.batch("pi-1"), {
+      from: 1,
+      to: 2,
+      records: [
+        { seq: 1, type: "reported", appliedVersion: 2, reported: { interval: 5 }, ts },
+        {
+          seq: 2,
+          type: "command_result",
+          commandId: command.id,
+          status: "succeeded",
+          result: "pong",
+          ts,
+        },
+      ],
+    });
+    const device = await store.getDevice("pi-1");
+    assert.equal(device?.appliedVersion, 2);
+    assert.deepEqual(device?.reported, { interval: 5 });
+    const settled = await store.getCommand("pi-1", command.id);
+    assert.equal(settled?.status, "succeeded");
+    assert.equal(settled?.result, "pong");
+  });
+});
+
+Deno.test("a device coming online gets its ack, unapplied desired state and unanswered commands again", async () => {
+  await withIngest(async ({ store, link, send }) => {
+    await send(topics.batch("pi-1"), readingBatch(1, 4));
+    await store.setDesired("pi-1", { interval: 5 });
+    const queued = await store.createCommand({ deviceId: "pi-1", name: "ping" });
+    link.published = [];
+    await send(topics.status("pi-1"), { online: true, version: "1.0.0", lastSeq: 4 });
+    await eventually(() => link.published.length === 3, "three downlink messages");
+    assert.deepEqual(link.published.map((p) => [p.topic, p.payload, p.options.retain]), [
+      [topics.ack("pi-1"), { upTo: 4 }, true],
+      [topics.desired("pi-1"), { version: 1, desired: { interval: 5 } }, true],
+      [topics.command("pi-1"), { id: queued.id, name: "ping" }, false],
+    ]);
+    await eventually(
+      async () => (await store.getCommand("pi-1", queued.id))?.status === "delivered",
+      "the command to be marked delivered",
+    );
+    const device = await store.getDevice("pi-1");
+    assert.equal(device?.online, true);
+    assert.equal(device?.version, "1.0.0");
+  });
+});
+
+Deno.test("desired state already applied is not re-sent when the device comes online", async () => {
+  await withIngest(async ({ store, link, send }) => {
+    await store.setDesired("pi-1", { interval: 5 });
+    const ts = "2026-11-26T10:00:00Z";
+    await send(topics.batch("pi-1"), {
+      from: 1,
+      to: 1,
+      records: [{ seq: 1, type: "reported", appliedVersion: 1, reported: {}, ts }],
+    });
+    link.published = [];
+    await send(topics.status("pi-1"), { online: true });
+    await eventually(() => link.published.length === 1, "the ack");
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.deepEqual(link.published.map((p) => p.topic), [topics.ack("pi-1")]);
+  });
+});
+
+Deno.test("a Last Will or a broker disconnect marks the device offline", async () => {
+  await withIngest(async ({ store, send, ingest }) => {
+    await send(topics.status("pi-1"), { online: true });
+    assert.equal(await store.countOnline(), 1);
+    await send(topics.status("pi-1"), { online: false });
+    assert.equal(await store.countOnline(), 0);
+    await send(topics.status("pi-1"), { online: true });
+    ingest.deviceDisconnected("pi-1");
+    await ingest.drain();
+    assert.equal(await store.countOnline(), 0);
+  });
+});
+
+Deno.test("a device reporting a last seq below the ack is warned about", async () => {
+  await withIngest(async ({ send, lines }) => {
+    await send(topics.batch("pi-1"), readingBatch(1, 10));
+    await send(topics.status("pi-1"), { online: true, lastSeq: 2 });
+    assert.ok(lines.some((line) => String(line.msg).includes("was its data reset")));
+  });
+});
+
+Deno.test("decode errors are classified into reject reasons", () => {
+  assert.equal(rejectReason("payload of 3000000 bytes exceeds 2097152"), "oversized");
+  assert.equal(rejectReason("not JSON: Unexpected token"), "malformed_json");
+  assert.equal(
+    rejectReason("schema: records: range 1..4 needs 4 records, got 3"),
+    "range_mismatch",
+  );
+  assert.equal(rejectReason("schema: records.1.seq: expected seq 2, got 5"), "range_mismatch");
+  assert.equal(rejectReason("schema: from: Invalid input"), "schema");
+});

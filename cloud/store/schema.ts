@@ -1,0 +1,98 @@
+/**
+ * Table types of the cloud database, for Kysely. Times are ms since the epoch; JSON columns
+ * are text so the schema stays portable between libSQL and PostgreSQL. PostgreSQL returns
+ * `bigint` columns as strings, so readers convert with `Number()`.
+ * @module
+ */
+import type { Generated } from "kysely";
+
+/** A `bigint` column as either driver returns it. */
+export type BigIntColumn = number | string;
+
+/** `devices`: one row per enrolled device, with its sync position and configuration. */
+export interface DevicesTable {
+  id: string;
+  /** `sha256$<salt hex>$<hash hex>` of the broker password, or null (external broker). */
+  password_hash: string | null;
+  /** JSON object of string labels. */
+  labels: Generated<string>;
+  arch: string | null;
+  version: string | null;
+  enrolled_at: BigIntColumn;
+  /** 1 online, 0 offline (an integer so both dialects agree). */
+  online: Generated<number>;
+  last_seen: BigIntColumn | null;
+  /** Every seq up to here is stored: the contiguous high-water mark sent in `down/ack`. */
+  acked_seq: Generated<BigIntColumn>;
+  /** The highest seq the device has told us about (batches and status). */
+  last_seq: Generated<BigIntColumn>;
+  /** JSON object. */
+  desired: Generated<string>;
+  desired_version: Generated<number>;
+  applied_version: Generated<number>;
+  /** JSON object: what the device last reported. */
+  reported: Generated<string>;
+  /** The seq of the record `reported` came from, so an older record never overwrites it. */
+  reported_seq: Generated<BigIntColumn>;
+}
+
+/** `readings`; `device_ts` is device time. */
+export interface ReadingsTable {
+  device_id: string;
+  seq: BigIntColumn;
+  sensor: string;
+  value: number;
+  unit: string;
+  device_ts: BigIntColumn;
+  received_at: BigIntColumn;
+}
+
+/** `events`; `data` is JSON or null. */
+export interface EventsTable {
+  device_id: string;
+  seq: BigIntColumn;
+  id: string;
+  kind: string;
+  severity: string;
+  message: string;
+  data: string | null;
+  device_ts: BigIntColumn;
+  received_at: BigIntColumn;
+}
+
+/** Command states: queued until published to an online device, then answered. */
+export const COMMAND_STATUSES = ["queued", "delivered", "succeeded", "failed"] as const;
+/** One of {@link COMMAND_STATUSES}. */
+export type CommandStatus = typeof COMMAND_STATUSES[number];
+
+/** `commands`; `args` and `result` are JSON or null. */
+export interface CommandsTable {
+  id: string;
+  device_id: string;
+  name: string;
+  args: string | null;
+  status: CommandStatus;
+  result: string | null;
+  error: string | null;
+  created_at: BigIntColumn;
+  updated_at: BigIntColumn;
+}
+
+/**
+ * `received_ranges`: seq ranges stored above the contiguous prefix (after a gap). Ranges at or
+ * below `devices.acked_seq` are deleted as the prefix advances over them.
+ */
+export interface ReceivedRangesTable {
+  device_id: string;
+  from_seq: BigIntColumn;
+  to_seq: BigIntColumn;
+}
+
+/** The cloud database. */
+export interface CloudDatabase {
+  devices: DevicesTable;
+  readings: ReadingsTable;
+  events: EventsTable;
+  commands: CommandsTable;
+  received_ranges: ReceivedRangesTable;
+}

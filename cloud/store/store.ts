@@ -1,0 +1,465 @@
+/**
+ * The cloud's data access: devices and their sync position, readings and events as ingested,
+ * desired state and commands. Written with Kysely's query builder only, so the PostgreSQL
+ * dialect can reuse it.
+ * @module
+ */
+import { type Kysely, type Selectable, sql } from "kysely";
+import type { Batch, Status } from "../../agent/protocol/messages.ts";
+import { type BatchOutcome, commitBatch } from "./batch.ts";
+import type { CloudDatabase, CommandsTable, CommandStatus, DevicesTable } from "./schema.ts";
+
+/** When a message was received; defaults to now. */
+export interface ReceivedOptions {
+  /** Receive time, ms since the epoch. */
+  now?: number;
+}
+
+/** A device as the fleet list shows it. */
+export interface DeviceSummary {
+  id: string;
+  online: boolean;
+  lastSeen: string | null;
+  ackedSeq: number;
+  lastSeq: number;
+  /** Records the device has written that the cloud has not stored contiguously yet. */
+  lag: number;
+  version: string | null;
+  arch: string | null;
+  labels: Record<string, string>;
+}
+
+/** One device with its configuration and row counts. */
+export interface DeviceDetail extends DeviceSummary {
+  enrolledAt: string;
+  stats: { readings: number; events: number };
+  desired: Record<string, unknown>;
+  desiredVersion: number;
+  appliedVersion: number;
+  reported: Record<string, unknown>;
+}
+
+/** What enrollment records about a device. */
+export interface DeviceEnrollment {
+  id: string;
+  /** Hash of the broker password, or null when the broker keeps credentials itself. */
+  passwordHash: string | null;
+  labels?: Record<string, string>;
+  arch?: string;
+  version?: string;
+}
+
+/** What a device needs re-sent when it comes online. */
+export interface DownlinkState {
+  ackedSeq: number;
+  desired: Record<string, unknown>;
+  desiredVersion: number;
+  appliedVersion: number;
+}
+
+/** Filters of a readings query; times in ms since the epoch. */
+export interface CloudReadingsQuery {
+  device?: string;
+  sensor?: string;
+  from?: number;
+  to?: number;
+  limit: number;
+}
+
+/** A stored reading as the API returns it. */
+export interface CloudReading {
+  device: string;
+  seq: number;
+  sensor: string;
+  value: number;
+  unit: string;
+  ts: string;
+  receivedAt: string;
+}
+
+/** min/max/avg/count of one sensor of one device in one bucket. */
+export interface CloudReadingBucket {
+  device: string;
+  sensor: string;
+  bucket: string;
+  min: number;
+  max: number;
+  avg: number;
+  count: number;
+}
+
+/** Filters of an events query. */
+export interface CloudEventsQuery {
+  device?: string;
+  severity?: string;
+  limit: number;
+}
+
+/** A stored event as the API returns it. */
+export interface CloudEvent {
+  device: string;
+  seq: number;
+  id: string;
+  kind: string;
+  severity: string;
+  message: string;
+  data?: unknown;
+  ts: string;
+  receivedAt: string;
+}
+
+/** A command as the API returns it. */
+export interface CommandView {
+  id: string;
+  deviceId: string;
+  name: string;
+  args?: Record<string, unknown>;
+  status: CommandStatus;
+  result?: unknown;
+  error?: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+function iso(ms: number | string): string {
+  return new Date(Number(ms)).toISOString();
+}
+
+function toSummary(row: Selectable<DevicesTable>): DeviceSummary {
+  const ackedSeq = Number(row.acked_seq);
+  const lastSeq = Number(row.last_seq);
+  return {
+    id: row.id,
+    online: Number(row.online) === 1,
+    lastSeen: row.last_seen === null ? null : iso(row.last_seen),
+    ackedSeq,
+    lastSeq,
+    lag: Math.max(0, lastSeq - ackedSeq),
+    version: row.version,
+    arch: row.arch,
+    labels: JSON.parse(row.labels),
+  };
+}
+
+function toCommand(row: CommandsTable): CommandView {
+  return {
+    id: row.id,
+    deviceId: row.device_id,
+    name: row.name,
+    ...(row.args === null ? {} : { args: JSON.parse(row.args) }),
+    status: row.status,
+    ...(row.result === null ? {} : { result: JSON.parse(row.result) }),
+    ...(row.error === null ? {} : { error: row.error }),
+    createdAt: iso(row.created_at),
+    updatedAt: iso(row.updated_at),
+  };
+}
+
+/** The cloud's data access. Safe to share: the driver serializes statements. */
+export class CloudStore {
+  readonly db: Kysely<CloudDatabase>;
+
+  constructor(db: Kysely<CloudDatabase>) {
+    this.db = db;
+  }
+
+  /** True when the database answers a query. */
+  async ping(): Promise<boolean> {
+    await sql`SELECT 1`.execute(this.db);
+    return true;
+  }
+
+  /**
+   * Creates a device or, when it exists, rotates its password and updates the metadata given.
+   * Its sync position, data and configuration are kept.
+   */
+  async enrollDevice(
+    enrollment: DeviceEnrollment,
+    now = Date.now(),
+  ): Promise<{ created: boolean }> {
+    return await this.db.transaction().execute(async (tx) => {
+      const existing = await tx.selectFrom("devices").select("id")
+        .where("id", "=", enrollment.id).executeTakeFirst();
+      if (!existing) {
+        await tx.insertInto("devices").values({
+          id: enrollment.id,
+          password_hash: enrollment.passwordHash,
+          labels: JSON.stringify(enrollment.labels ?? {}),
+          arch: enrollment.arch ?? null,
+          version: enrollment.version ?? null,
+          enrolled_at: now,
+        }).execute();
+        return { created: true };
+      }
+      await tx.updateTable("devices").set({
+        password_hash: enrollment.passwordHash,
+        enrolled_at: now,
+        ...(enrollment.labels ? { labels: JSON.stringify(enrollment.labels) } : {}),
+        ...(enrollment.arch !== undefined ? { arch: enrollment.arch } : {}),
+        ...(enrollment.version !== undefined ? { version: enrollment.version } : {}),
+      }).where("id", "=", enrollment.id).execute();
+      return { created: false };
+    });
+  }
+
+  /** The stored password hash of a device; undefined when the device is not enrolled. */
+  async passwordHash(deviceId: string): Promise<string | null | undefined> {
+    const row = await this.db.selectFrom("devices").select("password_hash")
+      .where("id", "=", deviceId).executeTakeFirst();
+    return row ? row.password_hash : undefined;
+  }
+
+  /** True when the device is enrolled. */
+  async deviceExists(deviceId: string): Promise<boolean> {
+    return (await this.passwordHash(deviceId)) !== undefined;
+  }
+
+  /** Every device, sorted by id. */
+  async listDevices(): Promise<DeviceSummary[]> {
+    const rows = await this.db.selectFrom("devices").selectAll().orderBy("id").execute();
+    return rows.map(toSummary);
+  }
+
+  /** One device with configuration and row counts. */
+  async getDevice(deviceId: string): Promise<DeviceDetail | undefined> {
+    const row = await this.db.selectFrom("devices").selectAll().where("id", "=", deviceId)
+      .executeTakeFirst();
+    if (!row) return undefined;
+    const [readings, events] = await Promise.all([
+      this.db.selectFrom("readings").select((eb) => eb.fn.countAll().as("n"))
+        .where("device_id", "=", deviceId).executeTakeFirstOrThrow(),
+      this.db.selectFrom("events").select((eb) => eb.fn.countAll().as("n"))
+        .where("device_id", "=", deviceId).executeTakeFirstOrThrow(),
+    ]);
+    return {
+      ...toSummary(row),
+      enrolledAt: iso(row.enrolled_at),
+      stats: { readings: Number(readings.n), events: Number(events.n) },
+      desired: JSON.parse(row.desired),
+      desiredVersion: row.desired_version,
+      appliedVersion: row.applied_version,
+      reported: JSON.parse(row.reported),
+    };
+  }
+
+  /** Commits one batch; see {@link commitBatch}. */
+  async commitBatch(
+    deviceId: string,
+    batch: Batch,
+    options: ReceivedOptions = {},
+  ): Promise<BatchOutcome> {
+    return await commitBatch(this.db, { deviceId, batch, now: options.now ?? Date.now() });
+  }
+
+  /**
+   * Applies an `up/status` message: presence, version, arch and the device's last seq.
+   * @returns the device's acked seq, or undefined when it is not enrolled (nothing changed).
+   */
+  async applyStatus(
+    deviceId: string,
+    status: Status,
+    options: ReceivedOptions = {},
+  ): Promise<{ ackedSeq: number } | undefined> {
+    const now = options.now ?? Date.now();
+    return await this.db.transaction().execute(async (tx) => {
+      const row = await tx.selectFrom("devices").select(["last_seq", "acked_seq"])
+        .where("id", "=", deviceId).executeTakeFirst();
+      if (!row) return undefined;
+      await tx.updateTable("devices").set({
+        online: status.online ? 1 : 0,
+        last_seen: now,
+        ...(status.version !== undefined ? { version: status.version } : {}),
+        ...(status.arch !== undefined ? { arch: status.arch } : {}),
+        last_seq: Math.max(Number(row.last_seq), status.lastSeq ?? 0),
+      }).where("id", "=", deviceId).execute();
+      return { ackedSeq: Number(row.acked_seq) };
+    });
+  }
+
+  /** Marks one device offline (its broker connection ended). */
+  async markOffline(deviceId: string): Promise<void> {
+    await this.db.updateTable("devices").set({ online: 0 }).where("id", "=", deviceId)
+      .execute();
+  }
+
+  /** Marks every device offline: with an embedded broker nobody is connected at start. */
+  async markAllOffline(): Promise<void> {
+    await this.db.updateTable("devices").set({ online: 0 }).where("online", "=", 1).execute();
+  }
+
+  /** How many devices are online. */
+  async countOnline(): Promise<number> {
+    const row = await this.db.selectFrom("devices").select((eb) => eb.fn.countAll().as("n"))
+      .where("online", "=", 1).executeTakeFirstOrThrow();
+    return Number(row.n);
+  }
+
+  /** True when the device is enrolled and online. */
+  async isOnline(deviceId: string): Promise<boolean> {
+    const row = await this.db.selectFrom("devices").select("online").where("id", "=", deviceId)
+      .executeTakeFirst();
+    return Number(row?.online ?? 0) === 1;
+  }
+
+  /** The ack, desired state and versions of a device. */
+  async downlinkState(deviceId: string): Promise<DownlinkState | undefined> {
+    const row = await this.db.selectFrom("devices")
+      .select(["acked_seq", "desired", "desired_version", "applied_version"])
+      .where("id", "=", deviceId).executeTakeFirst();
+    if (!row) return undefined;
+    return {
+      ackedSeq: Number(row.acked_seq),
+      desired: JSON.parse(row.desired),
+      desiredVersion: row.desired_version,
+      appliedVersion: row.applied_version,
+    };
+  }
+
+  /**
+   * Replaces the desired state and bumps its version.
+   * @returns the new version, or undefined when the device is not enrolled.
+   */
+  async setDesired(
+    deviceId: string,
+    desired: Record<string, unknown>,
+  ): Promise<number | undefined> {
+    return await this.db.transaction().execute(async (tx) => {
+      const row = await tx.selectFrom("devices").select("desired_version")
+        .where("id", "=", deviceId).executeTakeFirst();
+      if (!row) return undefined;
+      const version = row.desired_version + 1;
+      await tx.updateTable("devices")
+        .set({ desired: JSON.stringify(desired), desired_version: version })
+        .where("id", "=", deviceId).execute();
+      return version;
+    });
+  }
+
+  /** Stores a new command as `queued`. */
+  async createCommand(
+    command: { deviceId: string; name: string; args?: Record<string, unknown> },
+    now = Date.now(),
+  ): Promise<CommandView> {
+    const row: CommandsTable = {
+      id: crypto.randomUUID(),
+      device_id: command.deviceId,
+      name: command.name,
+      args: command.args === undefined ? null : JSON.stringify(command.args),
+      status: "queued",
+      result: null,
+      error: null,
+      created_at: now,
+      updated_at: now,
+    };
+    await this.db.insertInto("commands").values(row).execute();
+    return toCommand(row);
+  }
+
+  /** One command of one device. */
+  async getCommand(deviceId: string, commandId: string): Promise<CommandView | undefined> {
+    const row = await this.db.selectFrom("commands").selectAll()
+      .where("device_id", "=", deviceId).where("id", "=", commandId).executeTakeFirst();
+    return row ? toCommand(row) : undefined;
+  }
+
+  /** A device's commands, newest first. */
+  async listCommands(deviceId: string, limit: number): Promise<CommandView[]> {
+    const rows = await this.db.selectFrom("commands").selectAll()
+      .where("device_id", "=", deviceId)
+      .orderBy("created_at", "desc").orderBy("id").limit(limit).execute();
+    return rows.map(toCommand);
+  }
+
+  /** Commands of a device without a result yet (queued or delivered), oldest first. */
+  async unansweredCommands(deviceId: string): Promise<CommandView[]> {
+    const rows = await this.db.selectFrom("commands").selectAll()
+      .where("device_id", "=", deviceId)
+      .where("status", "in", ["queued", "delivered"])
+      .orderBy("created_at").orderBy("id").execute();
+    return rows.map(toCommand);
+  }
+
+  /** Marks commands delivered, unless a result arrived meanwhile. */
+  async markDelivered(commandIds: string[], now = Date.now()): Promise<void> {
+    if (commandIds.length === 0) return;
+    await this.db.updateTable("commands").set({ status: "delivered", updated_at: now })
+      .where("id", "in", commandIds)
+      .where("status", "in", ["queued", "delivered"])
+      .execute();
+  }
+
+  /** Readings newest first (by device time), filtered. */
+  async queryReadings(query: CloudReadingsQuery): Promise<CloudReading[]> {
+    let select = this.db.selectFrom("readings").selectAll();
+    if (query.device !== undefined) select = select.where("device_id", "=", query.device);
+    if (query.sensor !== undefined) select = select.where("sensor", "=", query.sensor);
+    if (query.from !== undefined) select = select.where("device_ts", ">=", query.from);
+    if (query.to !== undefined) select = select.where("device_ts", "<", query.to);
+    const rows = await select.orderBy("device_ts", "desc").orderBy("device_id")
+      .orderBy("seq", "desc").limit(query.limit).execute();
+    return rows.map((row) => ({
+      device: row.device_id,
+      seq: Number(row.seq),
+      sensor: row.sensor,
+      value: Number(row.value),
+      unit: row.unit,
+      ts: iso(row.device_ts),
+      receivedAt: iso(row.received_at),
+    }));
+  }
+
+  /** min/max/avg/count per device, sensor and bucket of `bucketMs`, oldest bucket first. */
+  async aggregateReadings(
+    query: CloudReadingsQuery,
+    bucketMs: number,
+  ): Promise<CloudReadingBucket[]> {
+    // A literal, not a parameter: numbers bind as REAL and would make the division fractional.
+    const width = sql.lit(Math.max(1, Math.trunc(bucketMs)));
+    const bucket = sql<number>`(device_ts / ${width}) * ${width}`;
+    let select = this.db.selectFrom("readings").select((eb) => [
+      "device_id",
+      "sensor",
+      bucket.as("bucket"),
+      eb.fn.min<number>("value").as("min"),
+      eb.fn.max<number>("value").as("max"),
+      eb.fn.avg<number>("value").as("avg"),
+      eb.fn.countAll<number>().as("count"),
+    ]);
+    if (query.device !== undefined) select = select.where("device_id", "=", query.device);
+    if (query.sensor !== undefined) select = select.where("sensor", "=", query.sensor);
+    if (query.from !== undefined) select = select.where("device_ts", ">=", query.from);
+    if (query.to !== undefined) select = select.where("device_ts", "<", query.to);
+    const rows = await select.groupBy(["device_id", "sensor", sql`3`])
+      .orderBy(sql`3`, "desc").orderBy("device_id", "desc").orderBy("sensor", "desc")
+      .limit(query.limit).execute();
+    return rows.reverse().map((row) => ({
+      device: row.device_id,
+      sensor: row.sensor,
+      bucket: iso(row.bucket),
+      min: Number(row.min),
+      max: Number(row.max),
+      avg: Number(row.avg),
+      count: Number(row.count),
+    }));
+  }
+
+  /** Events newest first (by device time), filtered. */
+  async listEvents(query: CloudEventsQuery): Promise<CloudEvent[]> {
+    let select = this.db.selectFrom("events").selectAll();
+    if (query.device !== undefined) select = select.where("device_id", "=", query.device);
+    if (query.severity !== undefined) select = select.where("severity", "=", query.severity);
+    const rows = await select.orderBy("device_ts", "desc").orderBy("device_id")
+      .orderBy("seq", "desc").limit(query.limit).execute();
+    return rows.map((row) => ({
+      device: row.device_id,
+      seq: Number(row.seq),
+      id: row.id,
+      kind: row.kind,
+      severity: row.severity,
+      message: row.message,
+      ...(row.data === null ? {} : { data: JSON.parse(row.data) }),
+      ts: iso(row.device_ts),
+      receivedAt: iso(row.received_at),
+    }));
+  }
+}
