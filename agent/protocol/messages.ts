@@ -97,6 +97,8 @@ export const EnrollRequest = z.object({
   labels: z.record(z.string().max(64), z.string().max(256)).optional(),
   arch: z.string().max(32).optional(),
   version: z.string().max(64).optional(),
+  /** The highest seq the device knows the cloud acked (0 for a fresh data dir). */
+  ackedSeq: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
 }).strict();
 /** Type of {@link EnrollRequest}. */
 export type EnrollRequest = z.infer<typeof EnrollRequest>;
@@ -113,6 +115,12 @@ export const EnrollResponse = z.object({
     password: z.string(),
     protocolVersion: z.union([z.literal(4), z.literal(5)]).default(5),
   }),
+  /**
+   * The cloud's acked seq for this device after enrollment. Above the device's own, the device
+   * lost its data dir: it renumbers its unacked records to follow it, so they are not mistaken
+   * for duplicates of what the cloud already stored.
+   */
+  ackedSeq: z.number().int().min(0).default(0),
 });
 /** Type of {@link EnrollResponse}. */
 export type EnrollResponse = z.infer<typeof EnrollResponse>;

@@ -335,6 +335,34 @@ export class AgentStore {
   }
 
   /**
+   * Renumbers every record not yet acked so the first follows `cloudAckedSeq`, and raises the
+   * acked seq to it. Needed when the device lost its data dir but the cloud still holds its
+   * earlier records: the fresh seqs 1, 2, … would otherwise be taken for duplicates and lost.
+   * Returns the offset applied (0 when nothing had to move).
+   */
+  async rebaseSeqs(cloudAckedSeq: number): Promise<number> {
+    return await transact(this.db, async (tx) => {
+      const acked = Number(await readState(tx, "acked_seq") ?? 0);
+      if (cloudAckedSeq <= acked) return 0;
+      const offset = cloudAckedSeq - acked;
+      // Two steps through negative seqs so no intermediate value collides with a primary key.
+      for (const table of ["outbox", "readings", "events"] as const) {
+        await sql`UPDATE ${sql.table(table)} SET seq = -(seq + ${offset}) WHERE seq > ${acked}`
+          .execute(tx);
+        await sql`UPDATE ${sql.table(table)} SET seq = -seq WHERE seq < 0`.execute(tx);
+      }
+      const last = await currentSeq(tx);
+      await sql`DELETE FROM sqlite_sequence WHERE name = 'outbox'`.execute(tx);
+      await sql`INSERT INTO sqlite_sequence (name, seq) VALUES ('outbox', ${
+        Math.max(last + offset, cloudAckedSeq)
+      })`
+        .execute(tx);
+      await writeState(tx, "acked_seq", String(cloudAckedSeq));
+      return offset;
+    });
+  }
+
+  /**
    * Deletes readings and events older than `retentionDays`, but never a row whose outbox
    * record is not yet acked. Returns how many rows went.
    */

@@ -185,3 +185,30 @@ Deno.test("a full database rejects the write and keeps everything already stored
     assert.equal((await store.outboxStats()).lastSeq, 1);
   });
 });
+
+Deno.test("rebaseSeqs renumbers unacked records after the cloud's acked seq and keeps acked rows", async () => {
+  await withStore(async ({ store }) => {
+    await store.insertReadings(
+      [1, 2, 3].map((value) => ({ sensor: "t", value, unit: "", ts: T0 })),
+    );
+    await store.acknowledge(1);
+    await store.insertEvent({ kind: "k", severity: "info", message: "m" });
+    // The cloud already holds seqs up to 500 from this device's earlier life.
+    assert.equal(await store.rebaseSeqs(500), 499);
+    assert.deepEqual((await store.readOutbox(0, 10)).map((row) => row.seq), [501, 502, 503]);
+    const readings = await store.queryReadings({ limit: 10 });
+    assert.deepEqual(readings.map((r) => [r.value, r.seq]).sort(), [[1, 1], [2, 501], [3, 502]]);
+    assert.equal((await store.listEvents({ limit: 1 }))[0].seq, 503);
+    assert.deepEqual(await store.outboxStats(), {
+      lastSeq: 503,
+      ackedSeq: 500,
+      pending: 3,
+      lastAckAt: (await store.outboxStats()).lastAckAt,
+    });
+    assert.equal(
+      (await store.insertReadings([{ sensor: "t", value: 9, unit: "", ts: T0 }])).lastSeq,
+      504,
+    );
+    assert.equal(await store.rebaseSeqs(400), 0, "a lower cloud ack changes nothing");
+  });
+});

@@ -12,6 +12,8 @@ export interface EnrollOptions {
   labels?: Record<string, string>;
   arch?: string;
   version?: string;
+  /** The device's acked seq, so a cloud that lost its data can resume from it. */
+  ackedSeq?: number;
   timeoutMs?: number;
 }
 
@@ -39,6 +41,7 @@ export async function enroll(options: EnrollOptions): Promise<EnrollResponse> {
         ...(options.labels ? { labels: options.labels } : {}),
         ...(options.arch ? { arch: options.arch } : {}),
         ...(options.version ? { version: options.version } : {}),
+        ...(options.ackedSeq !== undefined ? { ackedSeq: options.ackedSeq } : {}),
       }),
       signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
     });

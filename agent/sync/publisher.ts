@@ -26,6 +26,10 @@ export interface OutboxPublisherOptions {
   idlePollMs?: number;
 }
 
+type ResolvedOptions =
+  & Required<Omit<OutboxPublisherOptions, "store" | "logger" | "publish" | "deviceId">>
+  & OutboxPublisherOptions;
+
 interface InFlight {
   to: number;
   sentAt: number;
@@ -54,9 +58,7 @@ export function takeBatch(rows: OutboxRow[], maxBytes: number): OutboxRow[] {
 
 /** Publishes the outbox while connected. */
 export class OutboxPublisher {
-  #options:
-    & Required<Omit<OutboxPublisherOptions, "store" | "logger" | "publish" | "deviceId">>
-    & OutboxPublisherOptions;
+  #options: ResolvedOptions;
   #topic: string;
   #connected = false;
   #running = false;
@@ -77,8 +79,9 @@ export class OutboxPublisher {
       window: 8,
       ackTimeoutMs: 15_000,
       idlePollMs: 1_000,
-      ...options,
-    };
+      // Only defined options override the defaults.
+      ...Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)),
+    } as ResolvedOptions;
     this.#topic = topics.batch(options.deviceId);
   }
 
@@ -107,6 +110,12 @@ export class OutboxPublisher {
   disconnected(): void {
     this.#connected = false;
     this.#poke();
+  }
+
+  /** Reloads the acked seq after the store renumbered its records. */
+  async rebased(): Promise<void> {
+    this.#ackedSeq = (await this.#options.store.outboxStats()).ackedSeq;
+    this.#rewind();
   }
 
   /** Resends everything not acked (the `resync` command). Returns the first seq resent. */

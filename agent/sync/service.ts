@@ -136,6 +136,7 @@ export class SyncService {
     }
     while (!this.#stopped) {
       try {
+        const { ackedSeq } = await this.#options.store.outboxStats();
         const response = await enroll({
           cloudUrl,
           token: enrollToken,
@@ -143,11 +144,25 @@ export class SyncService {
           arch: Deno.build.arch,
           version: this.#options.version,
           labels: this.#options.labels,
+          ackedSeq,
         });
+        if (response.ackedSeq > ackedSeq) {
+          const offset = await this.#options.store.rebaseSeqs(response.ackedSeq);
+          await this.#publisher.rebased();
+          logger.warn(
+            "the cloud holds records this device no longer has; renumbered ours after them",
+            {
+              cloudAckedSeq: response.ackedSeq,
+              localAckedSeq: ackedSeq,
+              offset,
+            },
+          );
+        }
         const credentials: Credentials = {
           cloudUrl,
           enrolledAt: new Date().toISOString(),
-          ...response,
+          deviceId: response.deviceId,
+          mqtt: response.mqtt,
         };
         await saveCredentials(dataDir, credentials);
         logger.info("enrolled", { cloudUrl, deviceId, mqttUrl: response.mqtt.url });
@@ -221,6 +236,7 @@ export class SyncService {
       this.#lastError = null;
       this.#backoff.reset();
       logger.info("broker connected", { url });
+      // Subscribe first: the cloud answers "online" with the ack, desired state and commands.
       client.subscribe(topics.deviceDownlink(deviceId), { qos: 1 }, (error, granted) => {
         if (error || granted?.some((g) => g.qos === 128)) {
           this.#fail(
@@ -228,14 +244,14 @@ export class SyncService {
           );
           logger.error("downlink subscription refused", { error });
         }
+        this.#publishStatus();
+        clearInterval(this.#statusTimer);
+        this.#statusTimer = setInterval(
+          () => this.#publishStatus(),
+          this.#options.statusIntervalMs ?? 30_000,
+        );
+        this.#publisher.connected();
       });
-      this.#publishStatus();
-      clearInterval(this.#statusTimer);
-      this.#statusTimer = setInterval(
-        () => this.#publishStatus(),
-        this.#options.statusIntervalMs ?? 30_000,
-      );
-      this.#publisher.connected();
     });
 
     client.on("message", (topic, payload) => {

@@ -94,6 +94,18 @@ Deno.test("enrollment returns broker credentials that the device table verifies"
   });
 });
 
+Deno.test("enrollment reports the sync position: a new device starts at its own acked seq, acks never go back", async () => {
+  await withApp(async (h) => {
+    assert.equal((await enroll(h, "fresh")).ackedSeq, 0);
+    // A device that synced with a cloud whose database was lost resumes from its own position.
+    assert.equal((await enroll(h, "veteran", { ackedSeq: 4200 })).ackedSeq, 4200);
+    const device = await (await h.get("/api/v1/devices/veteran")).json();
+    assert.equal(device.ackedSeq, 4200);
+    // A device that lost its data dir learns where the cloud is; the cloud does not go back.
+    assert.equal((await enroll(h, "veteran", { ackedSeq: 0 })).ackedSeq, 4200);
+  });
+});
+
 Deno.test("enrolling again rotates the password: the old one stops working", async () => {
   await withApp(async (h) => {
     const first = await enroll(h, "pi-1");

@@ -44,12 +44,13 @@ export function enrollRoutes(options: EnrollRoutesOptions): Hono {
       throw new HttpError(401, "unauthorized", "Invalid enrollment token");
     }
     const credentials = await options.provisioner.provision(body.deviceId);
-    const { created } = await options.store.enrollDevice({
+    const { created, ackedSeq } = await options.store.enrollDevice({
       id: body.deviceId,
       passwordHash: credentials.passwordHash,
       labels: body.labels,
       arch: body.arch,
       version: body.version,
+      ackedSeq: body.ackedSeq,
     });
     options.enrollments.inc({ result: created ? "created" : "rotated" });
     options.logger.info(created ? "device enrolled" : "device re-enrolled; password rotated", {
@@ -65,6 +66,7 @@ export function enrollRoutes(options: EnrollRoutesOptions): Hono {
         password: credentials.password,
         protocolVersion: options.broker.protocolVersion,
       },
+      ackedSeq,
     };
     c.header("Cache-Control", "no-store");
     return c.json(response);

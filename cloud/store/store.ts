@@ -47,6 +47,8 @@ export interface DeviceEnrollment {
   labels?: Record<string, string>;
   arch?: string;
   version?: string;
+  /** The device's own acked seq, sent at enrollment. */
+  ackedSeq?: number;
 }
 
 /** What a device needs re-sent when it comes online. */
@@ -176,9 +178,10 @@ export class CloudStore {
   async enrollDevice(
     enrollment: DeviceEnrollment,
     now = Date.now(),
-  ): Promise<{ created: boolean }> {
+  ): Promise<{ created: boolean; ackedSeq: number }> {
+    const deviceAcked = enrollment.ackedSeq ?? 0;
     return await this.db.transaction().execute(async (tx) => {
-      const existing = await tx.selectFrom("devices").select("id")
+      const existing = await tx.selectFrom("devices").select(["id", "acked_seq", "last_seq"])
         .where("id", "=", enrollment.id).executeTakeFirst();
       if (!existing) {
         await tx.insertInto("devices").values({
@@ -188,17 +191,28 @@ export class CloudStore {
           arch: enrollment.arch ?? null,
           version: enrollment.version ?? null,
           enrolled_at: now,
+          // A device that synced with a cloud whose data was lost starts from its own position.
+          acked_seq: deviceAcked,
+          last_seq: deviceAcked,
         }).execute();
-        return { created: true };
+        return { created: true, ackedSeq: deviceAcked };
+      }
+      // Acks never go back; a device ahead of us (our data was lost) moves us forward.
+      const ackedSeq = Math.max(Number(existing.acked_seq), deviceAcked);
+      if (ackedSeq > Number(existing.acked_seq)) {
+        await tx.deleteFrom("received_ranges").where("device_id", "=", enrollment.id)
+          .where("to_seq", "<=", ackedSeq).execute();
       }
       await tx.updateTable("devices").set({
         password_hash: enrollment.passwordHash,
         enrolled_at: now,
+        acked_seq: ackedSeq,
+        last_seq: Math.max(Number(existing.last_seq), ackedSeq),
         ...(enrollment.labels ? { labels: JSON.stringify(enrollment.labels) } : {}),
         ...(enrollment.arch !== undefined ? { arch: enrollment.arch } : {}),
         ...(enrollment.version !== undefined ? { version: enrollment.version } : {}),
       }).where("id", "=", enrollment.id).execute();
-      return { created: false };
+      return { created: false, ackedSeq };
     });
   }
 

@@ -37,12 +37,12 @@ Deno.test("enrolling again rotates the password and keeps the device's data and 
   await withStore(async (store) => {
     assert.deepEqual(
       await store.enrollDevice({ id: "pi-1", passwordHash: "h1", labels: { site: "a" } }),
-      { created: true },
+      { created: true, ackedSeq: 0 },
     );
     await store.commitBatch("pi-1", readingBatch(1, 5));
     assert.deepEqual(
       await store.enrollDevice({ id: "pi-1", passwordHash: "h2", version: "1.2.0" }),
-      { created: false },
+      { created: false, ackedSeq: 5 },
     );
     assert.equal(await store.passwordHash("pi-1"), "h2");
     const device = await store.getDevice("pi-1");
