@@ -17,6 +17,10 @@ import { VERSION } from "./version.ts";
 import { SyncService } from "./sync/service.ts";
 import { unenrolledConnection } from "./http/status.ts";
 import { join } from "node:path";
+import { loadCredentials } from "./sync/credentials.ts";
+import { createAgentUi } from "../web/agent/mod.ts";
+import { loadAssets } from "../web/assets.ts";
+import { createSessionAuth } from "../web/session.ts";
 
 /** A running agent. */
 export interface RunningAgent {
@@ -64,6 +68,28 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
       g.set(sync.publisher.stats.resends);
     });
   }
+  const connection = sync ? () => sync.connection() : unenrolledConnection;
+  const session = config.apiToken ? createSessionAuth({ secret: config.apiToken }) : undefined;
+  const ui = createAgentUi({
+    store,
+    deviceId: config.deviceId,
+    version: VERSION,
+    assets: await loadAssets({ logger: logger.child({ component: "ui" }) }),
+    session,
+    isReady: () => isReady,
+    retentionDays: config.retentionDays,
+    syncStatus: async () => ({ ...(await store.outboxStats()), ...connection() }),
+    enrollment: async () => {
+      const credentials = await loadCredentials(config.dataDir);
+      return {
+        configuredCloudUrl: config.cloudUrl,
+        enrolled: credentials !== undefined,
+        cloudUrl: credentials?.cloudUrl,
+        enrolledAt: credentials?.enrolledAt,
+        brokerUrl: config.mqttUrl ?? credentials?.mqtt.url,
+      };
+    },
+  });
   const app = createAgentApp({
     store,
     logger,
@@ -72,7 +98,9 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
     deviceId: config.deviceId,
     apiToken: config.apiToken,
     isReady: () => isReady,
-    connection: sync ? () => sync.connection() : unenrolledConnection,
+    connection,
+    ui,
+    sessionAuth: session?.authorizesApiRequest,
   });
   let server: Deno.HttpServer<Deno.NetAddr>;
   try {

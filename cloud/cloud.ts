@@ -46,6 +46,20 @@ export interface RunningCloud {
 export interface StartCloudOptions {
   /** The fleet console, mounted at `/`. */
   ui?: Hono;
+  /**
+   * Fault injection for tests: SIGKILL this process right after the n-th stored batch is
+   * committed and before its ack is published (the worst moment for exactly-once).
+   */
+  crashAfterCommits?: number;
+}
+
+function crashAfter(commits: number, logger: Logger): () => void {
+  let count = 0;
+  return () => {
+    if (++count < commits) return;
+    logger.warn("fault injection: killing the cloud after a commit, before its ack", { commits });
+    Deno.kill(Deno.pid, "SIGKILL");
+  };
 }
 
 /** `mqtt://host:port` with IPv6 literals bracketed. */
@@ -174,7 +188,15 @@ export async function startCloud(
     if (applied.length) logger.info("migrations applied", { migrations: applied });
     // Nobody is connected to a broker that has just started.
     if (config.mqttUrl === undefined) await store.markAllOffline();
-    ingest = createIngest({ store, downlink, logger: logger.child({ part: "ingest" }), metrics });
+    ingest = createIngest({
+      store,
+      downlink,
+      logger: logger.child({ part: "ingest" }),
+      metrics,
+      afterCommit: options.crashAfterCommits
+        ? crashAfter(options.crashAfterCommits, logger)
+        : undefined,
+    });
     await link.subscribeUplink(ingest.handle);
     link.onDeviceDisconnect?.(ingest.deviceDisconnected);
     isReady = true;

@@ -61,12 +61,12 @@ const { values } = parseArgs({
 });
 let stopping = false;
 const children: Deno.ChildProcess[] = [];
-let stopFeed: (() => void) | undefined;
+const feed: { stop?: () => void } = {};
 
 async function stopAll(code: number): Promise<never> {
   if (!stopping) {
     stopping = true;
-    stopFeed?.();
+    feed.stop?.();
     console.error("[dev] stopping agent and cloud");
     for (const child of [...children].reverse()) {
       try {
@@ -107,7 +107,7 @@ if (!await waitReady(`${agentUrl}/readyz`, 60_000)) {
   console.error(`[dev] the agent did not become ready at ${agentUrl}`);
   await stopAll(1);
 }
-stopFeed = startDemoFeed(agentUrl);
+feed.stop = startDemoFeed(agentUrl);
 console.error(
   [
     "",

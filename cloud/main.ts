@@ -20,7 +20,9 @@ async function main(): Promise<number> {
   const logger = createLogger({ level: config.logLevel, fields: { component: "cloud" } });
   let cloud;
   try {
-    cloud = await startCloud(config, logger);
+    // Fault injection for the test suites only; documented in docs/RELIABILITY.md.
+    const crashAfterCommits = Number(Deno.env.get("OUTPOST_FAULT_CRASH_AFTER_COMMITS") ?? 0);
+    cloud = await startCloud(config, logger, { crashAfterCommits });
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     console.error(error.message);

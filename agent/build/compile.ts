@@ -136,6 +136,8 @@ async function main(): Promise<number> {
       return 2;
     }
   }
+  // The UI's hashed assets must exist before they can be embedded.
+  await run(Deno.execPath(), ["task", "--quiet", "build:web"], { cwd: ROOT });
   const version = await gitVersion();
   await Deno.mkdir(join(ROOT, "dist"), { recursive: true });
   let failed = 0;

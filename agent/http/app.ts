@@ -35,6 +35,11 @@ export interface AgentAppOptions {
   maxBodyBytes?: number;
   /** Extra routes (the web UI) mounted at `/`. */
   ui?: Hono;
+  /**
+   * Authorizes a mutating API request that has no bearer token: the web UI's session cookie
+   * plus its CSRF header, so islands can post JSON for a logged-in user.
+   */
+  sessionAuth?: (request: Request) => boolean;
 }
 
 const MUTATING = ["POST", "PUT", "PATCH", "DELETE"];
@@ -115,7 +120,17 @@ export function createAgentApp(options: AgentAppOptions): Hono {
   app.get("/api/openapi.json", (c) => c.json(document));
 
   app.use("/api/v1/*", readinessGate(isReady));
-  app.use("/api/*", bearerAuth({ token: options.apiToken, methods: MUTATING }));
+  const requireBearer = bearerAuth({ token: options.apiToken, methods: MUTATING });
+  const sessionAuth = options.sessionAuth;
+  app.use(
+    "/api/*",
+    sessionAuth
+      ? async function requireBearerOrSession(c, next) {
+        if (sessionAuth(c.req.raw)) return await next();
+        return await requireBearer(c, next);
+      }
+      : requireBearer,
+  );
   const maxBodyBytes = options.maxBodyBytes;
   app.route("/api/v1", readingsRoutes({ store: options.store, readingsWritten, maxBodyBytes }));
   app.route("/api/v1", eventsRoutes({ store: options.store, eventsWritten, maxBodyBytes }));

@@ -58,6 +58,8 @@ export class SyncService {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #statusTimer: ReturnType<typeof setInterval> | undefined;
   #messageChain: Promise<void> = Promise.resolve();
+  /** Rejecters of publishes waiting for a PUBACK; a lost connection fails them at once. */
+  #awaitingPuback = new Set<(error: Error) => void>();
   #wakeEnroll: (() => void) | undefined;
 
   constructor(options: SyncServiceOptions) {
@@ -281,6 +283,8 @@ export class SyncService {
 
   #onClosed(): void {
     clearInterval(this.#statusTimer);
+    // Without this a publish in flight waits for its timeout and stalls the publisher.
+    for (const fail of [...this.#awaitingPuback]) fail(new Error("broker connection lost"));
     if (this.#state === "online") this.#options.logger.warn("broker connection lost");
     if (!this.#stopped) this.#state = this.#state === "connecting" ? "connecting" : "offline";
     this.#publisher.disconnected();
@@ -331,14 +335,21 @@ export class SyncService {
     const client = this.#client;
     if (!client?.connected) return Promise.reject(new Error("not connected to the broker"));
     return new Promise((resolve, reject) => {
+      const fail = (error: Error) => {
+        clearTimeout(timer);
+        this.#awaitingPuback.delete(fail);
+        reject(error);
+      };
       const timer = setTimeout(
-        () => reject(new Error(`no PUBACK within ${timeoutMs} ms`)),
+        () => fail(new Error(`no PUBACK within ${timeoutMs} ms`)),
         timeoutMs,
       );
+      this.#awaitingPuback.add(fail);
       client.publish(topic, payload, options, (error) => {
+        if (error) return fail(error);
         clearTimeout(timer);
-        if (error) reject(error);
-        else resolve();
+        this.#awaitingPuback.delete(fail);
+        resolve();
       });
     });
   }

@@ -26,6 +26,25 @@ const IDENTIFIER_REJECTED = 2;
 const SERVER_UNAVAILABLE = 3;
 const BAD_USERNAME_OR_PASSWORD = 4;
 
+/**
+ * Makes `socket.read()` (no size) return everything buffered, as Node's does.
+ *
+ * aedes reads once per "readable" event. Under Deno's node:net a single `read()` can leave
+ * data in the buffer; no further "readable" event comes, and a publish larger than ~190 KB
+ * stalls the connection for good. Reading until `null` restores Node's behaviour.
+ */
+export function drainingRead<T extends { read(size?: number): unknown }>(socket: T): T {
+  const read = socket.read.bind(socket);
+  socket.read = (size?: number) => {
+    if (size !== undefined && size !== null) return read(size);
+    const chunks: Uint8Array[] = [];
+    for (let chunk = read(); chunk !== null; chunk = read()) chunks.push(chunk as Uint8Array);
+    if (chunks.length === 0) return null;
+    return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
+  };
+  return socket;
+}
+
 /** Options of {@link startEmbeddedBroker}. */
 export interface EmbeddedBrokerOptions {
   hostname: string;
@@ -153,7 +172,7 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
     // Small downlink messages (acks) right after a PUBACK otherwise wait ~40 ms for Nagle and
     // the peer's delayed ACK; measured: 45 ms vs a few ms per batch round trip.
     socket.setNoDelay(true);
-    broker.handle(socket);
+    broker.handle(drainingRead(socket));
   });
   try {
     await new Promise<void>((resolve, reject) => {

@@ -173,6 +173,29 @@ Deno.test("a batch published by a device is stored and the device receives the a
   });
 });
 
+Deno.test("large publishes (up to the 2 MiB limit) reach the ingest instead of stalling the connection", async () => {
+  // Regression: under Deno's node:net, aedes' single read() per "readable" left data buffered
+  // and a publish above ~190 KB never arrived.
+  await withBroker(async ({ connect, store }) => {
+    const device = await connect("pi-a");
+    const batch = readingBatch(1, 1000);
+    for (const record of batch.records) (record as { sensor: string }).sensor = "s".repeat(60);
+    const payload = JSON.stringify({
+      ...batch,
+      records: batch.records.map((r) => ({ ...r, unit: "u".repeat(16) })),
+    });
+    const padded = payload.length < 600_000
+      ? payload.replace('"from"', `"pad":"${"p".repeat(600_000 - payload.length)}","from"`)
+      : payload;
+    assert.ok(padded.length >= 600_000);
+    await device.publishAsync(topics.batch("pi-a"), padded, { qos: 1 });
+    await eventually(
+      async () => (await store.getDevice("pi-a"))?.stats.readings === 1000,
+      "1,000 readings stored",
+    );
+  });
+});
+
 Deno.test("device A cannot publish to device B's topics: the message never reaches the ingest", async () => {
   await withBroker(async ({ connect, store, uplinks, metrics }) => {
     const a = await connect("pi-a");

@@ -29,6 +29,8 @@ export interface IngestOptions {
   logger: Logger;
   metrics: MetricsRegistry;
   now?: () => number;
+  /** Called after each stored batch is committed, before its ack (fault injection). */
+  afterCommit?: () => void;
 }
 
 /** A running ingest. */
@@ -130,6 +132,7 @@ export function createIngest(options: IngestOptions): Ingest {
       return;
     }
     commitSeconds.observe((performance.now() - started) / 1000);
+    if (!outcome.duplicate) options.afterCommit?.();
     batches.inc({ result: outcome.duplicate ? "duplicate" : "stored" });
     if (!outcome.duplicate) {
       records.inc({ type: "reading" }, outcome.inserted.readings);

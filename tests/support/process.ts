@@ -74,12 +74,16 @@ export function startTask(task: string, options: StartTaskOptions = {}): Running
 
 async function collectLines(stream: ReadableStream<Uint8Array>, into: string[]) {
   let buffered = "";
-  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-    buffered += chunk;
+  // A TextDecoder rather than pipeThrough(TextDecoderStream): the DOM typings that Preact pulls
+  // into a whole-repo `deno check` type TextDecoderStream's writable side incompatibly.
+  const decoder = new TextDecoder();
+  for await (const chunk of stream) {
+    buffered += decoder.decode(chunk, { stream: true });
     const lines = buffered.split("\n");
     buffered = lines.pop() ?? "";
     into.push(...lines);
   }
+  buffered += decoder.decode();
   if (buffered) into.push(buffered);
 }
 

@@ -1,0 +1,85 @@
+/**
+ * Browser-test helpers: Debian's Chromium driven by playwright-core (never a downloaded
+ * browser), contexts that refuse every request not to 127.0.0.1 and remember the attempts,
+ * and screenshots under `test-output/screenshots/`.
+ * @module
+ */
+import {
+  type Browser,
+  type BrowserContext,
+  type BrowserContextOptions,
+  chromium,
+} from "playwright-core";
+import { join } from "node:path";
+import { REPO_ROOT } from "../support/process.ts";
+
+/** Where Debian's `chromium` package installs the browser. */
+export const CHROMIUM_PATH = "/usr/bin/chromium";
+/** Screenshots of the latest run. */
+export const SCREENSHOT_DIR = join(REPO_ROOT, "test-output", "screenshots");
+
+/** Launches headless Chromium; fails with the package to install when it is missing. */
+export async function launchChromium(): Promise<Browser> {
+  try {
+    await Deno.stat(CHROMIUM_PATH);
+  } catch {
+    throw new Error(
+      `Cannot run browser tests: ${CHROMIUM_PATH} is missing; install the Debian package ` +
+        "`chromium` (apt-get update && apt-get install -y chromium)",
+    );
+  }
+  return await chromium.launch({
+    executablePath: CHROMIUM_PATH,
+    headless: true,
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      "--no-first-run",
+    ],
+  });
+}
+
+/** A context whose off-host requests are aborted and listed in `blocked`. */
+export interface LocalContext {
+  context: BrowserContext;
+  /** URLs the pages tried to fetch from anywhere but 127.0.0.1. */
+  blocked: string[];
+}
+
+/** A browser context that may only talk to 127.0.0.1. */
+export async function localContext(
+  browser: Browser,
+  options: BrowserContextOptions = {},
+): Promise<LocalContext> {
+  const context = await browser.newContext(options);
+  const blocked: string[] = [];
+  await context.route("**/*", async (route) => {
+    const url = new URL(route.request().url());
+    if (url.hostname === "127.0.0.1") return await route.continue();
+    blocked.push(url.href);
+    await route.abort("blockedbyclient");
+  });
+  return { context, blocked };
+}
+
+/** The path of screenshot `name` (creating the directory). */
+export async function screenshotPath(name: string): Promise<string> {
+  await Deno.mkdir(SCREENSHOT_DIR, { recursive: true });
+  return join(SCREENSHOT_DIR, `${name}.png`);
+}
+
+/** Builds the UI's client assets the way `deno task build:web` does. */
+export async function buildWebAssets(): Promise<void> {
+  const result = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-read", "--allow-write", "--allow-run", "--allow-env", "web/build.ts"],
+    cwd: REPO_ROOT,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!result.success) {
+    throw new Error(`web/build.ts failed:\n${new TextDecoder().decode(result.stderr)}`);
+  }
+}

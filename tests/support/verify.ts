@@ -1,0 +1,85 @@
+/**
+ * Exactly-once checks: compare what an agent stored with what the cloud stored, record by
+ * record (seq and value), reading both SQLite files directly.
+ * @module
+ */
+import Database from "libsql";
+
+/** One device's records as stored: seq → a fingerprint of the record. */
+export type RecordMap = Map<number, string>;
+
+function open(path: string): Database.Database {
+  return new Database(path, { readonly: true });
+}
+
+/** Every reading and event the agent holds (by seq). */
+export function agentRecords(dataDir: string): RecordMap {
+  const db = open(`${dataDir}/agent.db`);
+  try {
+    const map: RecordMap = new Map();
+    for (
+      const row of db.prepare("SELECT seq, sensor, value FROM readings").all() as {
+        seq: number;
+        sensor: string;
+        value: number;
+      }[]
+    ) {
+      map.set(row.seq, `reading:${row.sensor}:${row.value}`);
+    }
+    for (
+      const row of db.prepare("SELECT seq, id FROM events").all() as { seq: number; id: string }[]
+    ) {
+      map.set(row.seq, `event:${row.id}`);
+    }
+    return map;
+  } finally {
+    db.close();
+  }
+}
+
+/** Every reading and event the cloud holds for `deviceId` (by seq), and duplicates if any. */
+export function cloudRecords(
+  dataDir: string,
+  deviceId: string,
+): { map: RecordMap; duplicates: number[] } {
+  const db = open(`${dataDir}/cloud.db`);
+  try {
+    const map: RecordMap = new Map();
+    const duplicates: number[] = [];
+    const add = (seq: number, fingerprint: string) => {
+      if (map.has(seq)) duplicates.push(seq);
+      map.set(seq, fingerprint);
+    };
+    for (
+      const row of db.prepare("SELECT seq, sensor, value FROM readings WHERE device_id = ?").all(
+        deviceId,
+      ) as { seq: number; sensor: string; value: number }[]
+    ) {
+      add(Number(row.seq), `reading:${row.sensor}:${row.value}`);
+    }
+    for (
+      const row of db.prepare("SELECT seq, id FROM events WHERE device_id = ?").all(deviceId) as {
+        seq: number;
+        id: string;
+      }[]
+    ) {
+      add(Number(row.seq), `event:${row.id}`);
+    }
+    return { map, duplicates };
+  } finally {
+    db.close();
+  }
+}
+
+/** Lost (agent has, cloud lacks), phantom (cloud has, agent lacks) and mismatched seqs. */
+export function compareRecords(agent: RecordMap, cloud: RecordMap) {
+  const lost: number[] = [];
+  const mismatched: number[] = [];
+  for (const [seq, fingerprint] of agent) {
+    const other = cloud.get(seq);
+    if (other === undefined) lost.push(seq);
+    else if (other !== fingerprint) mismatched.push(seq);
+  }
+  const phantom = [...cloud.keys()].filter((seq) => !agent.has(seq));
+  return { lost, phantom, mismatched };
+}
