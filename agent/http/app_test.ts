@@ -328,3 +328,15 @@ Deno.test("a full disk answers 507 with a clear message and keeps stored rows", 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("repeated reading queries are served from cache until the next write changes them", async () => {
+  await withApp(async ({ json, request }) => {
+    await json("/api/v1/readings", { sensor: "t", value: 1 });
+    const first = await (await request("/api/v1/readings?sensor=t")).json();
+    const again = await (await request("/api/v1/readings?sensor=t")).json();
+    assert.deepEqual(again, first);
+    await json("/api/v1/readings", { sensor: "t", value: 2 });
+    const after = await (await request("/api/v1/readings?sensor=t")).json();
+    assert.deepEqual(after.items.map((r: { value: number }) => r.value), [2, 1]);
+  });
+});

@@ -7,6 +7,7 @@ import { readJsonBody, validate } from "../lib/json_body.ts";
 import type { RouteDoc } from "../lib/openapi.ts";
 import type { Counter } from "../lib/metrics.ts";
 import type { AgentStore, NewReading } from "../store/store.ts";
+import { ResponseCache } from "./response_cache.ts";
 import {
   bucketMs,
   ReadingsAccepted,
@@ -26,6 +27,7 @@ export interface ReadingsRoutesOptions {
 /** The readings routes, mounted under `/api/v1`. */
 export function readingsRoutes(options: ReadingsRoutesOptions): Hono {
   const now = options.now ?? Date.now;
+  const cache = new ResponseCache();
   const app = new Hono();
 
   app.post("/readings", async (c) => {
@@ -45,6 +47,10 @@ export function readingsRoutes(options: ReadingsRoutesOptions): Hono {
 
   app.get("/readings", async (c) => {
     const query = validate(ReadingsQueryParams, c.req.query(), "query");
+    const key = JSON.stringify(query);
+    const generation = options.store.generation;
+    const cached = cache.get(key, generation);
+    if (cached !== undefined) return c.body(cached, 200, { "content-type": "application/json" });
     const filter = {
       sensor: query.sensor,
       from: query.from === undefined ? undefined : Date.parse(query.from),
@@ -54,7 +60,9 @@ export function readingsRoutes(options: ReadingsRoutesOptions): Hono {
     const items = query.bucket === undefined
       ? await options.store.queryReadings(filter)
       : await options.store.aggregateReadings(filter, bucketMs(query.bucket));
-    return c.json({ items });
+    const body = JSON.stringify({ items });
+    cache.set(key, generation, body);
+    return c.body(body, 200, { "content-type": "application/json" });
   });
 
   return app;

@@ -133,6 +133,7 @@ export async function appendOutbox(db: Db, payloads: string[], kind: string, now
 export class AgentStore {
   readonly db: Kysely<AgentDatabase>;
   #appendListeners = new Set<() => void>();
+  #generation = 0;
 
   constructor(db: Kysely<AgentDatabase>) {
     this.db = db;
@@ -146,7 +147,13 @@ export class AgentStore {
 
   /** Tells the listeners that records were appended; call after a commit. */
   notifyAppend(): void {
+    this.#generation++;
     for (const listener of this.#appendListeners) listener();
+  }
+
+  /** Changes whenever readings or events may have changed (cache key for reads). */
+  get generation(): number {
+    return this.#generation;
   }
 
   /** Stores readings and their outbox records in one transaction. */
@@ -359,7 +366,7 @@ export class AgentStore {
         .execute(tx);
       await writeState(tx, "acked_seq", String(cloudAckedSeq));
       return offset;
-    });
+    }).finally(() => this.#generation++);
   }
 
   /**
@@ -373,6 +380,7 @@ export class AgentStore {
       .where("seq", "<=", acked).executeTakeFirst();
     const events = await this.db.deleteFrom("events").where("created_at", "<", cutoff)
       .where("seq", "<=", acked).executeTakeFirst();
+    this.#generation++;
     return Number(readings.numDeletedRows) + Number(events.numDeletedRows);
   }
 
