@@ -72,7 +72,7 @@ export function startTask(task: string, options: StartTaskOptions = {}): Running
   };
 }
 
-async function collectLines(stream: ReadableStream<Uint8Array>, into: string[]) {
+export async function collectLines(stream: ReadableStream<Uint8Array>, into: string[]) {
   let buffered = "";
   // A TextDecoder rather than pipeThrough(TextDecoderStream): the DOM typings that Preact pulls
   // into a whole-repo `deno check` type TextDecoderStream's writable side incompatibly.

@@ -94,10 +94,10 @@ Deno.test("the agent on arm64 Deno under qemu stores, serves and syncs exactly o
     stderr: "piped",
   }).spawn();
   const output: string[] = [];
-  const collect = async (stream: ReadableStream<Uint8Array>) => {
-    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) output.push(chunk);
-  };
-  const collecting = Promise.all([collect(child.stdout), collect(child.stderr)]);
+  const collecting = Promise.all([
+    collectLines(child.stdout, output),
+    collectLines(child.stderr, output),
+  ]);
   const agent = { output } as unknown as RunningProcess;
   try {
     // First run under emulation installs npm packages and compiles: minutes, not seconds.
