@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import {
+  collectLines,
   freePort,
   postJson,
   REPO_ROOT,
