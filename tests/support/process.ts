@@ -33,12 +33,20 @@ export interface RunningProcess {
 export interface StartTaskOptions {
   env?: Record<string, string>;
   args?: string[];
+  /**
+   * A command that runs `deno task …` for us and then execs it, e.g.
+   * `["ip", "netns", "exec", "ns1"]` to start the component inside a network namespace.
+   * It must exec (not fork), so the pid and process group stay the component's.
+   */
+  prefix?: string[];
 }
 
 /** Starts `deno task <task>` in its own process group with `env`. */
 export function startTask(task: string, options: StartTaskOptions = {}): RunningProcess {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["task", "--quiet", task, ...(options.args ?? [])],
+  const taskArgs = ["task", "--quiet", task, ...(options.args ?? [])];
+  const [program, ...prefixArgs] = options.prefix ?? [];
+  const child = new Deno.Command(program ?? Deno.execPath(), {
+    args: program ? [...prefixArgs, Deno.execPath(), ...taskArgs] : taskArgs,
     cwd: REPO_ROOT,
     env: { NO_COLOR: "1", ...options.env },
     stdout: "piped",
@@ -47,9 +55,16 @@ export function startTask(task: string, options: StartTaskOptions = {}): Running
     detached: true,
   }).spawn();
   const output: string[] = [];
-  collectLines(child.stdout, output);
-  collectLines(child.stderr, output);
-  const status = child.status;
+  const outputClosed = Promise.all([
+    collectLines(child.stdout, output),
+    collectLines(child.stderr, output),
+  ]).catch(() => {});
+  // Resolve only once the output is read too, so a caller sees the last lines of a process
+  // that exited at once (the output pipes can close after the exit status arrives).
+  const status = child.status.then(async (result) => {
+    await outputClosed;
+    return result;
+  });
   const signal = (sig: Deno.Signal) => {
     try {
       Deno.kill(-child.pid, sig);
