@@ -11,10 +11,22 @@ import type {
   ReadingRecord,
   ReportedRecord,
 } from "../../agent/protocol/records.ts";
+import { selectDeviceForUpdate, type StoreDialect, writeTransaction } from "./dialect.ts";
 import type { CloudDatabase } from "./schema.ts";
 
-/** Rows per INSERT statement: multi-row statements are ~10x faster than one per row. */
-export const INSERT_CHUNK = 500;
+/** Rows per INSERT statement at most: multi-row statements are ~10x faster than one per row. */
+export const INSERT_CHUNK = 1000;
+
+/**
+ * Bind parameters per statement at most: SQLite's default limit (32,766), below PostgreSQL's
+ * (65,535), so one chunking rule fits both dialects.
+ */
+export const MAX_BIND_PARAMETERS = 32_766;
+
+/** Rows per multi-row INSERT of a table with `columns` columns. */
+export function chunkRows(columns: number): number {
+  return Math.max(1, Math.min(INSERT_CHUNK, Math.floor(MAX_BIND_PARAMETERS / columns)));
+}
 
 /** What committing a batch did. */
 export interface BatchOutcome {
@@ -35,24 +47,34 @@ export interface BatchOutcome {
 type Tx = Transaction<CloudDatabase>;
 type Seq<T> = T & { seq: number };
 
+/** Columns of an inserted reading row and event row (bind parameters per row). */
+const READING_COLUMNS = 7;
+const EVENT_COLUMNS = 9;
+
 /** Options of {@link commitBatch}. */
 export interface CommitBatchOptions {
   deviceId: string;
   batch: Batch;
   /** Receive time, ms since the epoch. */
   now: number;
+  /** The database's dialect (default `sqlite`); PostgreSQL locks the device row. */
+  dialect?: StoreDialect;
 }
 
-/** Commits a device's batch: everything or nothing. */
+/**
+ * Commits a device's batch: everything or nothing. The device row is read and written under
+ * a lock (see {@link selectDeviceForUpdate}), so concurrent commits for one device from
+ * several cloud replicas serialize and the contiguous ack never loses a range.
+ */
 export async function commitBatch(
   db: Kysely<CloudDatabase>,
   options: CommitBatchOptions,
 ): Promise<BatchOutcome> {
   const { deviceId, batch, now } = options;
-  return await db.transaction().execute(async (tx) => {
-    const device = await tx.selectFrom("devices")
+  const dialect = options.dialect ?? "sqlite";
+  return await writeTransaction(db, dialect, async (tx) => {
+    const device = await selectDeviceForUpdate(tx, dialect, deviceId)
       .select(["acked_seq", "last_seq", "reported_seq", "applied_version"])
-      .where("id", "=", deviceId)
       .executeTakeFirst();
     if (!device) {
       return {
@@ -136,8 +158,9 @@ async function insertReadings(
   now: number,
 ): Promise<number> {
   let inserted = 0;
-  for (let offset = 0; offset < readings.length; offset += INSERT_CHUNK) {
-    const rows = readings.slice(offset, offset + INSERT_CHUNK).map((reading) => ({
+  const chunk = chunkRows(READING_COLUMNS);
+  for (let offset = 0; offset < readings.length; offset += chunk) {
+    const rows = readings.slice(offset, offset + chunk).map((reading) => ({
       device_id: deviceId,
       seq: reading.seq,
       sensor: reading.sensor,
@@ -161,8 +184,9 @@ async function insertEvents(
   now: number,
 ): Promise<number> {
   let inserted = 0;
-  for (let offset = 0; offset < events.length; offset += INSERT_CHUNK) {
-    const rows = events.slice(offset, offset + INSERT_CHUNK).map((event) => ({
+  const chunk = chunkRows(EVENT_COLUMNS);
+  for (let offset = 0; offset < events.length; offset += chunk) {
+    const rows = events.slice(offset, offset + chunk).map((event) => ({
       device_id: deviceId,
       seq: event.seq,
       id: event.id,

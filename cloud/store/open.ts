@@ -1,23 +1,37 @@
 /**
- * Opening the cloud database named by `DATABASE_URL` and bringing its schema up to date.
+ * Opening the cloud database named by `DATABASE_URL` (a libSQL file or PostgreSQL) and
+ * bringing its schema up to date. Both dialects run the same frozen migrations.
  * @module
  */
 import { dirname } from "node:path";
-import { ConfigError } from "../../agent/lib/settings.ts";
-import { openSqlite, runMigrations, type SqliteHandle } from "../../agent/lib/sqlite.ts";
-import type { DatabaseLocation } from "../config.ts";
+import type { Kysely } from "kysely";
+import type { Logger } from "../../agent/lib/log.ts";
+import { openSqlite, runMigrations } from "../../agent/lib/sqlite.ts";
+import { type DatabaseLocation, DEFAULT_DB_POOL_SIZE } from "../config.ts";
+import type { StoreDialect } from "./dialect.ts";
 import { cloudMigrations } from "./migrations/mod.ts";
+import { openPostgres } from "./postgres.ts";
 import type { CloudDatabase } from "./schema.ts";
 import { CloudStore } from "./store.ts";
 
 /** An open cloud database: the store, the handle to close, and how to migrate it. */
 export interface CloudDatabaseHandle {
   store: CloudStore;
-  handle: Pick<SqliteHandle<CloudDatabase>, "db" | "close">;
+  /** The Kysely instance and how to close it (for libSQL also `raw`, the driver handle). */
+  handle: { db: Kysely<CloudDatabase>; close(): Promise<void> };
+  dialect: StoreDialect;
   /** A description safe to log (no credentials). */
   describe: string;
   /** Runs pending migrations; returns the names applied now. */
   migrate(): Promise<string[]>;
+}
+
+/** Options of {@link openCloudDatabase}. */
+export interface OpenCloudDatabaseOptions {
+  /** PostgreSQL: connections of this process's pool (`OUTPOST_DB_POOL_SIZE`). */
+  poolSize?: number;
+  /** PostgreSQL: where errors of idle connections are logged. */
+  logger?: Logger;
 }
 
 /**
@@ -25,28 +39,44 @@ export interface CloudDatabaseHandle {
  *
  * libSQL runs with `synchronous = FULL`: the cloud acks a batch right after its commit and the
  * device then deletes what was acked, so a commit lost to a power cut would lose data for good.
- * One fsync per batch (up to 1,000 records) is cheap against that.
- * @throws ConfigError for PostgreSQL, which this build does not support yet.
+ * One fsync per batch (up to 1,000 records) is cheap against that. PostgreSQL's defaults
+ * (`fsync`, `synchronous_commit = on`) give the same guarantee.
+ *
+ * PostgreSQL is connected to at once, so an unreachable server fails the start.
+ * @throws ConfigError naming DATABASE_URL when PostgreSQL cannot be reached.
  */
-export async function openCloudDatabase(location: DatabaseLocation): Promise<CloudDatabaseHandle> {
+export async function openCloudDatabase(
+  location: DatabaseLocation,
+  options: OpenCloudDatabaseOptions = {},
+): Promise<CloudDatabaseHandle> {
   if (location.kind === "postgres") {
-    throw new ConfigError(
-      "Cannot start cloud: DATABASE_URL selects PostgreSQL, which is not supported yet in this build; use a file: URL or a path for libSQL",
-    );
+    const handle = await openPostgres(location.url, options);
+    return {
+      store: new CloudStore(handle.db, { dialect: "postgres" }),
+      handle,
+      dialect: "postgres",
+      describe: `${handle.describe} (pool of ${options.poolSize ?? DEFAULT_DB_POOL_SIZE})`,
+      // Kysely's migrator takes a PostgreSQL advisory lock: replicas starting together take turns.
+      migrate: () => runMigrations(handle.db, cloudMigrations),
+    };
   }
   await Deno.mkdir(dirname(location.path), { recursive: true });
   const handle = openSqlite<CloudDatabase>(location.path, { synchronous: "FULL" });
   return {
-    store: new CloudStore(handle.db),
+    store: new CloudStore(handle.db, { dialect: "sqlite" }),
     handle,
+    dialect: "sqlite",
     describe: `libsql:${location.path}`,
     migrate: () => runMigrations(handle.db, cloudMigrations),
   };
 }
 
 /** Opens and migrates the database: for tests and tools that need it ready at once. */
-export async function openCloudStore(location: DatabaseLocation): Promise<CloudDatabaseHandle> {
-  const opened = await openCloudDatabase(location);
+export async function openCloudStore(
+  location: DatabaseLocation,
+  options: OpenCloudDatabaseOptions = {},
+): Promise<CloudDatabaseHandle> {
+  const opened = await openCloudDatabase(location, options);
   try {
     await opened.migrate();
     return opened;

@@ -1,12 +1,13 @@
 /**
  * Table types of the cloud database, for Kysely. Times are ms since the epoch; JSON columns
- * are text so the schema stays portable between libSQL and PostgreSQL. PostgreSQL returns
- * `bigint` columns as strings, so readers convert with `Number()`.
+ * are text so the schema stays portable between libSQL and PostgreSQL. `pg` would return
+ * `bigint` columns as strings; our pool parses them as numbers (`postgres.ts`), and readers
+ * still convert with `Number()` so a raw driver result is handled too.
  * @module
  */
 import type { Generated } from "kysely";
 
-/** A `bigint` column as either driver returns it. */
+/** A `bigint` column as a driver may return it (a string from `pg` without our parser). */
 export type BigIntColumn = number | string;
 
 /** `devices`: one row per enrolled device, with its sync position and configuration. */

@@ -1,12 +1,13 @@
 /**
  * The cloud's data access: devices and their sync position, readings and events as ingested,
- * desired state and commands. Written with Kysely's query builder only, so the PostgreSQL
- * dialect can reuse it.
+ * desired state and commands. Written with Kysely's query builder only, so libSQL and
+ * PostgreSQL share it; what differs (row locks) lives in `dialect.ts`.
  * @module
  */
 import { type Kysely, type Selectable, sql } from "kysely";
 import type { Batch, Status } from "../../agent/protocol/messages.ts";
 import { type BatchOutcome, commitBatch } from "./batch.ts";
+import { selectDeviceForUpdate, type StoreDialect, writeTransaction } from "./dialect.ts";
 import type { CloudDatabase, CommandsTable, CommandStatus, DevicesTable } from "./schema.ts";
 
 /** When a message was received; defaults to now. */
@@ -157,12 +158,24 @@ function toCommand(row: CommandsTable): CommandView {
   };
 }
 
-/** The cloud's data access. Safe to share: the driver serializes statements. */
+/** Options of {@link CloudStore}. */
+export interface CloudStoreOptions {
+  /** The database's dialect (default `sqlite`). */
+  dialect?: StoreDialect;
+}
+
+/**
+ * The cloud's data access. Safe to share: libSQL serializes statements on its one connection,
+ * and on PostgreSQL every read-modify-write of a device row locks that row, so several cloud
+ * processes may share one database.
+ */
 export class CloudStore {
   readonly db: Kysely<CloudDatabase>;
+  readonly dialect: StoreDialect;
 
-  constructor(db: Kysely<CloudDatabase>) {
+  constructor(db: Kysely<CloudDatabase>, options: CloudStoreOptions = {}) {
     this.db = db;
+    this.dialect = options.dialect ?? "sqlite";
   }
 
   /** True when the database answers a query. */
@@ -180,23 +193,24 @@ export class CloudStore {
     now = Date.now(),
   ): Promise<{ created: boolean; ackedSeq: number }> {
     const deviceAcked = enrollment.ackedSeq ?? 0;
-    return await this.db.transaction().execute(async (tx) => {
-      const existing = await tx.selectFrom("devices").select(["id", "acked_seq", "last_seq"])
-        .where("id", "=", enrollment.id).executeTakeFirst();
-      if (!existing) {
-        await tx.insertInto("devices").values({
-          id: enrollment.id,
-          password_hash: enrollment.passwordHash,
-          labels: JSON.stringify(enrollment.labels ?? {}),
-          arch: enrollment.arch ?? null,
-          version: enrollment.version ?? null,
-          enrolled_at: now,
-          // A device that synced with a cloud whose data was lost starts from its own position.
-          acked_seq: deviceAcked,
-          last_seq: deviceAcked,
-        }).execute();
+    return await writeTransaction(this.db, this.dialect, async (tx) => {
+      // Insert-or-nothing first: two replicas enrolling the same new device cannot both insert.
+      const insert = await tx.insertInto("devices").values({
+        id: enrollment.id,
+        password_hash: enrollment.passwordHash,
+        labels: JSON.stringify(enrollment.labels ?? {}),
+        arch: enrollment.arch ?? null,
+        version: enrollment.version ?? null,
+        enrolled_at: now,
+        // A device that synced with a cloud whose data was lost starts from its own position.
+        acked_seq: deviceAcked,
+        last_seq: deviceAcked,
+      }).onConflict((oc) => oc.column("id").doNothing()).executeTakeFirst();
+      if (Number(insert.numInsertedOrUpdatedRows ?? 0) === 1) {
         return { created: true, ackedSeq: deviceAcked };
       }
+      const existing = await selectDeviceForUpdate(tx, this.dialect, enrollment.id)
+        .select(["id", "acked_seq", "last_seq"]).executeTakeFirstOrThrow();
       // Acks never go back; a device ahead of us (our data was lost) moves us forward.
       const ackedSeq = Math.max(Number(existing.acked_seq), deviceAcked);
       if (ackedSeq > Number(existing.acked_seq)) {
@@ -262,7 +276,12 @@ export class CloudStore {
     batch: Batch,
     options: ReceivedOptions = {},
   ): Promise<BatchOutcome> {
-    return await commitBatch(this.db, { deviceId, batch, now: options.now ?? Date.now() });
+    return await commitBatch(this.db, {
+      deviceId,
+      batch,
+      now: options.now ?? Date.now(),
+      dialect: this.dialect,
+    });
   }
 
   /**
@@ -275,9 +294,9 @@ export class CloudStore {
     options: ReceivedOptions = {},
   ): Promise<{ ackedSeq: number } | undefined> {
     const now = options.now ?? Date.now();
-    return await this.db.transaction().execute(async (tx) => {
-      const row = await tx.selectFrom("devices").select(["last_seq", "acked_seq"])
-        .where("id", "=", deviceId).executeTakeFirst();
+    return await writeTransaction(this.db, this.dialect, async (tx) => {
+      const row = await selectDeviceForUpdate(tx, this.dialect, deviceId)
+        .select(["last_seq", "acked_seq"]).executeTakeFirst();
       if (!row) return undefined;
       await tx.updateTable("devices").set({
         online: status.online ? 1 : 0,
@@ -337,9 +356,9 @@ export class CloudStore {
     deviceId: string,
     desired: Record<string, unknown>,
   ): Promise<number | undefined> {
-    return await this.db.transaction().execute(async (tx) => {
-      const row = await tx.selectFrom("devices").select("desired_version")
-        .where("id", "=", deviceId).executeTakeFirst();
+    return await writeTransaction(this.db, this.dialect, async (tx) => {
+      const row = await selectDeviceForUpdate(tx, this.dialect, deviceId)
+        .select("desired_version").executeTakeFirst();
       if (!row) return undefined;
       const version = row.desired_version + 1;
       await tx.updateTable("devices")

@@ -1,275 +1,37 @@
 import assert from "node:assert/strict";
 import { pragmaValue } from "../../agent/lib/sqlite.ts";
-import type { BatchRecord } from "../../agent/protocol/messages.ts";
-import { enrollForTest, reading, readingBatch, withStore } from "../test_helpers.ts";
-import { openCloudDatabase, openCloudStore } from "./open.ts";
+import { enrollForTest, readingBatch, withStore } from "../test_helpers.ts";
+import { openCloudStore } from "./open.ts";
+import { migrationCases, storeCases } from "./store_cases.ts";
 
-Deno.test("migrations create the schema on an empty database and are a no-op on an existing one", async () => {
-  const dir = await Deno.makeTempDir();
-  const location = { kind: "sqlite" as const, path: `${dir}/nested/cloud.db` };
-  try {
-    const first = await openCloudDatabase(location);
-    assert.deepEqual(await first.migrate(), ["0001_initial"]);
-    await enrollForTest(first.store, "pi-1");
-    await first.store.commitBatch("pi-1", readingBatch(1, 3));
-    await first.handle.close();
-
-    const second = await openCloudStore(location);
-    assert.deepEqual(await second.migrate(), []);
-    assert.equal((await second.store.getDevice("pi-1"))?.stats.readings, 3);
-    const raw = (second.handle as unknown as { raw: Parameters<typeof pragmaValue>[0] }).raw;
-    assert.equal(pragmaValue(raw, "journal_mode"), "wal");
-    assert.equal(pragmaValue(raw, "synchronous"), 2, "synchronous = FULL");
-    await second.handle.close();
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
-
-Deno.test("PostgreSQL URLs fail at start with one clear line", async () => {
-  await assert.rejects(
-    openCloudDatabase({ kind: "postgres", url: "postgres://u:p@db/outpost" }),
-    /Cannot start cloud: DATABASE_URL selects PostgreSQL, which is not supported yet in this build/,
-  );
-});
-
-Deno.test("enrolling again rotates the password and keeps the device's data and position", async () => {
-  await withStore(async (store) => {
-    assert.deepEqual(
-      await store.enrollDevice({ id: "pi-1", passwordHash: "h1", labels: { site: "a" } }),
-      { created: true, ackedSeq: 0 },
-    );
-    await store.commitBatch("pi-1", readingBatch(1, 5));
-    assert.deepEqual(
-      await store.enrollDevice({ id: "pi-1", passwordHash: "h2", version: "1.2.0" }),
-      { created: false, ackedSeq: 5 },
-    );
-    assert.equal(await store.passwordHash("pi-1"), "h2");
-    const device = await store.getDevice("pi-1");
-    assert.equal(device?.ackedSeq, 5);
-    assert.equal(device?.version, "1.2.0");
-    assert.deepEqual(device?.labels, { site: "a" });
-    assert.equal(await store.passwordHash("nobody"), undefined);
+// The behaviour shared with PostgreSQL (tests/system/postgres_test.ts runs the same cases).
+for (const { name, run } of migrationCases) {
+  Deno.test(name, async () => {
+    const dir = await Deno.makeTempDir({ prefix: "outpost-cloud-" });
+    try {
+      await run({ kind: "sqlite", path: `${dir}/nested/cloud.db` });
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
   });
-});
+}
+for (const { name, run } of storeCases) {
+  Deno.test(name, () => withStore((store) => run(store)));
+}
 
-Deno.test("a duplicate batch is stored once and answered with the same ack", async () => {
-  await withStore(async (store) => {
-    await enrollForTest(store, "pi-1");
-    const first = await store.commitBatch("pi-1", readingBatch(1, 10));
-    assert.equal(first.ackedSeq, 10);
-    assert.equal(first.inserted.readings, 10);
-    const again = await store.commitBatch("pi-1", readingBatch(1, 10));
-    assert.equal(again.duplicate, true);
-    assert.equal(again.ackedSeq, 10);
-    // A resend that overlaps the stored prefix stores only the new part.
-    const overlap = await store.commitBatch("pi-1", readingBatch(6, 12));
-    assert.equal(overlap.inserted.readings, 2);
-    assert.equal(overlap.ackedSeq, 12);
-    assert.equal((await store.getDevice("pi-1"))?.stats.readings, 12);
-  });
-});
-
-Deno.test("a batch after a gap is stored but the ack stays at the contiguous prefix until the gap fills", async () => {
-  await withStore(async (store) => {
-    await enrollForTest(store, "pi-1");
-    assert.equal((await store.commitBatch("pi-1", readingBatch(1, 10))).ackedSeq, 10);
-    const afterGap = await store.commitBatch("pi-1", readingBatch(21, 30));
-    assert.equal(afterGap.ackedSeq, 10);
-    assert.equal(afterGap.lastSeq, 30);
-    const another = await store.commitBatch("pi-1", readingBatch(41, 45));
-    assert.equal(another.ackedSeq, 10);
-    let device = await store.getDevice("pi-1");
-    assert.equal(device?.stats.readings, 25);
-    assert.equal(device?.lag, 35);
-    // Filling the first gap jumps the ack over the stored range after it.
-    assert.equal((await store.commitBatch("pi-1", readingBatch(11, 20))).ackedSeq, 30);
-    assert.equal((await store.commitBatch("pi-1", readingBatch(31, 40))).ackedSeq, 45);
-    device = await store.getDevice("pi-1");
-    assert.equal(device?.lag, 0);
-    const ranges = await store.db.selectFrom("received_ranges").selectAll().execute();
-    assert.deepEqual(ranges, [], "ranges below the ack are pruned");
-  });
-});
-
-Deno.test("a batch from a device that is not enrolled stores nothing", async () => {
-  await withStore(async (store) => {
-    const outcome = await store.commitBatch("ghost", readingBatch(1, 3));
-    assert.equal(outcome.known, false);
-    assert.deepEqual(await store.queryReadings({ limit: 10 }), []);
-  });
-});
-
-Deno.test("reported state follows the newest record and applied version never goes down", async () => {
-  await withStore(async (store) => {
-    await enrollForTest(store, "pi-1");
-    const ts = "2026-11-26T10:00:00Z";
-    const records: BatchRecord[] = [
-      { seq: 1, type: "reported", appliedVersion: 3, reported: { a: 1 }, ts },
-      { seq: 2, type: "reported", appliedVersion: 2, reported: { a: 2 }, ts },
-    ];
-    await store.commitBatch("pi-1", { from: 1, to: 2, records });
-    let device = await store.getDevice("pi-1");
-    assert.equal(device?.appliedVersion, 3);
-    assert.deepEqual(device?.reported, { a: 2 });
-    // An older record arriving late (after a gap was filled) does not overwrite newer state.
-    await store.commitBatch("pi-1", {
-      from: 4,
-      to: 4,
-      records: [{ seq: 4, type: "reported", appliedVersion: 5, reported: { a: 4 }, ts }],
-    });
-    await store.commitBatch("pi-1", {
-      from: 3,
-      to: 3,
-      records: [{ seq: 3, type: "reported", appliedVersion: 4, reported: { a: 3 }, ts }],
-    });
-    device = await store.getDevice("pi-1");
-    assert.equal(device?.appliedVersion, 5);
-    assert.deepEqual(device?.reported, { a: 4 });
-  });
-});
-
-Deno.test("command results settle commands once and unknown command ids are reported", async () => {
-  await withStore(async (store) => {
-    await enrollForTest(store, "pi-1");
-    await enrollForTest(store, "pi-2");
-    const ping = await store.createCommand({ deviceId: "pi-1", name: "ping" });
-    const other = await store.createCommand({ deviceId: "pi-2", name: "ping" });
-    await store.markDelivered([ping.id]);
-    assert.equal((await store.getCommand("pi-1", ping.id))?.status, "delivered");
-    const ts = "2026-11-26T10:00:00Z";
-    const outcome = await store.commitBatch("pi-1", {
-      from: 1,
-      to: 3,
-      records: [
-        { seq: 1, type: "command_result", commandId: ping.id, status: "succeeded", result: 42, ts },
-        { seq: 2, type: "command_result", commandId: ping.id, status: "failed", error: "x", ts },
-        { seq: 3, type: "command_result", commandId: other.id, status: "failed", ts },
-      ],
-    });
-    assert.deepEqual(outcome.unknownCommands, [other.id]);
-    const settled = await store.getCommand("pi-1", ping.id);
-    assert.equal(settled?.status, "succeeded");
-    assert.equal(settled?.result, 42);
-    assert.equal(settled?.error, undefined);
-    assert.equal((await store.getCommand("pi-2", other.id))?.status, "queued");
-    assert.deepEqual((await store.unansweredCommands("pi-1")).map((c) => c.id), []);
-    await store.markDelivered([ping.id]);
-    assert.equal((await store.getCommand("pi-1", ping.id))?.status, "succeeded");
-  });
-});
-
-Deno.test("readings are queried per device and sensor, by device time, and aggregated", async () => {
-  await withStore(async (store) => {
-    await enrollForTest(store, "pi-1");
-    await enrollForTest(store, "pi-2");
-    const base = Date.parse("2026-11-26T10:00:00Z");
-    const records = (offset: number): BatchRecord[] =>
-      Array.from({ length: 120 }, (_, i) => ({
-        seq: i + 1,
-        type: "reading" as const,
-        sensor: i % 2 ? "a" : "b",
-        value: i + offset,
-        unit: "C",
-        ts: new Date(base + i * 1000).toISOString(),
-      }));
-    await store.commitBatch("pi-1", { from: 1, to: 120, records: records(0) });
-    await store.commitBatch("pi-2", { from: 1, to: 120, records: records(1000) });
-    const latest = await store.queryReadings({ device: "pi-1", sensor: "a", limit: 3 });
-    assert.deepEqual(latest.map((r) => r.value), [119, 117, 115]);
-    assert.equal(latest[0].device, "pi-1");
-    assert.equal(latest[0].ts, "2026-11-26T10:01:59.000Z");
-    assert.match(latest[0].receivedAt, /^\d{4}-/);
-    const window = await store.queryReadings({
-      device: "pi-2",
-      from: base + 10_000,
-      to: base + 13_000,
-      limit: 100,
-    });
-    assert.deepEqual(window.map((r) => r.value), [1012, 1011, 1010]);
-    assert.equal((await store.queryReadings({ limit: 1000 })).length, 240);
-    const buckets = await store.aggregateReadings({ sensor: "b", limit: 100 }, 60_000);
-    assert.deepEqual(buckets.map((b) => [b.device, b.count]), [
-      ["pi-1", 30],
-      ["pi-2", 30],
-      ["pi-1", 30],
-      ["pi-2", 30],
-    ]);
-    assert.deepEqual(buckets[0], {
-      device: "pi-1",
-      sensor: "b",
-      bucket: "2026-11-26T10:00:00.000Z",
-      min: 0,
-      max: 58,
-      avg: 29,
-      count: 30,
-    });
-  });
-});
-
-Deno.test("events are listed newest first with their data, per device", async () => {
-  await withStore(async (store) => {
-    await enrollForTest(store, "pi-1");
-    await store.commitBatch("pi-1", {
-      from: 1,
-      to: 2,
-      records: [
-        {
-          seq: 1,
-          type: "event",
-          id: "e1",
-          kind: "door",
-          severity: "warning",
-          message: "Door opened",
-          data: { door: 2 },
-          ts: "2026-11-26T10:00:00Z",
-        },
-        reading(2),
-      ],
-    });
-    const events = await store.listEvents({ device: "pi-1", limit: 10 });
-    assert.deepEqual(events.map((e) => [e.id, e.kind, e.data]), [["e1", "door", { door: 2 }]]);
-    assert.deepEqual(await store.listEvents({ device: "pi-2", limit: 10 }), []);
-  });
-});
-
-Deno.test("desired versions go up by one per change and unknown devices get none", async () => {
-  await withStore(async (store) => {
-    await enrollForTest(store, "pi-1");
-    assert.equal(await store.setDesired("pi-1", { interval: 5 }), 1);
-    assert.equal(await store.setDesired("pi-1", { interval: 10 }), 2);
-    assert.equal(await store.setDesired("ghost", {}), undefined);
-    const state = await store.downlinkState("pi-1");
-    assert.deepEqual(state, {
-      ackedSeq: 0,
-      desired: { interval: 10 },
-      desiredVersion: 2,
-      appliedVersion: 0,
-    });
-  });
-});
-
-Deno.test("presence updates online, version and last seq, and never lowers last seq", async () => {
-  await withStore(async (store) => {
-    await enrollForTest(store, "pi-1");
-    assert.deepEqual(
-      await store.applyStatus("pi-1", { online: true, version: "1.0", arch: "arm64", lastSeq: 9 }),
-      { ackedSeq: 0 },
-    );
-    await store.applyStatus("pi-1", { online: true, lastSeq: 4 });
-    let device = await store.getDevice("pi-1");
-    assert.equal(device?.online, true);
-    assert.equal(device?.lastSeq, 9);
-    assert.equal(device?.arch, "arm64");
-    assert.ok(device?.lastSeen);
-    assert.equal(await store.countOnline(), 1);
-    await store.markOffline("pi-1");
-    device = await store.getDevice("pi-1");
-    assert.equal(device?.online, false);
-    await store.applyStatus("pi-1", { online: true });
-    await store.markAllOffline();
-    assert.equal(await store.countOnline(), 0);
-    assert.equal(await store.applyStatus("ghost", { online: true }), undefined);
+// libSQL only.
+Deno.test("the libSQL file runs in WAL mode with synchronous = FULL", async () => {
+  await withStore(async (_store, opened, dir) => {
+    const reopened = await openCloudStore({ kind: "sqlite", path: `${dir}/cloud.db` });
+    try {
+      const raw = (reopened.handle as unknown as { raw: Parameters<typeof pragmaValue>[0] }).raw;
+      assert.equal(reopened.dialect, "sqlite");
+      assert.equal(pragmaValue(raw, "journal_mode"), "wal");
+      assert.equal(pragmaValue(raw, "synchronous"), 2, "synchronous = FULL");
+    } finally {
+      await reopened.handle.close();
+    }
+    assert.equal(opened.dialect, "sqlite");
   });
 });
 
