@@ -54,6 +54,7 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
       enrollToken: config.enrollToken,
       mqttUrl: config.mqttUrl,
       mqttCa: config.mqttCa,
+      mqttAllowPlaintext: config.mqttAllowPlaintext,
       version: VERSION,
     })
     : undefined;

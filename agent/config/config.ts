@@ -6,6 +6,7 @@
 import { hostname } from "node:os";
 import { LOG_LEVELS, type LogLevel } from "../lib/log.ts";
 import {
+  booleanParser,
   enumParser,
   intParser,
   pathParser,
@@ -66,6 +67,16 @@ export const agentSettings = {
     env: "OUTPOST_MQTT_CA",
     parse: pathParser(),
     fallback: undefined as string | undefined,
+  },
+  /**
+   * Allows sending the MQTT password over plaintext to a non-loopback broker. Off by default;
+   * only for a broker reached over a trusted network (e.g. inside one dev cluster).
+   */
+  mqttAllowPlaintext: {
+    flag: "mqtt-allow-plaintext",
+    env: "OUTPOST_MQTT_ALLOW_PLAINTEXT",
+    parse: booleanParser(),
+    fallback: false,
   },
   apiToken: {
     flag: "api-token",

@@ -46,3 +46,15 @@ Deno.test("bad agent settings fail naming the setting and the value", () => {
     assert.throws(() => loadAgentConfig([], env), pattern, JSON.stringify(env));
   }
 });
+
+Deno.test("OUTPOST_MQTT_ALLOW_PLAINTEXT is off by default and takes only true or false", () => {
+  assert.equal(loadAgentConfig([], {}).mqttAllowPlaintext, false);
+  assert.equal(
+    loadAgentConfig([], { OUTPOST_MQTT_ALLOW_PLAINTEXT: "true" }).mqttAllowPlaintext,
+    true,
+  );
+  assert.throws(
+    () => loadAgentConfig([], { OUTPOST_MQTT_ALLOW_PLAINTEXT: "maybe" }),
+    /OUTPOST_MQTT_ALLOW_PLAINTEXT must be true or false: current value is 'maybe'/,
+  );
+});

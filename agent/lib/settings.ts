@@ -146,3 +146,13 @@ export function pathParser(): Parser<string> {
     return raw;
   };
 }
+
+/** `true` or `false` (also `1`/`0`, `yes`/`no`). */
+export function booleanParser(): Parser<boolean> {
+  return (raw) => {
+    const value = raw.toLowerCase();
+    if (["true", "1", "yes"].includes(value)) return true;
+    if (["false", "0", "no"].includes(value)) return false;
+    throw new InvalidValue("must be true or false");
+  };
+}

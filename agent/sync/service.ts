@@ -20,6 +20,7 @@ import {
 import { DownlinkHandler } from "./downlink.ts";
 import { enroll, EnrollError } from "./enroll.ts";
 import { OutboxPublisher } from "./publisher.ts";
+import { describeConnectionError, plaintextPasswordRefusal } from "./transport.ts";
 
 /** Options of {@link SyncService}. */
 export interface SyncServiceOptions {
@@ -33,6 +34,8 @@ export interface SyncServiceOptions {
   mqttUrl?: string;
   /** CA certificate file for `mqtts://`. */
   mqttCa?: string;
+  /** Send the password over plaintext to a non-loopback broker (trusted networks only). */
+  mqttAllowPlaintext?: boolean;
   version: string;
   labels?: Record<string, string>;
   /** Tuning, mostly for tests. */
@@ -210,6 +213,26 @@ export class SyncService {
     const { deviceId, logger } = this.#options;
     const url = this.#options.mqttUrl ?? credentials.mqtt.url;
     const protocolVersion = credentials.mqtt.protocolVersion;
+    const refusal = credentials.mqtt.password
+      ? plaintextPasswordRefusal(url, { allowed: this.#options.mqttAllowPlaintext })
+      : undefined;
+    if (refusal) {
+      this.#state = "offline";
+      this.#fail(refusal);
+      logger.error("not connecting: the password would travel in plaintext", {
+        url,
+        error: refusal,
+      });
+      if (this.#options.mqttUrl === undefined) {
+        // The cloud handed this URL out: enroll again later, it may have been corrected.
+        // (Our own OUTPOST_MQTT_URL only changes with a restart.)
+        forgetCredentials(this.#options.dataDir).then(() => {
+          if (this.#stopped) return;
+          this.#timer = setTimeout(() => this.#connectLoop(), 60_000);
+        });
+      }
+      return;
+    }
     const options: IClientOptions = {
       clientId: deviceId,
       username: credentials.mqtt.username,
@@ -262,9 +285,10 @@ export class SyncService {
     });
 
     client.on("error", (error) => {
-      const code = (error as { code?: number }).code;
-      this.#fail(`MQTT error: ${error.message}`);
-      logger.warn("broker error", { url, error: error.message, code });
+      const code = (error as { code?: number | string }).code;
+      const message = describeConnectionError(error, { url, caPath: this.#options.mqttCa });
+      this.#fail(message);
+      logger.warn("broker error", { url, error: message, code });
       if (typeof code === "number" && AUTH_REFUSED.has(code)) {
         // Our credentials are refused (rotated, or the cloud forgot us): enroll again.
         logger.warn("broker refused our credentials; enrolling again");

@@ -44,6 +44,11 @@ export function verifyPassword(password: string, stored: string): boolean {
   return expected.length === actual.length && timingSafeEqual(expected, actual);
 }
 
+/** A fresh broker password: 32 random bytes, base64url (43 characters). */
+export function randomPassword(): string {
+  return Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url");
+}
+
 /**
  * The embedded broker's provisioner: a fresh random password whose hash goes into the device
  * table, where the embedded broker's `authenticate` checks it.
@@ -51,8 +56,7 @@ export function verifyPassword(password: string, stored: string): boolean {
 export function deviceTableProvisioner(): DeviceCredentialsProvisioner {
   return {
     provision(deviceId) {
-      const password = Buffer.from(crypto.getRandomValues(new Uint8Array(32)))
-        .toString("base64url");
+      const password = randomPassword();
       return Promise.resolve({
         username: deviceId,
         password,
@@ -63,10 +67,9 @@ export function deviceTableProvisioner(): DeviceCredentialsProvisioner {
 }
 
 /**
- * The provisioner for an external Mosquitto until dynamic-security provisioning exists.
- * TODO(mosquitto dynsec): create one dynsec client per device with a role granting exactly
- * `publishClientSend outpost/v1/<id>/up/#` and `subscribePattern outpost/v1/<id>/down/#`,
- * through `$CONTROL/dynamic-security/v1` with OUTPOST_MQTT_USERNAME/PASSWORD.
+ * The provisioner for an external broker without dynsec admin credentials: enrollment cannot
+ * create broker users there, so it answers 503 naming the settings to set. With them,
+ * `mosquitto.ts` provisions through Mosquitto's dynamic-security plugin.
  */
 export function unconfiguredProvisioner(): DeviceCredentialsProvisioner {
   return {
@@ -75,7 +78,7 @@ export function unconfiguredProvisioner(): DeviceCredentialsProvisioner {
         new HttpError(
           503,
           "provisioning_unavailable",
-          "Mosquitto provisioning not configured: this build cannot create broker credentials on an external broker (OUTPOST_MQTT_URL) yet",
+          "Mosquitto provisioning not configured: OUTPOST_MQTT_URL names an external broker but OUTPOST_MQTT_USERNAME and OUTPOST_MQTT_PASSWORD (a Mosquitto dynamic-security admin) are not both set",
         ),
       );
     },

@@ -1,6 +1,13 @@
 /**
  * The link to an external broker (Mosquitto 2, MQTT 5) through MQTT.js. Replicas share one
  * `$share` subscription so each uplink message is ingested by exactly one of them.
+ *
+ * The session is clean (no session kept after a disconnect). Mosquitto keeps handing a
+ * persistent session's share of a `$share` subscription to that session while it is
+ * disconnected (eclipse/mosquitto#2662), so a killed replica with a kept session would strand
+ * messages until it came back. A clean session disappears with its connection and the live
+ * replicas get everything; what the dead one had taken but not committed was never acked, and
+ * devices resend it (ack timeout, or on reconnect).
  * @module
  */
 import mqtt from "mqtt";
@@ -18,7 +25,10 @@ export interface ExternalBrokerOptions {
   username?: string;
   password?: string;
   logger: Logger;
-  /** Default: `outpost-cloud-<hostname>`, stable across restarts so the session resumes. */
+  /**
+   * Default: `outpost-cloud:<hostname>:<random>`, unique per process (sessions are not kept);
+   * the `:` keeps it out of the device id space, so no device can take this session over.
+   */
   clientId?: string;
   /** Default 5. Tests use 4 to run against aedes. */
   protocolVersion?: 4 | 5;
@@ -26,6 +36,8 @@ export interface ExternalBrokerOptions {
   uplinkFilter?: string;
   /** Reconnect delay in ms; default 2000. */
   reconnectPeriod?: number;
+  /** CA certificate(s), PEM, for an `mqtts://` broker with a private CA. */
+  ca?: string;
 }
 
 /**
@@ -37,16 +49,20 @@ export function connectExternalBroker(options: ExternalBrokerOptions): BrokerLin
   const protocolVersion = options.protocolVersion ?? 5;
   const filter = options.uplinkFilter ?? topics.sharedUplink(INGEST_GROUP);
   const clientId = options.clientId ??
-    `outpost-cloud-${hostname().replace(/[^\w.-]/g, "-")}`.slice(0, 64);
+    `outpost-cloud:${hostname().replace(/[^\w.-]/g, "-").slice(0, 40)}:${
+      crypto.randomUUID().slice(0, 8)
+    }`;
   const logger = options.logger.child({ broker: redactUrl(options.url) });
   const client = mqtt.connect(options.url, {
     protocolVersion,
     clientId,
     username: options.username,
     password: options.password,
-    clean: false,
+    clean: true,
+    // We subscribe again on every "connect" ourselves.
+    resubscribe: false,
     reconnectPeriod: options.reconnectPeriod ?? 2000,
-    ...(protocolVersion === 5 ? { properties: { sessionExpiryInterval: 3600 } } : {}),
+    ...(options.ca ? { ca: options.ca, rejectUnauthorized: true } : {}),
   });
   let handler: UplinkHandler | undefined;
 

@@ -1,0 +1,94 @@
+import assert from "node:assert/strict";
+import { createServer } from "node:net";
+import { createLogger } from "../lib/log.ts";
+import { openAgentStore } from "../store/open.ts";
+import { CREDENTIALS_FILE, saveCredentials } from "./credentials.ts";
+import { SyncService } from "./service.ts";
+
+const CLOUD = "http://127.0.0.1:9";
+
+async function withService(
+  mqttUrl: string,
+  fn: (service: SyncService, logs: string[], dir: string) => Promise<void>,
+) {
+  const dir = await Deno.makeTempDir({ prefix: "outpost-sync-" });
+  const { store, handle } = await openAgentStore(dir);
+  // Enrolled before: the stored credentials are used as they are.
+  await saveCredentials(dir, {
+    cloudUrl: CLOUD,
+    deviceId: "pi-1",
+    enrolledAt: new Date().toISOString(),
+    mqtt: { url: mqttUrl, username: "pi-1", password: "s3cret-password", protocolVersion: 5 },
+  });
+  const logs: string[] = [];
+  const service = new SyncService({
+    store,
+    logger: createLogger({ write: (line) => logs.push(line) }),
+    deviceId: "pi-1",
+    dataDir: dir,
+    cloudUrl: CLOUD,
+    version: "test",
+  });
+  try {
+    await service.start();
+    await fn(service, logs, dir);
+  } finally {
+    await service.stop();
+    await handle.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+function existsSync(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function until(check: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 5_000;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+Deno.test("the agent refuses to send its password over plaintext MQTT to another host and says why", async () => {
+  // 192.0.2.0/24 is TEST-NET-1: nothing answers there, and nothing must be tried.
+  await withService("mqtt://192.0.2.10:1883", async (service, logs, dir) => {
+    await until(() => service.connection().lastError !== null, "lastError");
+    const { state, lastError } = service.connection();
+    assert.equal(state, "offline");
+    assert.match(
+      lastError!,
+      /Refusing to send the MQTT password in plaintext to mqtt:\/\/192\.0\.2\.10:1883/,
+    );
+    const line = logs.find((l) => l.includes("password would travel in plaintext"));
+    assert.ok(line, logs.join("\n"));
+    assert.doesNotMatch(logs.join("\n"), /s3cret-password/, "the password is never logged");
+    // The cloud handed that URL out: the agent forgets it and will enroll again later.
+    await until(() => !existsSync(`${dir}/${CREDENTIALS_FILE}`), "the credentials to be forgotten");
+  });
+});
+
+Deno.test("plaintext MQTT to a loopback broker is still allowed for development", async () => {
+  // A listener that accepts and then closes: the agent must at least try to connect.
+  let connections = 0;
+  const server = createServer((socket) => {
+    connections++;
+    socket.destroy();
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as { port: number }).port;
+  try {
+    await withService(`mqtt://127.0.0.1:${port}`, async (service) => {
+      await until(() => connections > 0, "a connection attempt");
+      assert.doesNotMatch(service.connection().lastError ?? "", /Refusing/);
+    });
+  } finally {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+});
