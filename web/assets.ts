@@ -128,6 +128,16 @@ function typeOf(file: string): string {
   return CONTENT_TYPES[extname(file)] ?? "application/octet-stream";
 }
 
+/** The stylesheet and the client bundle named `script` a page links to, where available. */
+export function pageAssets(
+  assets: AssetSet,
+  script: string,
+): { stylesheets: string[]; scripts: string[] } {
+  const stylesheet = assets.href("app.css");
+  const bundle = assets.href(script);
+  return { stylesheets: stylesheet ? [stylesheet] : [], scripts: bundle ? [bundle] : [] };
+}
+
 /** `GET /assets/:file` from `assets`; unknown files are a 404 in the JSON envelope. */
 export function assetRoutes(assets: AssetSet): Hono {
   const app = new Hono();

@@ -23,6 +23,7 @@ export const MANIFEST_FILE = "manifest.json";
 /** Logical name → source: client entries to bundle. */
 export const CLIENT_ENTRIES: Record<string, string> = {
   "agent.js": join(WEB_DIR, "client", "agent.ts"),
+  "fleet.js": join(WEB_DIR, "client", "fleet.ts"),
 };
 
 /** Logical name → source: stylesheets copied as they are. */

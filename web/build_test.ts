@@ -15,7 +15,7 @@ Deno.test("buildClientAssets writes hashed bundle and stylesheet plus a manifest
   try {
     await Deno.writeTextFile(join(outDir, "agent.000000000000.js"), "stale");
     const manifest = await buildClientAssets({ outDir });
-    assert.deepEqual(Object.keys(manifest).sort(), ["agent.js", "app.css"]);
+    assert.deepEqual(Object.keys(manifest).sort(), ["agent.js", "app.css", "fleet.js"]);
     assert.match(manifest["agent.js"], /^agent\.[0-9a-f]{12}\.js$/);
     assert.match(manifest["app.css"], /^app\.[0-9a-f]{12}\.css$/);
     const written = JSON.parse(await Deno.readTextFile(join(outDir, MANIFEST_FILE)));

@@ -41,3 +41,8 @@ export function pageResponse(page: VNode, options: PageResponseOptions = {}): Re
   headers.set("Content-Security-Policy", PAGE_CSP);
   return new Response(renderPage(page), { status: options.status ?? 200, headers });
 }
+
+/** A 503 page that asks to retry in a second: the database is not ready yet. */
+export function startingResponse(page: VNode): Response {
+  return pageResponse(page, { status: 503, headers: { "Retry-After": "1" } });
+}

@@ -36,6 +36,12 @@ export interface SessionAuthOptions {
   secret: string;
   /** Session lifetime; default 12 hours. */
   maxAgeSeconds?: number;
+  /**
+   * The cookie's name; default {@link SESSION_COOKIE}. Cookies are per host, not per port, so a
+   * second console on the same host (the fleet console next to an agent) needs its own name or
+   * each login would replace the other's session.
+   */
+  cookieName?: string;
   /** Clock in ms (tests). */
   now?: () => number;
 }
@@ -67,14 +73,15 @@ export function createSessionAuth(options: SessionAuthOptions): SessionAuth {
   const key = createHmac("sha256", options.secret).update("outpost-ui-session-v1").digest();
   const maxAge = options.maxAgeSeconds ?? 12 * 3600;
   const now = options.now ?? Date.now;
+  const cookieName = options.cookieName ?? SESSION_COOKIE;
   const mac = (text: string) => createHmac("sha256", key).update(text).digest("base64url");
   const csrfFor = (id: string) => mac(`csrf:${id}`);
   const cookie = (value: string, maxAgeSeconds: number, secure?: boolean) =>
-    `${SESSION_COOKIE}=${value}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAgeSeconds}` +
+    `${cookieName}=${value}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAgeSeconds}` +
     (secure ? "; Secure" : "");
 
   const read = (request: Request): Session | undefined => {
-    const value = readCookie(request.headers.get("cookie"), SESSION_COOKIE);
+    const value = readCookie(request.headers.get("cookie"), cookieName);
     const match = value ? SESSION_VALUE.exec(value) : null;
     if (!match) return undefined;
     const [, id, expiry, signature] = match;

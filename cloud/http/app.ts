@@ -40,6 +40,12 @@ export interface CloudAppOptions {
   isReady?: () => boolean;
   /** Extra routes (the fleet console) mounted at `/`. */
   ui?: Hono;
+  /**
+   * True when a request is authorized by a fleet console session (its cookie plus its CSRF
+   * token in `X-CSRF-Token`): then the admin token is not needed, so the console's islands
+   * can call the API.
+   */
+  sessionAuth?: (request: Request) => boolean;
 }
 
 const HealthOutput = z.object({ status: z.string() }).passthrough();
@@ -70,11 +76,17 @@ const systemDocs: RouteDoc[] = [
 
 const ENROLL_PATH = "/api/v1/enroll";
 
-/** Requires the admin token on every `/api/v1` route except enrollment (its own token). */
-function adminAuth(token: string): MiddlewareHandler {
+/**
+ * Requires the admin token (or a console session, when `sessionAuth` is given) on every
+ * `/api/v1` route except enrollment (its own token).
+ */
+function adminAuth(
+  token: string,
+  sessionAuth?: (request: Request) => boolean,
+): MiddlewareHandler {
   const requireBearer = bearerAuth({ token });
   return async function requireAdmin(c, next) {
-    if (c.req.path === ENROLL_PATH) return await next();
+    if (c.req.path === ENROLL_PATH || sessionAuth?.(c.req.raw)) return await next();
     return await requireBearer(c, next);
   };
 }
@@ -128,7 +140,7 @@ export function createCloudApp(options: CloudAppOptions): Hono {
   app.get("/api/openapi.json", (c) => c.json(document));
 
   app.use("/api/v1/*", readinessGate(isReady));
-  app.use("/api/v1/*", adminAuth(options.adminToken));
+  app.use("/api/v1/*", adminAuth(options.adminToken, options.sessionAuth));
   app.route(
     "/api/v1",
     enrollRoutes({

@@ -5,7 +5,7 @@
  * fits a phone. Screenshots land in test-output/screenshots/.
  */
 import assert from "node:assert/strict";
-import type { Browser, Locator, Page } from "playwright-core";
+import type { Browser } from "playwright-core";
 import {
   freePort,
   postJson,
@@ -13,7 +13,16 @@ import {
   startTask,
   waitForOk,
 } from "../support/process.ts";
-import { buildWebAssets, launchChromium, localContext, screenshotPath } from "./browser.ts";
+import {
+  buildWebAssets,
+  collectConsoleErrors,
+  launchChromium,
+  localContext,
+  markPage,
+  screenshotPath,
+  stillSamePage,
+  waitForText,
+} from "./browser.ts";
 
 const SENSORS = [
   { sensor: "hum", unit: "%", base: 45, swing: 8 },
@@ -76,29 +85,6 @@ async function apiEvents(base: string): Promise<{ kind: string; message: string 
   return (await (await fetch(`${base}/api/v1/events`)).json()).items;
 }
 
-/** Polls until `locator`'s text is `expected` (the live island updates it on its own). */
-async function waitForText(locator: Locator, expected: string, timeoutMs: number) {
-  const deadline = Date.now() + timeoutMs;
-  let text: string | null = null;
-  while (Date.now() < deadline) {
-    text = await locator.textContent();
-    if (text === expected) return;
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-  assert.fail(`expected '${expected}' within ${timeoutMs} ms; last text: '${text}'`);
-}
-
-/** Sets a marker on `window` that a full page load would erase. */
-async function markPage(page: Page): Promise<void> {
-  await page.evaluate(() => Object.assign(globalThis, { __outpostMarker: true }));
-}
-
-async function stillSamePage(page: Page): Promise<boolean> {
-  return await page.evaluate(() =>
-    (globalThis as { __outpostMarker?: boolean }).__outpostMarker === true
-  );
-}
-
 Deno.test({
   name: "the agent console works in Chromium, with and without JavaScript, offline",
   sanitizeOps: false,
@@ -115,11 +101,7 @@ Deno.test({
       browser = await launchChromium();
       const desktop = await localContext(browser, { viewport: DESKTOP });
       const page = await desktop.context.newPage();
-      const consoleErrors: string[] = [];
-      page.on("console", (message) => {
-        if (message.type() === "error") consoleErrors.push(message.text());
-      });
-      page.on("pageerror", (error) => consoleErrors.push(error.message));
+      const consoleErrors = collectConsoleErrors(page);
 
       await t.step("the dashboard loads with one chart series per sensor", async () => {
         const response = await page.goto(`${base}/`);

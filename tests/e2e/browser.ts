@@ -4,11 +4,14 @@
  * and screenshots under `test-output/screenshots/`.
  * @module
  */
+import assert from "node:assert/strict";
 import {
   type Browser,
   type BrowserContext,
   type BrowserContextOptions,
   chromium,
+  type Locator,
+  type Page,
 } from "playwright-core";
 import { join } from "node:path";
 import { REPO_ROOT } from "../support/process.ts";
@@ -82,4 +85,45 @@ export async function buildWebAssets(): Promise<void> {
   if (!result.success) {
     throw new Error(`web/build.ts failed:\n${new TextDecoder().decode(result.stderr)}`);
   }
+}
+
+/** Polls until `locator`'s text is `expected` (the live island updates it on its own). */
+export async function waitForText(
+  locator: Locator,
+  expected: string,
+  timeoutMs: number,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let text: string | null = null;
+  while (Date.now() < deadline) {
+    text = await locator.textContent();
+    if (text === expected) return;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  assert.fail(`expected '${expected}' within ${timeoutMs} ms; last text: '${text}'`);
+}
+
+/** Sets a marker on `window` that a full page load would erase. */
+export async function markPage(page: Page): Promise<void> {
+  await page.evaluate(() => Object.assign(globalThis, { __outpostMarker: true }));
+}
+
+/** True while the page marked by {@link markPage} has not been loaded again. */
+export async function stillSamePage(page: Page): Promise<boolean> {
+  return await page.evaluate(() =>
+    (globalThis as { __outpostMarker?: boolean }).__outpostMarker === true
+  );
+}
+
+/**
+ * Collects what `page` reports as console errors and uncaught exceptions from now on; messages
+ * matching `expected` (errors a test provokes on purpose) are left out.
+ */
+export function collectConsoleErrors(page: Page, expected?: RegExp): string[] {
+  const errors: string[] = [];
+  page.on("console", (message) => {
+    if (message.type() === "error" && !expected?.test(message.text())) errors.push(message.text());
+  });
+  page.on("pageerror", (error) => errors.push(error.message));
+  return errors;
 }

@@ -3,5 +3,6 @@
  * `createAgentApp({ ui: createAgentUi({ store, … }) })`.
  * @module
  */
-export { type AgentUiOptions, createAgentUi, safeNext } from "./routes.tsx";
+export { type AgentUiOptions, createAgentUi } from "./routes.tsx";
+export { safeNext } from "../form_guard.ts";
 export type { EnrollmentView } from "./pages/settings.tsx";

@@ -4,9 +4,10 @@
  * @module
  */
 import type { ComponentChildren, JSX } from "preact";
-import type { AssetSet } from "../assets.ts";
+import { type AssetSet, pageAssets } from "../assets.ts";
+import { AccountControl } from "../components/account.tsx";
 import { Layout } from "../components/layout.tsx";
-import { CSRF_FIELD, type Session } from "../session.ts";
+import type { Session } from "../session.ts";
 
 /** What every agent page knows about the request. */
 export interface PageContext {
@@ -26,18 +27,11 @@ const NAV = [
   { href: "/settings", label: "Settings" },
 ];
 
-/** `/login?next=<path>`. */
-export function loginHref(path: string): string {
-  return `/login?${new URLSearchParams({ next: path })}`;
-}
-
 /** A whole agent console page. */
 export function AgentPage(
   props: { context: PageContext; title: string; children: ComponentChildren },
 ): JSX.Element {
   const { context } = props;
-  const stylesheet = context.assets.href("app.css");
-  const script = context.assets.href("agent.js");
   return (
     <Layout
       title={props.title}
@@ -45,27 +39,12 @@ export function AgentPage(
       siteDetail={context.deviceId}
       nav={NAV}
       currentPath={context.path}
-      stylesheets={stylesheet ? [stylesheet] : []}
-      scripts={script ? [script] : []}
-      account={context.authRequired && <Account context={context} />}
+      {...pageAssets(context.assets, "agent.js")}
+      account={context.authRequired && (
+        <AccountControl session={context.session} path={context.path} />
+      )}
     >
       {props.children}
     </Layout>
-  );
-}
-
-function Account({ context }: { context: PageContext }): JSX.Element {
-  if (!context.session) {
-    return (
-      <a class="button" href={loginHref(context.path)}>
-        Log in
-      </a>
-    );
-  }
-  return (
-    <form method="post" action="/logout">
-      <input type="hidden" name={CSRF_FIELD} value={context.session.csrfToken} />
-      <button type="submit" class="button">Log out</button>
-    </form>
   );
 }

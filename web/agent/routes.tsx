@@ -9,21 +9,14 @@
  * @module
  */
 import { type Context, Hono } from "hono";
-import { HttpError } from "../../agent/lib/http_error.ts";
 import type { AgentStore } from "../../agent/store/store.ts";
 import { assetRoutes, type AssetSet } from "../assets.ts";
 import type { SyncStatusView } from "../components/sync.tsx";
-import { readFormBody } from "../form_body.ts";
-import { pageResponse } from "../render.ts";
-import {
-  CSRF_FIELD,
-  isHttps,
-  isSameOriginRequest,
-  type Session,
-  type SessionAuth,
-} from "../session.ts";
+import { loginHref, readGuardedForm, requireCsrf, safeNext } from "../form_guard.ts";
+import { pageResponse, startingResponse } from "../render.ts";
+import { isHttps, type SessionAuth } from "../session.ts";
 import { emptyEventForm, eventFieldRules, parseEventForm } from "./event_form.ts";
-import { loginHref, type PageContext } from "./page.tsx";
+import type { PageContext } from "./page.tsx";
 import { DashboardPage, loadDashboard } from "./pages/dashboard.tsx";
 import { EVENTS_PAGE_LIMIT, EventsPage } from "./pages/events.tsx";
 import { LoginPage, StartingPage } from "./pages/login.tsx";
@@ -78,10 +71,7 @@ export function createAgentUi(options: AgentUiOptions): Hono {
     async function renderPageRoute(c: Context): Promise<Response> {
       const context = contextOf(c);
       if (!isReady()) {
-        return pageResponse(<StartingPage context={context} />, {
-          status: 503,
-          headers: { "Retry-After": "1" },
-        });
+        return startingResponse(<StartingPage context={context} />);
       }
       return await handler(c, context);
     };
@@ -216,31 +206,4 @@ export function createAgentUi(options: AgentUiOptions): Hono {
   );
 
   return app;
-}
-
-/** Reads a form post after refusing cross-site ones. */
-async function readGuardedForm(request: Request): Promise<Record<string, string>> {
-  if (!isSameOriginRequest(request)) {
-    throw new HttpError(403, "cross_site_request", "Form posts from other sites are refused");
-  }
-  return await readFormBody(request);
-}
-
-function requireCsrf(
-  auth: SessionAuth | undefined,
-  session: Session | undefined,
-  fields: Record<string, string>,
-): void {
-  if (auth && session && !auth.checkCsrf(session, fields[CSRF_FIELD])) {
-    throw new HttpError(
-      403,
-      "csrf_failed",
-      "The form's CSRF token is missing or belongs to another session; reload the page and retry",
-    );
-  }
-}
-
-/** A local path to go to after logging in; anything else (other sites, `//host`) is `/`. */
-export function safeNext(next: string | undefined): string {
-  return next && /^\/(?![/\\])[^\s]*$/.test(next) ? next : "/";
 }

@@ -6,8 +6,8 @@ import { MetricsRegistry } from "../../agent/lib/metrics.ts";
 import { openAgentStore } from "../../agent/store/open.ts";
 import type { AgentStore } from "../../agent/store/store.ts";
 import { loadAssets } from "../assets.ts";
-import { decodeIslandProps } from "../islands.ts";
 import { createSessionAuth, CSRF_HEADER } from "../session.ts";
+import { html, islandProps } from "../test_helpers.ts";
 import { type AgentUiOptions, createAgentUi } from "./mod.ts";
 
 const TOKEN = "ui-test-token-0123456789";
@@ -77,25 +77,6 @@ async function seed(store: AgentStore) {
   );
   await store.insertReadings(readings);
   await store.insertEvent({ kind: "boot", severity: "info", message: "Started <b>fine</b>" });
-}
-
-async function html(response: Response, status = 200): Promise<string> {
-  const text = await response.text();
-  assert.equal(response.status, status, text.slice(0, 500));
-  assert.equal(response.headers.get("content-type"), "text/html; charset=utf-8");
-  return text;
-}
-
-function islandProps(page: string, name: string): Record<string, unknown> {
-  const id = new RegExp(`<outpost-island data-island="${name}" data-props-id="([^"]+)"`).exec(page);
-  assert.ok(id, `no ${name} island on the page`);
-  const script = new RegExp(
-    `<script type="application/json" id="${id[1]}"[^>]*>(.*?)</script>`,
-    "s",
-  )
-    .exec(page);
-  assert.ok(script);
-  return decodeIslandProps(script[1]);
 }
 
 function sessionCookie(response: Response): string {

@@ -3,8 +3,9 @@
  * @module
  */
 import type { JSX } from "preact";
-import { formatDateTime } from "./format.ts";
+import { truncate } from "./format.ts";
 import { DataTable } from "./table.tsx";
+import { Timestamp } from "./timestamp.tsx";
 
 /** An event as the API returns it. */
 export interface EventView {
@@ -46,12 +47,7 @@ export function EventsTable(props: EventsTableProps): JSX.Element {
         {
           label: "Time",
           cell: (event) => (
-            <time
-              datetime={event.createdAt}
-              class={event.id === props.highlight ? "new" : undefined}
-            >
-              {formatDateTime(event.createdAt)}
-            </time>
+            <Timestamp value={event.createdAt} highlight={event.id === props.highlight} />
           ),
         },
         { label: "Severity", cell: (event) => <SeverityBadge severity={event.severity} /> },
@@ -70,8 +66,4 @@ export function EventsTable(props: EventsTableProps): JSX.Element {
       ]}
     />
   );
-}
-
-function truncate(text: string, max: number): string {
-  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
 }

@@ -22,6 +22,8 @@ export interface FieldRule {
   options?: string[];
   /** The text must parse as this JSON type. */
   json?: "object";
+  /** A valid value quoted in the JSON messages; default `{"door": 3}`. */
+  jsonExample?: string;
 }
 
 /** Rules by field name. */
@@ -43,14 +45,15 @@ export function checkField(rule: FieldRule, value: string): string | undefined {
     return `${rule.label} ${rule.patternMessage ?? `must match ${rule.pattern}`}.`;
   }
   if (rule.json === "object") {
+    const example = rule.jsonExample ?? '{"door": 3}';
     let parsed: unknown;
     try {
       parsed = JSON.parse(value);
     } catch {
-      return `${rule.label} must be valid JSON, e.g. {"door": 3}.`;
+      return `${rule.label} must be valid JSON, e.g. ${example}.`;
     }
     if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
-      return `${rule.label} must be a JSON object, e.g. {"door": 3}.`;
+      return `${rule.label} must be a JSON object, e.g. ${example}.`;
     }
   }
   return undefined;

@@ -39,6 +39,11 @@ export function formatValue(value: number, unit = ""): string {
   return unit ? `${formatNumber(value)} ${unit}` : formatNumber(value);
 }
 
+/** `text` cut to at most `max` characters, ending in `…` when cut. */
+export function truncate(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}
+
 function toDate(value: string | number | null | undefined): Date | undefined {
   if (value === null || value === undefined || value === "") return undefined;
   const date = new Date(value);

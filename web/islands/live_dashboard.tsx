@@ -5,19 +5,12 @@
  * @module
  */
 import type { JSX } from "preact";
-import { useEffect, useState } from "preact/hooks";
-import { type ChartPoint, LineChart } from "../components/chart.tsx";
+import { useRef, useState } from "preact/hooks";
 import { EventsTable, type EventView } from "../components/events.tsx";
-import { formatTime } from "../components/format.ts";
 import { Section } from "../components/layout.tsx";
+import { SensorCharts, type SensorSeriesView } from "../components/sensor_charts.tsx";
 import { SyncPanel, type SyncStatusView } from "../components/sync.tsx";
-
-/** Recent readings of one sensor, oldest first. */
-export interface SensorSeriesView {
-  sensor: string;
-  unit: string;
-  points: ChartPoint[];
-}
+import { getJson, LiveIndicator, usePoll } from "./live.tsx";
 
 /** Props of {@link LiveDashboard} (plain data: they travel in the page). */
 export interface LiveDashboardProps {
@@ -44,8 +37,6 @@ interface DashboardData {
   updatedAt: string;
 }
 
-type LiveState = { state: "snapshot" } | { state: "live" } | { state: "error"; message: string };
-
 /** The dashboard body; live when hydrated. */
 export function LiveDashboard(props: LiveDashboardProps): JSX.Element {
   const [data, setData] = useState<DashboardData>({
@@ -55,57 +46,15 @@ export function LiveDashboard(props: LiveDashboardProps): JSX.Element {
     events: props.events,
     updatedAt: props.generatedAt,
   });
-  const [live, setLive] = useState<LiveState>({ state: "snapshot" });
-
-  useEffect(() => {
-    if (!(props.pollMs > 0)) return;
-    setLive({ state: "live" });
-    let stopped = false;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    let known = props.sensors.map((s) => s.sensor);
-    const tick = async () => {
-      // A hidden tab does not need fresh charts; check again on the next tick.
-      if (!(globalThis as { document?: { hidden?: boolean } }).document?.hidden) {
-        try {
-          const next = await fetchDashboard(known, props);
-          known = next.sensors.map((s) => s.sensor);
-          if (!stopped) {
-            setData(next);
-            setLive({ state: "live" });
-          }
-        } catch (error) {
-          if (!stopped) setLive({ state: "error", message: (error as Error).message });
-        }
-      }
-      if (!stopped) timer = setTimeout(tick, props.pollMs);
-    };
-    timer = setTimeout(tick, props.pollMs);
-    return () => {
-      stopped = true;
-      clearTimeout(timer);
-    };
-  }, []);
+  const known = useRef(props.sensors.map((s) => s.sensor));
+  const live = usePoll(props.pollMs, () => fetchDashboard(known.current, props), (next) => {
+    known.current = next.sensors.map((s) => s.sensor);
+    setData(next);
+  });
 
   return (
     <div class="live-dashboard">
-      <p class="live-indicator" data-live-state={live.state}>
-        {live.state === "snapshot" && (
-          <>Snapshot taken {formatTime(data.updatedAt)} UTC. Reload the page for newer data.</>
-        )}
-        {live.state === "live" && (
-          <>
-            <span class="live-dot" aria-hidden="true" /> Live: refreshes every{" "}
-            {Math.round(props.pollMs / 1000)} s; last update {formatTime(data.updatedAt)} UTC.
-          </>
-        )}
-        {live.state === "error" && (
-          <>
-            Live refresh paused ({live.message}); retrying. Last update {formatTime(data.updatedAt)}
-            {" "}
-            UTC.
-          </>
-        )}
-      </p>
+      <LiveIndicator live={live} pollMs={props.pollMs} updatedAt={data.updatedAt} />
       <Section id="sync" title="Sync with the cloud">
         <SyncPanel sync={data.sync} />
       </Section>
@@ -128,19 +77,7 @@ export function LiveDashboard(props: LiveDashboardProps): JSX.Element {
                   <a href="/readings">Readings</a> shows them all.
                 </p>
               )}
-              <div class="chart-grid">
-                {data.sensors.map((series, index) => (
-                  <LineChart
-                    key={series.sensor}
-                    colorOffset={index}
-                    id={`chart-${index}-${slug(series.sensor)}`}
-                    title={`${series.sensor}${series.unit ? ` (${series.unit})` : ""}`}
-                    unit={series.unit}
-                    series={[{ name: series.sensor, points: series.points }]}
-                    emptyText={`No readings of ${series.sensor}.`}
-                  />
-                ))}
-              </div>
+              <SensorCharts sensors={data.sensors} />
             </>
           )}
       </Section>
@@ -153,24 +90,6 @@ export function LiveDashboard(props: LiveDashboardProps): JSX.Element {
       </Section>
     </div>
   );
-}
-
-/** A string usable inside an element id. */
-export function slug(text: string): string {
-  return text.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "") || "x";
-}
-
-async function getJson<T>(url: string): Promise<T> {
-  // A hung request would stall every later refresh (the next one waits for this one).
-  const response = await fetch(url, {
-    headers: { accept: "application/json" },
-    signal: AbortSignal.timeout(10_000),
-  });
-  if (!response.ok) {
-    await response.body?.cancel();
-    throw new Error(`${url.split("?")[0]} answered ${response.status}`);
-  }
-  return await response.json() as T;
 }
 
 interface ReadingItem {

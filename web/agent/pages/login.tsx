@@ -3,8 +3,8 @@
  * @module
  */
 import type { JSX } from "preact";
-import { ErrorSummary, Hidden, TextInput } from "../../components/form.tsx";
 import { PageHeader } from "../../components/layout.tsx";
+import { LoginForm } from "../../components/login_form.tsx";
 import { AgentPage, type PageContext } from "../page.tsx";
 
 /** Props of {@link LoginPage}. */
@@ -32,24 +32,13 @@ export function LoginPage(props: LoginPageProps): JSX.Element {
   }
   return (
     <AgentPage context={props.context} title="Log in">
-      <PageHeader
-        title="Log in"
+      <LoginForm
         lead={props.reason ?? "Reading is open; adding events needs the agent's API token."}
+        next={props.next}
+        label="API token"
+        hint="The value of OUTPOST_API_TOKEN on this device. It is checked once; the browser keeps only a session cookie."
+        error={props.error}
       />
-      <ErrorSummary errors={{ token: props.error }} />
-      <form method="post" action="/login" class="login-form">
-        <Hidden name="next" value={props.next} />
-        <TextInput
-          name="token"
-          label="API token"
-          type="password"
-          required
-          autocomplete="current-password"
-          hint="The value of OUTPOST_API_TOKEN on this device. It is checked once; the browser keeps only a session cookie."
-          error={props.error}
-        />
-        <button type="submit" class="button">Log in</button>
-      </form>
     </AgentPage>
   );
 }

@@ -10,8 +10,8 @@ import { LineChart } from "../../components/chart.tsx";
 import { ErrorSummary, Select, TextInput } from "../../components/form.tsx";
 import { formatDateTime, formatNumber } from "../../components/format.ts";
 import { PageHeader, Section } from "../../components/layout.tsx";
+import { slug } from "../../components/sensor_charts.tsx";
 import { DataTable } from "../../components/table.tsx";
-import { slug } from "../../islands/live_dashboard.tsx";
 import { AgentPage, type PageContext } from "../page.tsx";
 
 /** Time ranges offered, ending now (or at `to`). */
