@@ -1,38 +1,7 @@
 // Docker is not available on the test machines: these checks read the Dockerfiles.
 import assert from "node:assert/strict";
-import { REPO_ROOT } from "./kube.ts";
-
-interface Instruction {
-  keyword: string;
-  args: string;
-}
-
-/** Parses a Dockerfile into instructions, joining continuation lines and dropping comments. */
-function parseDockerfile(text: string): Instruction[] {
-  const logical: string[] = [];
-  let current = "";
-  for (const raw of text.split("\n")) {
-    const line = raw.trim();
-    if (current === "" && (line === "" || line.startsWith("#"))) continue;
-    if (line.startsWith("#")) continue;
-    if (line.endsWith("\\")) {
-      current += `${line.slice(0, -1)} `;
-      continue;
-    }
-    logical.push(current + line);
-    current = "";
-  }
-  return logical.map((line) => {
-    const [keyword, ...rest] = line.split(/\s+/);
-    return { keyword: keyword.toUpperCase(), args: rest.join(" ") };
-  });
-}
-
-/** The instructions after the last FROM: what the runtime image is made of. */
-function finalStage(instructions: Instruction[]): Instruction[] {
-  const lastFrom = instructions.findLastIndex((instruction) => instruction.keyword === "FROM");
-  return instructions.slice(lastFrom);
-}
+import { finalStage, parseDockerfile } from "./dockerfile.ts";
+import { REPO_ROOT, unpinnedImage } from "./kube.ts";
 
 /** buildx TARGETARCH -> `deno compile --target`. */
 const DENO_TARGETS = {
@@ -103,3 +72,34 @@ for (const { component, port } of IMAGES) {
     }
   });
 }
+
+Deno.test("every base image of both Dockerfiles has an explicit tag that is not latest", async () => {
+  for (const { component } of IMAGES) {
+    const instructions = parseDockerfile(
+      await Deno.readTextFile(`${REPO_ROOT}${component}/Dockerfile`),
+    );
+    // Global ARG defaults (before the first FROM) may appear in FROM lines.
+    const args: Record<string, string> = {};
+    for (const instruction of instructions) {
+      if (instruction.keyword === "FROM") break;
+      const [name, value] = instruction.args.split("=");
+      if (instruction.keyword === "ARG" && value !== undefined) args[name] = value;
+    }
+    const stages = new Set<string>();
+    for (const from of instructions.filter((instruction) => instruction.keyword === "FROM")) {
+      const words = from.args.split(/\s+/).filter((word) => !word.startsWith("--"));
+      const [image, as, stage] = words;
+      if (as?.toUpperCase() === "AS") stages.add(stage);
+      // A stage chosen by TARGETARCH is one of the stages above, for both architectures.
+      const candidates = ["amd64", "arm64"].map((arch) =>
+        image.replace(/\$\{(\w+)\}/g, (_, name) => name === "TARGETARCH" ? arch : args[name] ?? "")
+      );
+      if (image === "scratch" || candidates.every((candidate) => stages.has(candidate))) continue;
+      assert.equal(
+        unpinnedImage(candidates[0]),
+        undefined,
+        `${component}/Dockerfile: FROM ${from.args} resolves to ${candidates[0]}`,
+      );
+    }
+  }
+});

@@ -334,3 +334,39 @@ export function replaceOnce(text: string, search: string, replacement: string): 
   }
   return text.replace(search, () => replacement);
 }
+
+/** A container image reference split into its parts. */
+export interface ImageReference {
+  /** `[registry/]path`, without tag or digest. */
+  repository: string;
+  tag?: string;
+  /** `algorithm:hex` after `@`. */
+  digest?: string;
+}
+
+/** Splits `[registry[:port]/]path[:tag][@digest]`; a registry port is not taken for a tag. */
+export function parseImageReference(image: string): ImageReference {
+  const at = image.indexOf("@");
+  const name = at < 0 ? image : image.slice(0, at);
+  const digest = at < 0 ? undefined : image.slice(at + 1);
+  const lastSlash = name.lastIndexOf("/");
+  const colon = name.lastIndexOf(":");
+  if (colon > lastSlash) {
+    return { repository: name.slice(0, colon), tag: name.slice(colon + 1), digest };
+  }
+  return { repository: name, digest };
+}
+
+/**
+ * Why an image reference does not pin a version, or undefined when it does: it needs a valid
+ * digest, or an explicit tag other than `latest` (no tag means `latest`).
+ */
+export function unpinnedImage(image: string): string | undefined {
+  const { tag, digest } = parseImageReference(image);
+  if (digest !== undefined) {
+    return /^sha256:[0-9a-f]{64}$/.test(digest) ? undefined : `malformed digest '${digest}'`;
+  }
+  if (tag === undefined || tag === "") return "no tag (means latest)";
+  if (tag.toLowerCase() === "latest") return "the latest tag";
+  return undefined;
+}

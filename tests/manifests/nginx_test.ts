@@ -1,82 +1,167 @@
 import assert from "node:assert/strict";
-import { freePort, replaceOnce, REPO_ROOT, requireTool, runCommand } from "./kube.ts";
+import {
+  type Container,
+  freePort,
+  type KubeObject,
+  kustomize,
+  objectId,
+  OVERLAYS,
+  podSpec,
+  replaceOnce,
+  requireTool,
+  runCommand,
+  workloads,
+} from "./kube.ts";
+import { PodSandbox } from "./pod.ts";
+import { prepareNginx, repositoryOf } from "./programs.ts";
 
-const AGENT_CONF = `${REPO_ROOT}k8s/base/agent/nginx.conf`;
-const CLOUD_CONF = `${REPO_ROOT}k8s/base/cloud/nginx.conf`;
-const CLOUD_LOCATIONS = `${REPO_ROOT}k8s/base/cloud/outpost-locations.conf`;
+/** The image of every nginx in the manifests. */
+const NGINX_IMAGE = "nginxinc/nginx-unprivileged";
 
 function nginxPath(): string {
   return requireTool("nginx", "nginx");
 }
 
-/** Runs `nginx -t` on a config inside its own prefix directory; returns nginx's output. */
-async function nginxTest(prefix: string, conf: string): Promise<string> {
-  const result = await runCommand(nginxPath(), [
-    "-t",
-    "-p",
-    `${prefix}/`,
-    "-c",
-    conf,
-    "-e",
-    "stderr",
-  ]);
-  assert.equal(result.code, 0, `nginx -t ${conf} failed:\n${result.stderr}`);
-  return result.stderr;
-}
-
-/** A self-signed certificate and key in `dir` (tls.crt, tls.key), like a kubernetes.io/tls Secret. */
-async function selfSignedCertificate(dir: string): Promise<void> {
+/** A self-signed certificate and key, as in a kubernetes.io/tls Secret (tls.crt, tls.key). */
+async function selfSignedCertificate(): Promise<Record<string, string>> {
   const openssl = requireTool("openssl", "openssl");
-  const result = await runCommand(openssl, [
-    "req",
-    "-x509",
-    "-newkey",
-    "rsa:2048",
-    "-nodes",
-    "-days",
-    "1",
-    "-subj",
-    "/CN=localhost",
-    "-keyout",
-    `${dir}/tls.key`,
-    "-out",
-    `${dir}/tls.crt`,
-  ]);
-  assert.equal(result.code, 0, `openssl could not make a test certificate: ${result.stderr}`);
+  const dir = await Deno.makeTempDir({ prefix: "outpost-tls-" });
+  try {
+    const result = await runCommand(openssl, [
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-days",
+      "1",
+      "-subj",
+      "/CN=localhost",
+      "-keyout",
+      `${dir}/tls.key`,
+      "-out",
+      `${dir}/tls.crt`,
+    ]);
+    assert.equal(result.code, 0, `openssl could not make a test certificate: ${result.stderr}`);
+    return {
+      "tls.crt": await Deno.readTextFile(`${dir}/tls.crt`),
+      "tls.key": await Deno.readTextFile(`${dir}/tls.key`),
+    };
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 }
 
-Deno.test("the agent sidecar nginx config passes nginx -t as it is committed", async () => {
-  const prefix = await Deno.makeTempDir({ prefix: "outpost-nginx-t-" });
-  try {
-    const output = await nginxTest(prefix, AGENT_CONF);
-    assert.match(output, /test is successful/);
-  } finally {
-    await Deno.remove(prefix, { recursive: true });
-  }
-});
+/** Every nginx container of an overlay, with its workload. */
+function nginxContainers(objects: KubeObject[]): { workload: KubeObject; container: Container }[] {
+  return workloads(objects).flatMap((workload) =>
+    podSpec(workload).containers
+      .filter((container) => repositoryOf(container.image ?? "") === NGINX_IMAGE)
+      .map((container) => ({ workload, container }))
+  );
+}
 
-Deno.test("the cloud nginx config passes nginx -t with a TLS certificate in place", async () => {
-  const prefix = await Deno.makeTempDir({ prefix: "outpost-nginx-t-" });
-  try {
-    await Deno.mkdir(`${prefix}/tls`);
-    await selfSignedCertificate(`${prefix}/tls`);
-    // The upstream is a Service name resolvable only in the cluster, the certificate a Secret.
-    let conf = await Deno.readTextFile(CLOUD_CONF);
-    conf = replaceOnce(conf, "server outpost-cloud:8080;", `server 127.0.0.1:${freePort()};`);
-    conf = replaceOnce(conf, "/etc/nginx/tls/tls.crt", `${prefix}/tls/tls.crt`);
-    conf = replaceOnce(conf, "/etc/nginx/tls/tls.key", `${prefix}/tls/tls.key`);
-    await Deno.writeTextFile(`${prefix}/nginx.conf`, conf);
-    await Deno.copyFile(CLOUD_LOCATIONS, `${prefix}/outpost-locations.conf`);
-    const output = await nginxTest(prefix, `${prefix}/nginx.conf`);
-    assert.match(output, /test is successful/);
-  } finally {
-    await Deno.remove(prefix, { recursive: true });
+/**
+ * The files of the ConfigMap an nginx container reads its config from (`-c <dir>/nginx.conf`),
+ * as rendered: nginx.conf and whatever it includes from there.
+ */
+function renderedNginxConfigMap(
+  objects: KubeObject[],
+  workload: KubeObject,
+  container: Container,
+): { name: string; data: Record<string, string> } {
+  const command = (container as { command?: string[] }).command ?? [];
+  const config = command[command.indexOf("-c") + 1];
+  assert.ok(config, `${objectId(workload)} ${container.name}: -c <config> in its command`);
+  const dir = config.slice(0, config.lastIndexOf("/"));
+  const mount = container.volumeMounts?.find((candidate) => candidate.mountPath === dir);
+  assert.ok(mount, `${objectId(workload)} ${container.name}: ${dir} is a volume mount`);
+  const volume = podSpec(workload).volumes?.find((candidate) => candidate.name === mount.name);
+  const name = volume?.configMap?.name;
+  assert.ok(name, `${objectId(workload)} ${container.name}: ${dir} is a ConfigMap volume`);
+  const configMap = objects.find((object) =>
+    object.kind === "ConfigMap" && object.metadata.name === name &&
+    object.metadata.namespace === workload.metadata.namespace
+  );
+  assert.ok(configMap, `ConfigMap ${name} is rendered`);
+  return { name, data: configMap.data as Record<string, string> };
+}
+
+for (const overlay of OVERLAYS) {
+  Deno.test(`${overlay}: nginx -t passes for every nginx config as rendered into its ConfigMap`, async () => {
+    const objects = await kustomize(`k8s/overlays/${overlay}`);
+    const found = nginxContainers(objects);
+    assert.deepEqual(
+      found.map(({ workload, container }) => `${objectId(workload)} ${container.name}`).sort(),
+      [
+        "DaemonSet outpost-edge/outpost-agent nginx",
+        "Deployment outpost-cloud/outpost-cloud-nginx nginx",
+      ],
+    );
+    const fixture = {
+      nodeName: "edge-node-1",
+      secrets: { "outpost-cloud-tls": await selfSignedCertificate() },
+    };
+    for (const { workload, container } of found) {
+      const { name, data } = renderedNginxConfigMap(objects, workload, container);
+      assert.ok("nginx.conf" in data, `ConfigMap ${name} holds nginx.conf`);
+      // Each include names a file of the same ConfigMap or of the nginx image.
+      for (const [file, text] of Object.entries(data)) {
+        for (const [, included] of text.matchAll(/^\s*include\s+(\S+);/gm)) {
+          assert.ok(
+            included in data || included === "/etc/nginx/mime.types",
+            `${name}/${file}: include ${included} is neither in the ConfigMap nor in the image`,
+          );
+        }
+      }
+      // The volumes (ConfigMap files as rendered, the TLS Secret, emptyDirs) as directories;
+      // the command's paths and the config's mount paths, ports and Services mapped to them.
+      const sandbox = await PodSandbox.create({ objects, workload, fixture });
+      try {
+        const nginx = await prepareNginx(sandbox, container);
+        const [program, args] = nginx.asUser.length
+          ? [requireTool("setpriv", "util-linux"), [...nginx.asUser, nginx.nginx, ...nginx.args]]
+          : [nginx.nginx, nginx.args];
+        // Standard output to /dev/null: as another user than this test, nginx could not reopen
+        // this test's pipe as /dev/stdout (its access_log).
+        const output = await new Deno.Command(program, {
+          args: [...args, "-t"],
+          stdin: "null",
+          stdout: "null",
+          stderr: "piped",
+        }).output();
+        const result = { code: output.code, stderr: new TextDecoder().decode(output.stderr) };
+        const where = `${overlay} ${objectId(workload)} ${container.name} (ConfigMap ${name})`;
+        assert.equal(result.code, 0, `nginx -t failed for ${where}:\n${result.stderr}`);
+        assert.match(result.stderr, /test is successful/);
+        console.log(
+          `${where}: nginx -t ok; substitutions:\n  ${sandbox.substitutions.join("\n  ")}`,
+        );
+      } finally {
+        await sandbox.remove();
+      }
+    }
+  });
+}
+
+/** The agent sidecar and cloud nginx configs as rendered for the dev overlay, by file name. */
+async function renderedConfigs(): Promise<Record<string, string>> {
+  const objects = await kustomize("k8s/overlays/dev");
+  const configs: Record<string, string> = {};
+  for (const { workload, container } of nginxContainers(objects)) {
+    const { data } = renderedNginxConfigMap(objects, workload, container);
+    configs[`${workload.metadata.name}/nginx.conf`] = data["nginx.conf"];
   }
-});
+  return configs;
+}
 
 Deno.test("nginx configs keep every writable path relative to the emptyDir prefix", async () => {
-  for (const file of [AGENT_CONF, CLOUD_CONF]) {
-    const conf = await Deno.readTextFile(file);
+  const configs = await renderedConfigs();
+  assert.deepEqual(Object.keys(configs).sort(), [
+    "outpost-agent/nginx.conf",
+    "outpost-cloud-nginx/nginx.conf",
+  ]);
+  for (const [file, conf] of Object.entries(configs)) {
     assert.match(conf, /^pid [^/\s][^;]*;$/m, `${file}: pid file inside the prefix`);
     for (const directive of ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"]) {
       assert.match(
@@ -130,7 +215,7 @@ Deno.test("the agent sidecar proxies, caches assets, and answers 413 and 429 wit
       return Response.json(echo);
     },
   );
-  let conf = await Deno.readTextFile(AGENT_CONF);
+  let conf = (await renderedConfigs())["outpost-agent/nginx.conf"];
   conf = replaceOnce(conf, "server 127.0.0.1:8000;", `server 127.0.0.1:${upstreamPort};`);
   conf = replaceOnce(conf, "listen 8080;", `listen 127.0.0.1:${nginxPort};`);
   await Deno.writeTextFile(`${prefix}/nginx.conf`, conf);

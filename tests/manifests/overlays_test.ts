@@ -6,12 +6,15 @@ import {
   kustomize,
   objectId,
   OVERLAYS,
+  parseImageReference,
   type PodSpec,
   podSpec,
   REPO_ROOT,
   schemaProblems,
+  unpinnedImage,
   workloads,
 } from "./kube.ts";
+import { type HttpProbe, PROBE_KINDS, probePort } from "./pod.ts";
 
 const LAYERS = ["infrastructure", "apps"] as const;
 
@@ -129,6 +132,77 @@ Deno.test("every container runs as non-root on a read-only root filesystem with 
           problems.push(`${at}: capabilities do not drop ALL`);
         }
         if (context.capabilities?.add?.length) problems.push(`${at}: adds capabilities`);
+      }
+    }
+  }
+  assert.deepEqual(problems, []);
+});
+
+Deno.test("an image reference is split into repository, tag and digest", () => {
+  assert.deepEqual(parseImageReference("eclipse-mosquitto:2.0.21"), {
+    repository: "eclipse-mosquitto",
+    tag: "2.0.21",
+    digest: undefined,
+  });
+  assert.deepEqual(parseImageReference("registry.local:5000/team/app"), {
+    repository: "registry.local:5000/team/app",
+    digest: undefined,
+  });
+  const digest = `sha256:${"a".repeat(64)}`;
+  assert.deepEqual(parseImageReference(`ghcr.io/o/app:1.0@${digest}`), {
+    repository: "ghcr.io/o/app",
+    tag: "1.0",
+    digest,
+  });
+  assert.equal(unpinnedImage("nginx"), "no tag (means latest)");
+  assert.equal(unpinnedImage("registry.local:5000/app"), "no tag (means latest)");
+  assert.equal(unpinnedImage("nginx:latest"), "the latest tag");
+  assert.equal(unpinnedImage("nginx:Latest"), "the latest tag");
+  assert.equal(unpinnedImage("nginx:1.28-alpine"), undefined);
+  assert.equal(unpinnedImage(`nginx@${digest}`), undefined);
+  assert.equal(unpinnedImage("nginx@sha256:abc"), "malformed digest 'sha256:abc'");
+});
+
+Deno.test("no container image of the base or any overlay is untagged or latest", async () => {
+  const problems: string[] = [];
+  for (const dir of BUILDABLE) {
+    const containers = workloads(await kustomize(dir)).flatMap((workload) =>
+      allContainers(podSpec(workload))
+    );
+    if (OVERLAYS.some((overlay) => dir === `k8s/overlays/${overlay}`)) {
+      // agent + sidecar, cloud, cloud nginx, broker + its dynsec-init container
+      assert.equal(containers.length, 6, `${dir}: every container is checked`);
+    }
+    for (const workload of workloads(await kustomize(dir))) {
+      for (const container of allContainers(podSpec(workload))) {
+        const problem = unpinnedImage(container.image ?? "");
+        if (problem) {
+          problems.push(
+            `${dir}: ${objectId(workload)} ${container.name}: ${container.image} (${problem})`,
+          );
+        }
+      }
+    }
+  }
+  assert.deepEqual(problems, []);
+});
+
+Deno.test("every probe's port is one the kubelet can resolve in the probed container", async () => {
+  const problems: string[] = [];
+  for (const dir of BUILDABLE) {
+    for (const workload of workloads(await kustomize(dir))) {
+      for (const container of podSpec(workload).containers) {
+        for (const kind of PROBE_KINDS) {
+          const probe = container[kind] as HttpProbe | undefined;
+          const port = probe?.httpGet?.port ?? probe?.tcpSocket?.port;
+          if (port === undefined) continue;
+          try {
+            // A named port is looked up in this container only, not in the pod.
+            probePort(port, container);
+          } catch (error) {
+            problems.push(`${dir}: ${objectId(workload)} ${kind}: ${(error as Error).message}`);
+          }
+        }
       }
     }
   }
