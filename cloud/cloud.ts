@@ -8,7 +8,10 @@ import type { Hono } from "hono";
 import type { Logger } from "../agent/lib/log.ts";
 import { MetricsRegistry } from "../agent/lib/metrics.ts";
 import { listen } from "../agent/lib/serve.ts";
+import { ConfigError } from "../agent/lib/settings.ts";
 import { VERSION } from "../agent/version.ts";
+import { loadAssets } from "../web/assets.ts";
+import { createFleetSessionAuth, createFleetUi } from "../web/fleet/mod.ts";
 import {
   type DeviceCredentialsProvisioner,
   deviceTableProvisioner,
@@ -18,6 +21,7 @@ import { Downlink } from "./broker/downlink.ts";
 import { startEmbeddedBroker } from "./broker/embedded.ts";
 import { connectExternalBroker, redactUrl } from "./broker/external.ts";
 import type { BrokerLink } from "./broker/link.ts";
+import { connectMosquitto } from "./broker/mosquitto.ts";
 import type { CloudConfig } from "./config.ts";
 import { createCloudApp } from "./http/app.ts";
 import { createIngest, type Ingest } from "./ingest/ingest.ts";
@@ -44,7 +48,7 @@ export interface RunningCloud {
 
 /** Options of {@link startCloud}. */
 export interface StartCloudOptions {
-  /** The fleet console, mounted at `/`. */
+  /** Routes mounted at `/` instead of the fleet console (`web/fleet/`). */
   ui?: Hono;
   /**
    * Fault injection for tests: SIGKILL this process right after the n-th stored batch is
@@ -98,29 +102,57 @@ async function startBroker(
       describe: `embedded (MQTT 3.1.1) on ${mqttUrl(config.host, broker.port)}`,
     };
   }
-  return {
-    link: connectExternalBroker({
+  const ca = await readMqttCa(config.mqttCa);
+  const publicUrl = config.mqttPublicUrl ?? config.mqttUrl;
+  if (config.mqttUsername !== undefined && config.mqttPassword !== undefined) {
+    const mosquitto = connectMosquitto({
       url: config.mqttUrl,
-      username: config.mqttUsername,
-      password: config.mqttPassword,
+      adminUsername: config.mqttUsername,
+      adminPassword: config.mqttPassword,
       logger,
-    }),
+      ca,
+    });
+    return {
+      ...mosquitto,
+      publicUrl,
+      describe: `Mosquitto ${redactUrl(config.mqttUrl)} (dynamic security)`,
+    };
+  }
+  return {
+    link: connectExternalBroker({ url: config.mqttUrl, logger, ca }),
     provisioner: unconfiguredProvisioner(),
-    publicUrl: config.mqttPublicUrl ?? config.mqttUrl,
-    describe: `external ${redactUrl(config.mqttUrl)}`,
+    publicUrl,
+    describe: `external ${redactUrl(config.mqttUrl)} (no dynsec admin: enrollment answers 503)`,
   };
+}
+
+/** Reads OUTPOST_MQTT_CA, if set. */
+async function readMqttCa(path: string | undefined): Promise<string | undefined> {
+  if (path === undefined) return undefined;
+  try {
+    return await Deno.readTextFile(path);
+  } catch (error) {
+    throw new ConfigError(
+      `Cannot start cloud: OUTPOST_MQTT_CA must name a readable PEM file: current value is '${path}' (${
+        (error as Error).message
+      })`,
+    );
+  }
 }
 
 /**
  * Starts the cloud described by `config`.
- * @throws ConfigError for PostgreSQL (not in this build), a bad token file or a port in use.
+ * @throws ConfigError for an unreachable PostgreSQL, a bad token file or a port in use.
  */
 export async function startCloud(
   config: CloudConfig,
   logger: Logger,
   options: StartCloudOptions = {},
 ): Promise<RunningCloud> {
-  const database = await openCloudDatabase(config.database);
+  const database = await openCloudDatabase(config.database, {
+    poolSize: config.dbPoolSize,
+    logger: logger.child({ part: "database" }),
+  });
   const store = database.store;
   const metrics = new MetricsRegistry();
   let isReady = false;
@@ -148,6 +180,16 @@ export async function startCloud(
     };
     broker = await startBroker(config, { store, isReady: () => isReady, logger, metrics });
     downlink = new Downlink({ link: broker.link, store, logger });
+    // The fleet console logs in with the admin token; its islands call the API with the session.
+    const session = createFleetSessionAuth(tokens.admin);
+    const ui = options.ui ?? createFleetUi({
+      store,
+      downlink,
+      logger: logger.child({ part: "ui" }),
+      session,
+      assets: await loadAssets({ logger: logger.child({ part: "ui" }) }),
+      isReady: () => isReady,
+    });
     const app = createCloudApp({
       store,
       downlink,
@@ -159,7 +201,8 @@ export async function startCloud(
       enrollToken: tokens.enroll,
       broker: { url: broker.publicUrl, protocolVersion: broker.link.protocolVersion },
       isReady: () => isReady,
-      ui: options.ui,
+      ui,
+      sessionAuth: session.authorizesApiRequest,
     });
     server = listen({
       component: "cloud",

@@ -92,14 +92,20 @@ Deno.test("the cloud refuses to start when its HTTP or MQTT port is taken, namin
   });
 });
 
-Deno.test("a PostgreSQL DATABASE_URL stops the start with one line and creates nothing", async () => {
+Deno.test("an unreachable PostgreSQL stops the start with one line and creates nothing", async () => {
   await withDataDir(async (dir) => {
     const { logger } = collectingLogger();
+    const closed = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const { port } = closed.addr as Deno.NetAddr;
+    closed.close();
     const config = loadCloudConfig([], {
       OUTPOST_DATA_DIR: `${dir}/data`,
-      DATABASE_URL: "postgres://outpost:pw@db:5432/outpost",
+      DATABASE_URL: `postgres://outpost:pw-secret@127.0.0.1:${port}/outpost`,
     });
-    await assert.rejects(startCloud(config, logger), /PostgreSQL, which is not supported yet/);
+    await assert.rejects(
+      startCloud(config, logger),
+      /Cannot start cloud: DATABASE_URL: cannot connect to PostgreSQL at postgres:\/\/outpost:\*\*\*@127/,
+    );
     await assert.rejects(Deno.stat(`${dir}/data`), Deno.errors.NotFound);
   });
 });

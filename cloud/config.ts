@@ -8,6 +8,7 @@ import { fileURLToPath } from "node:url";
 import { LOG_LEVELS, type LogLevel } from "../agent/lib/log.ts";
 import {
   enumParser,
+  intParser,
   InvalidValue,
   type Parser,
   pathParser,
@@ -22,6 +23,9 @@ import {
 export type DatabaseLocation =
   | { kind: "sqlite"; path: string }
   | { kind: "postgres"; url: string };
+
+/** PostgreSQL connections per cloud process unless `OUTPOST_DB_POOL_SIZE` says otherwise. */
+export const DEFAULT_DB_POOL_SIZE = 10;
 
 /** File name of the default libSQL database inside the data dir. */
 export const CLOUD_DB_FILE = "cloud.db";
@@ -85,6 +89,13 @@ export const cloudSettings = {
     // A postgres:// URL carries a password.
     secret: true,
   },
+  dbPoolSize: {
+    flag: "db-pool-size",
+    env: "OUTPOST_DB_POOL_SIZE",
+    // Used with PostgreSQL only (libSQL has one connection). Per process: replicas add up.
+    parse: intParser(1, 1000),
+    fallback: DEFAULT_DB_POOL_SIZE,
+  },
   adminToken: {
     flag: "admin-token",
     env: "OUTPOST_ADMIN_TOKEN",
@@ -128,6 +139,13 @@ export const cloudSettings = {
     flag: "mqtt-public-url",
     env: "OUTPOST_MQTT_PUBLIC_URL",
     parse: urlParser(["mqtt:", "mqtts:", "ws:", "wss:"]),
+    fallback: undefined as string | undefined,
+  },
+  mqttCa: {
+    flag: "mqtt-ca",
+    env: "OUTPOST_MQTT_CA",
+    // CA file for an external mqtts:// broker with a private CA (the cloud's own connections).
+    parse: pathParser(),
     fallback: undefined as string | undefined,
   },
   logLevel: {

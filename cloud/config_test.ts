@@ -13,6 +13,7 @@ Deno.test("cloud config defaults work for deno task dev", () => {
   assert.equal(config.adminToken, undefined);
   assert.equal(config.enrollToken, undefined);
   assert.equal(config.logLevel, "info");
+  assert.equal(config.dbPoolSize, 10);
 });
 
 Deno.test("cloud flags override environment variables and the data dir moves the database", () => {
@@ -42,6 +43,14 @@ Deno.test("DATABASE_URL accepts file: URLs, plain paths and postgres URLs", () =
   }
 });
 
+Deno.test("the PostgreSQL pool size comes from OUTPOST_DB_POOL_SIZE or --db-pool-size", () => {
+  assert.equal(loadCloudConfig([], { OUTPOST_DB_POOL_SIZE: "25" }).dbPoolSize, 25);
+  assert.equal(
+    loadCloudConfig(["--db-pool-size", "4"], { OUTPOST_DB_POOL_SIZE: "25" }).dbPoolSize,
+    4,
+  );
+});
+
 Deno.test("bad cloud settings fail naming the setting and the value, secrets redacted", () => {
   const cases: [Record<string, string>, RegExp][] = [
     [
@@ -56,6 +65,14 @@ Deno.test("bad cloud settings fail naming the setting and the value, secrets red
     [{ OUTPOST_ENROLL_TOKEN: "has space in it 1234" }, /OUTPOST_ENROLL_TOKEN .*\[redacted\]$/],
     [{ OUTPOST_MQTT_PASSWORD: "a b" }, /OUTPOST_MQTT_PASSWORD .*\[redacted\]$/],
     [{ OUTPOST_LOG_LEVEL: "loud" }, /OUTPOST_LOG_LEVEL must be one of debug, info, warn, error/],
+    [
+      { DATABASE_URL: "postgres://u:s3cret@db:99999/x" },
+      /Cannot start cloud: DATABASE_URL must be a valid postgres:\/\/ URL: current value is \[redacted\]$/,
+    ],
+    [
+      { OUTPOST_DB_POOL_SIZE: "0" },
+      /OUTPOST_DB_POOL_SIZE must be a whole number from 1 to 1000: current value is '0'$/,
+    ],
   ];
   for (const [env, pattern] of cases) {
     assert.throws(() => loadCloudConfig([], env), pattern, JSON.stringify(env));

@@ -112,7 +112,7 @@ console.error(
   [
     "",
     `[dev] agent  ${agentUrl}  (API: ${agentUrl}/api/v1/readings, sync: ${agentUrl}/api/v1/sync)`,
-    `[dev] cloud  ${cloudUrl}  (admin token: ${DEV_ADMIN_TOKEN}, local only)`,
+    `[dev] cloud  ${cloudUrl}  (fleet console; log in with the admin token ${DEV_ADMIN_TOKEN})`,
     `[dev] try:   curl -H 'authorization: Bearer ${DEV_ADMIN_TOKEN}' ${cloudUrl}/api/v1/devices`,
     "[dev] Ctrl-C stops everything",
     "",

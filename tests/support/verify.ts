@@ -71,6 +71,39 @@ export function cloudRecords(
   }
 }
 
+/** One stored event's id and message. */
+export interface StoredEventText {
+  id: string;
+  message: string;
+}
+
+/** Every event's id and message an agent holds (by seq). */
+export function agentEventTexts(dataDir: string): Map<number, StoredEventText> {
+  const db = open(`${dataDir}/agent.db`);
+  try {
+    const rows = db.prepare("SELECT seq, id, message FROM events").all() as (
+      & StoredEventText
+      & { seq: number }
+    )[];
+    return new Map(rows.map((row) => [Number(row.seq), { id: row.id, message: row.message }]));
+  } finally {
+    db.close();
+  }
+}
+
+/** Every event's id and message the cloud holds for `deviceId` (by seq). */
+export function cloudEventTexts(dataDir: string, deviceId: string): Map<number, StoredEventText> {
+  const db = open(`${dataDir}/cloud.db`);
+  try {
+    const rows = db.prepare("SELECT seq, id, message FROM events WHERE device_id = ?").all(
+      deviceId,
+    ) as (StoredEventText & { seq: number })[];
+    return new Map(rows.map((row) => [Number(row.seq), { id: row.id, message: row.message }]));
+  } finally {
+    db.close();
+  }
+}
+
 /** Lost (agent has, cloud lacks), phantom (cloud has, agent lacks) and mismatched seqs. */
 export function compareRecords(agent: RecordMap, cloud: RecordMap) {
   const lost: number[] = [];
