@@ -1,0 +1,62 @@
+/**
+ * The shared shape of our entry points: read the configuration (a bad setting exits 2 with one
+ * line), start the component, stop gracefully on SIGINT/SIGTERM, exit 1 if it cannot get ready.
+ * @module
+ */
+import { createLogger, type Logger, type LogLevel } from "./log.ts";
+import { ConfigError } from "./settings.ts";
+import { MigrationError } from "./sqlite.ts";
+
+/** A started component. */
+export interface RunningComponent {
+  ready: Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Options of {@link runMain}. */
+export interface RunMainOptions<C extends { logLevel: LogLevel }> {
+  component: string;
+  loadConfig: (args: string[], env: Record<string, string | undefined>) => C;
+  start: (config: C, logger: Logger) => Promise<RunningComponent>;
+}
+
+/** Runs a component until a signal stops it; resolves with the exit code for early failures. */
+export async function runMain<C extends { logLevel: LogLevel }>(
+  options: RunMainOptions<C>,
+): Promise<number> {
+  let config: C;
+  try {
+    config = options.loadConfig(Deno.args, Deno.env.toObject());
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(error.message);
+    return 2;
+  }
+  const logger = createLogger({ level: config.logLevel, fields: { component: options.component } });
+  let running: RunningComponent;
+  try {
+    running = await options.start(config, logger);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(error.message);
+    return 2;
+  }
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info("stopping", { signal });
+    running.stop().then(() => Deno.exit(0));
+  };
+  Deno.addSignalListener("SIGINT", () => stop("SIGINT"));
+  Deno.addSignalListener("SIGTERM", () => stop("SIGTERM"));
+  try {
+    await running.ready;
+  } catch (error) {
+    const message = error instanceof MigrationError ? error.message : String(error);
+    logger.error(`cannot start ${options.component}`, { error: message });
+    await running.stop();
+    return 1;
+  }
+  return await new Promise<number>(() => {}); // runs until a signal stops it
+}
