@@ -2,22 +2,14 @@
  * The agent's Hono app, built by a factory so tests drive it with `app.request()`.
  * @module
  */
+import { installSystemRoutes } from "../lib/system_routes.ts";
 import { Hono } from "hono";
-import {
-  bearerAuth,
-  errorHandler,
-  notFoundHandler,
-  readinessGate,
-  requestMetrics,
-  securityHeaders,
-} from "../lib/http_middleware.ts";
+import { bearerAuth, readinessGate } from "../lib/http_middleware.ts";
 import type { Logger } from "../lib/log.ts";
-import { type MetricsRegistry, registerProcessMetrics } from "../lib/metrics.ts";
-import { buildOpenApiDocument, type RouteDoc } from "../lib/openapi.ts";
+import type { MetricsRegistry } from "../lib/metrics.ts";
 import type { AgentStore } from "../store/store.ts";
 import { eventsDocs, eventsRoutes } from "./events.ts";
 import { readingsDocs, readingsRoutes } from "./readings.ts";
-import { HealthOutput } from "./schemas.ts";
 import { statusDocs, statusRoutes, type SyncConnection, unenrolledConnection } from "./status.ts";
 
 /** Dependencies of {@link createAgentApp}. */
@@ -44,30 +36,6 @@ export interface AgentAppOptions {
 
 const MUTATING = ["POST", "PUT", "PATCH", "DELETE"];
 
-const systemDocs: RouteDoc[] = [
-  {
-    method: "get",
-    path: "/healthz",
-    summary: "Liveness: the process serves HTTP",
-    tags: ["system"],
-    responses: { 200: { description: "Alive", schema: HealthOutput } },
-  },
-  {
-    method: "get",
-    path: "/readyz",
-    summary: "Readiness: database open and migrations done",
-    tags: ["system"],
-    responses: { 200: { description: "Ready", schema: HealthOutput } },
-  },
-  {
-    method: "get",
-    path: "/metrics",
-    summary: "Prometheus metrics",
-    tags: ["system"],
-    responses: { 200: { description: "Prometheus text format", contentType: "text/plain" } },
-  },
-];
-
 /** Builds the agent app: system endpoints, the `/api/v1` routes and (optionally) the UI. */
 export function createAgentApp(options: AgentAppOptions): Hono {
   const isReady = options.isReady ?? (() => true);
@@ -87,37 +55,22 @@ export function createAgentApp(options: AgentAppOptions): Hono {
       if (isReady()) gauge.set((await options.store.outboxStats()).pending);
     },
   );
-  registerProcessMetrics(options.metrics);
-
-  app.onError(errorHandler(options.logger));
-  app.notFound(notFoundHandler);
-  app.use("*", securityHeaders());
-  app.use("*", requestMetrics(options.metrics));
-
-  app.get("/healthz", (c) => c.json({ status: "ok", version: options.version }));
-  app.get("/readyz", async (c) => {
-    if (!isReady()) {
-      return c.json({
-        error: { code: "not_ready", message: "Database migrations are not done yet" },
-      }, 503);
-    }
-    await options.store.ping();
-    return c.json({ status: "ready", deviceId: options.deviceId });
-  });
-  app.get("/metrics", async (c) => {
-    c.header("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
-    return c.body(await options.metrics.render());
-  });
-
-  const document = buildOpenApiDocument(
-    {
-      title: "Outpost agent API",
-      version: options.version,
-      description: "Local REST API of an Outpost edge agent. Errors use the JSON envelope.",
+  installSystemRoutes(app, {
+    logger: options.logger,
+    metrics: options.metrics,
+    version: options.version,
+    isReady,
+    ping: () => options.store.ping(),
+    readyFields: { deviceId: options.deviceId },
+    openApi: {
+      info: {
+        title: "Outpost agent API",
+        version: options.version,
+        description: "Local REST API of an Outpost edge agent. Errors use the JSON envelope.",
+      },
+      routes: [...readingsDocs, ...eventsDocs, ...statusDocs],
     },
-    [...systemDocs, ...readingsDocs, ...eventsDocs, ...statusDocs],
-  );
-  app.get("/api/openapi.json", (c) => c.json(document));
+  });
 
   app.use("/api/v1/*", readinessGate(isReady));
   const requireBearer = bearerAuth({ token: options.apiToken, methods: MUTATING });

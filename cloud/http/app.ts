@@ -2,19 +2,11 @@
  * The cloud's Hono app, built by a factory so tests drive it with `app.request()`.
  * @module
  */
+import { installSystemRoutes } from "../../agent/lib/system_routes.ts";
 import { Hono, type MiddlewareHandler } from "hono";
-import { z } from "zod";
-import {
-  bearerAuth,
-  errorHandler,
-  notFoundHandler,
-  readinessGate,
-  requestMetrics,
-  securityHeaders,
-} from "../../agent/lib/http_middleware.ts";
+import { bearerAuth, readinessGate } from "../../agent/lib/http_middleware.ts";
 import type { Logger } from "../../agent/lib/log.ts";
-import { type MetricsRegistry, registerProcessMetrics } from "../../agent/lib/metrics.ts";
-import { buildOpenApiDocument, type RouteDoc } from "../../agent/lib/openapi.ts";
+import type { MetricsRegistry } from "../../agent/lib/metrics.ts";
 import type { DeviceCredentialsProvisioner } from "../broker/credentials.ts";
 import type { Downlink } from "../broker/downlink.ts";
 import type { CloudStore } from "../store/store.ts";
@@ -48,32 +40,6 @@ export interface CloudAppOptions {
   sessionAuth?: (request: Request) => boolean;
 }
 
-const HealthOutput = z.object({ status: z.string() }).passthrough();
-
-const systemDocs: RouteDoc[] = [
-  {
-    method: "get",
-    path: "/healthz",
-    summary: "Liveness: the process serves HTTP",
-    tags: ["system"],
-    responses: { 200: { description: "Alive", schema: HealthOutput } },
-  },
-  {
-    method: "get",
-    path: "/readyz",
-    summary: "Readiness: database open and migrations done",
-    tags: ["system"],
-    responses: { 200: { description: "Ready", schema: HealthOutput } },
-  },
-  {
-    method: "get",
-    path: "/metrics",
-    summary: "Prometheus metrics",
-    tags: ["system"],
-    responses: { 200: { description: "Prometheus text format", contentType: "text/plain" } },
-  },
-];
-
 const ENROLL_PATH = "/api/v1/enroll";
 
 /**
@@ -106,38 +72,22 @@ export function createCloudApp(options: CloudAppOptions): Hono {
       if (isReady()) g.set(await options.store.countOnline());
     },
   );
-  registerProcessMetrics(options.metrics);
-
-  app.onError(errorHandler(options.logger));
-  app.notFound(notFoundHandler);
-  app.use("*", securityHeaders());
-  app.use("*", requestMetrics(options.metrics));
-
-  app.get("/healthz", (c) => c.json({ status: "ok", version: options.version }));
-  app.get("/readyz", async (c) => {
-    if (!isReady()) {
-      return c.json({
-        error: { code: "not_ready", message: "Database migrations are not done yet" },
-      }, 503);
-    }
-    await options.store.ping();
-    return c.json({ status: "ready" });
-  });
-  app.get("/metrics", async (c) => {
-    c.header("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
-    return c.body(await options.metrics.render());
-  });
-
-  const document = buildOpenApiDocument(
-    {
-      title: "Outpost cloud API",
-      version: options.version,
-      description:
-        "Enrollment, fleet, ingested data, desired state and commands. Errors use the JSON envelope.",
+  installSystemRoutes(app, {
+    logger: options.logger,
+    metrics: options.metrics,
+    version: options.version,
+    isReady,
+    ping: () => options.store.ping(),
+    openApi: {
+      info: {
+        title: "Outpost cloud API",
+        version: options.version,
+        description:
+          "Enrollment, fleet, ingested data, desired state and commands. Errors use the JSON envelope.",
+      },
+      routes: [...enrollDocs, ...devicesDocs, ...dataDocs],
     },
-    [...systemDocs, ...enrollDocs, ...devicesDocs, ...dataDocs],
-  );
-  app.get("/api/openapi.json", (c) => c.json(document));
+  });
 
   app.use("/api/v1/*", readinessGate(isReady));
   app.use("/api/v1/*", adminAuth(options.adminToken, options.sessionAuth));
