@@ -9,9 +9,18 @@ import { MAX_BATCH_BYTES, MAX_BATCH_RECORDS } from "../protocol/messages.ts";
 import { topics } from "../protocol/topics.ts";
 import type { AgentStore, OutboxRow } from "../store/store.ts";
 
+/**
+ * What the publisher needs from an outbox: the agent's SQLite store, or an in-memory one (the
+ * fleet simulator in tests/bench/sim.ts).
+ */
+export type PublisherOutbox = Pick<
+  AgentStore,
+  "outboxStats" | "onAppend" | "readOutbox" | "acknowledge"
+>;
+
 /** Options of {@link OutboxPublisher}. */
 export interface OutboxPublisherOptions {
-  store: AgentStore;
+  store: PublisherOutbox;
   deviceId: string;
   logger: Logger;
   /** Publishes at QoS 1; resolves on PUBACK, rejects when the connection is gone. */

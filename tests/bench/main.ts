@@ -8,7 +8,8 @@ import { parseArgs } from "node:util";
 import { sql } from "kysely";
 import { openSqlite, transact } from "../../agent/lib/sqlite.ts";
 import { freePort, postJson, startTask, waitForOk } from "../support/process.ts";
-import { runLoad } from "./load.ts";
+import { runLoad, runOpenLoop } from "./load.ts";
+import { catchUp, componentPid, endToEndSync, rssOf } from "./sync.ts";
 
 interface Row {
   name: string;
@@ -115,19 +116,42 @@ async function helloBaseline(durationMs: number) {
   }
 }
 
-async function rssOf(pid: number): Promise<number> {
-  const status = await Deno.readTextFile(`/proc/${pid}/status`);
-  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) * 1024;
+async function helloOpenLoop(rate: number, durationMs: number) {
+  const port = freePort();
+  const server = Deno.serve(
+    { port, hostname: "127.0.0.1", onListen: () => {} },
+    () => new Response("hello"),
+  );
+  try {
+    return await runOpenLoop(`http://127.0.0.1:${port}/`, { rate, durationMs });
+  } finally {
+    await server.shutdown();
+  }
 }
 
-async function agentPid(groupLeader: number): Promise<number> {
-  // `deno task` runs the agent as a child; find the deno process serving it.
-  const out = await new Deno.Command("pgrep", {
-    args: ["-g", String(groupLeader), "-f", "agent/main.ts"],
-  })
-    .output();
-  const pids = new TextDecoder().decode(out.stdout).trim().split("\n").map(Number).filter(Boolean);
-  return pids.at(-1) ?? groupLeader;
+/** Builds the web client and sums its files (raw and gzip). */
+async function bundleSize(): Promise<{ bytes: number; gzipBytes: number; files: number }> {
+  const build = await new Deno.Command(Deno.execPath(), {
+    args: ["task", "--quiet", "build:web"],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  if (!build.success) throw new Error(new TextDecoder().decode(build.stderr));
+  const dir = new URL("../../web/static/build/", import.meta.url);
+  let bytes = 0;
+  let gzipBytes = 0;
+  let files = 0;
+  for await (const entry of Deno.readDir(dir)) {
+    if (!entry.isFile || entry.name === "manifest.json") continue;
+    const data = await Deno.readFile(new URL(entry.name, dir));
+    bytes += data.byteLength;
+    const gz = await new Response(
+      new Blob([data]).stream().pipeThrough(new CompressionStream("gzip")),
+    ).arrayBuffer();
+    gzipBytes += gz.byteLength;
+    files++;
+  }
+  return { bytes, gzipBytes, files };
 }
 
 console.error(`outpost bench${smoke ? " (smoke profile: figures are not meaningful)" : ""}`);
@@ -144,7 +168,7 @@ const agent = startTask("agent", {
 try {
   await waitForOk(`${base}/readyz`, 60_000, agent);
   const startToReadyMs = performance.now() - startedAt;
-  const pid = await agentPid(agent.pid);
+  const pid = await componentPid(agent.pid, "agent/main.ts");
   const idleRss = await rssOf(pid);
 
   const raw = await rawInsertRowsPerSecond(ingestRows);
@@ -173,6 +197,21 @@ try {
       query.p99Ms.toFixed(2)
     } ms, errors ${query.errors}`,
   });
+  const dashRate = smoke ? 100 : 200;
+  const dashMs = smoke ? 1000 : 10_000;
+  await fetch(`${base}/`).then((r) => r.arrayBuffer()); // warm-up
+  const helloOpen = await helloOpenLoop(dashRate, dashMs);
+  const dashboard = await runOpenLoop(`${base}/`, { rate: dashRate, durationMs: dashMs });
+  record({
+    name: `dashboard SSR p99 at ${dashRate} req/s`,
+    figure: dashboard.p99Ms,
+    unit: "ms",
+    baseline: helloOpen.p99Ms,
+    baselineName: "bare Deno.serve hello p99, same rate",
+    note: `open loop ${dashMs / 1000} s; p50 ${dashboard.p50Ms.toFixed(2)} ms (hello p50 ${
+      helloOpen.p50Ms.toFixed(2)
+    } ms), errors ${dashboard.errors}`,
+  });
   const loadRss = await rssOf(pid);
   record({
     name: "agent RSS idle",
@@ -199,6 +238,46 @@ try {
   await agent.stop();
   await Deno.remove(dataDir, { recursive: true });
 }
+
+const bundle = await bundleSize();
+record({
+  name: "web client bundle",
+  figure: bundle.bytes / 1000,
+  unit: "kB",
+  baseline: bundle.gzipBytes / 1000,
+  baselineName: "gzip",
+  note: `${bundle.files} files in web/static/build after build:web; the compiled agent binary ` +
+    "is not measured here (deno compile needs denort, which cannot be downloaded)",
+});
+
+const syncRows = smoke ? 20_000 : 500_000;
+for (const backend of ["libsql", "postgres"] as const) {
+  const result = await endToEndSync(backend, syncRows);
+  record({
+    name: `end-to-end sync (${backend}, Mosquitto)`,
+    figure: result.rowsPerSecond,
+    unit: "rows/s",
+    baseline: result.rawRowsPerSecond,
+    baselineName: `raw cloud commitBatch (${backend})`,
+    note: `${syncRows.toLocaleString("en-US")} rows written to the agent until all acked` +
+      (backend === "libsql" ? `; lost ${result.lost}, duplicates ${result.duplicates}` : ""),
+  });
+}
+
+const catchUpRows = smoke ? 20_000 : 1_000_000;
+const drained = await catchUp(catchUpRows);
+record({
+  name: `catch-up of ${catchUpRows.toLocaleString("en-US")} rows`,
+  figure: drained.fromCloudReadyMs / 1000,
+  unit: "s",
+  baseline: drained.fromReconnectMs / 1000,
+  baselineName: "from the agent's reconnect",
+  note:
+    `embedded broker, libSQL; agent RSS max ${
+      (drained.agentRssMaxBytes / 1e6).toFixed(0)
+    } MB, cloud RSS max ${(drained.cloudRssMaxBytes / 1e6).toFixed(0)} MB during the drain; ` +
+    `writing the backlog took ${(drained.writeMs / 1000).toFixed(1)} s`,
+});
 
 console.log("| benchmark | figure | baseline | ratio | note |");
 console.log("| --- | --- | --- | --- | --- |");

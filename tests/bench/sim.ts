@@ -1,0 +1,439 @@
+/**
+ * `deno task sim --devices N --rate R`: a fleet simulator. Enrolls N devices against a running
+ * cloud (`--cloud URL --enroll-token T --admin-token T`) or one it starts itself (embedded
+ * broker, libSQL), then runs N light-weight device sync clients in this one process. Each client
+ * speaks the agent's protocol with the agent's own code: `agent/sync/enroll.ts`,
+ * `agent/protocol/*` (topics, message schemas) and `agent/sync/publisher.ts` (batching, window,
+ * resend) over an in-memory outbox instead of SQLite.
+ *
+ * `--rate R` is readings per second per device. The run stops after `--duration` seconds of
+ * traffic, then checks presence: all N online in `GET /api/v1/devices` while running, all
+ * offline after the clients said goodbye. Prints a progress line every second and a summary.
+ * @module
+ */
+import { parseArgs } from "node:util";
+import mqtt, { type MqttClient } from "mqtt";
+import { createLogger } from "../../agent/lib/log.ts";
+import { Ack, decodeMessage, type Status } from "../../agent/protocol/messages.ts";
+import { parseTopic, topics } from "../../agent/protocol/topics.ts";
+import { enroll } from "../../agent/sync/enroll.ts";
+import { OutboxPublisher, type PublisherOutbox } from "../../agent/sync/publisher.ts";
+import type { OutboxRow, OutboxStats } from "../../agent/store/store.ts";
+import {
+  type CloudHandle,
+  startCloud,
+  TEST_ADMIN_TOKEN,
+  TEST_ENROLL_TOKEN,
+} from "../support/stack.ts";
+import { componentPid, rssOf } from "./sync.ts";
+
+/** An outbox in memory: the unacked suffix of a device's records. */
+export class MemoryOutbox implements PublisherOutbox {
+  #rows: OutboxRow[] = [];
+  #lastSeq = 0;
+  #ackedSeq = 0;
+  #lastAckAt: string | null = null;
+  #listeners = new Set<() => void>();
+
+  get lastSeq(): number {
+    return this.#lastSeq;
+  }
+
+  get ackedSeq(): number {
+    return this.#ackedSeq;
+  }
+
+  /** Appends payloads (JSON objects without `seq`) and wakes the publisher. */
+  append(payloads: string[]): void {
+    for (const payload of payloads) this.#rows.push({ seq: ++this.#lastSeq, payload });
+    for (const listener of this.#listeners) listener();
+  }
+
+  onAppend(listener: () => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  outboxStats(): Promise<OutboxStats> {
+    return Promise.resolve({
+      lastSeq: this.#lastSeq,
+      ackedSeq: this.#ackedSeq,
+      pending: this.#lastSeq - this.#ackedSeq,
+      lastAckAt: this.#lastAckAt,
+    });
+  }
+
+  readOutbox(afterSeq: number, limit: number): Promise<OutboxRow[]> {
+    const first = this.#rows[0]?.seq ?? this.#lastSeq + 1;
+    const start = Math.max(0, afterSeq + 1 - first);
+    return Promise.resolve(this.#rows.slice(start, start + limit));
+  }
+
+  acknowledge(upTo: number): Promise<number> {
+    const capped = Math.min(upTo, this.#lastSeq);
+    if (capped > this.#ackedSeq) {
+      this.#rows.splice(0, capped - this.#ackedSeq);
+      this.#ackedSeq = capped;
+      this.#lastAckAt = new Date().toISOString();
+    }
+    return Promise.resolve(this.#ackedSeq);
+  }
+}
+
+const VERSION = "sim";
+const logger = createLogger({ level: "error" });
+
+/** One simulated device: enrollment, one MQTT connection, the agent's publisher. */
+class SimDevice {
+  readonly outbox = new MemoryOutbox();
+  readonly publisher: OutboxPublisher;
+  client: MqttClient | undefined;
+  connected = false;
+
+  constructor(readonly id: string) {
+    this.publisher = new OutboxPublisher({
+      store: this.outbox,
+      deviceId: id,
+      logger,
+      publish: (topic, payload) => this.#publish(topic, payload, false),
+      idlePollMs: 5_000,
+    });
+  }
+
+  #status(online: boolean): Status {
+    return {
+      online,
+      version: VERSION,
+      arch: Deno.build.arch,
+      lastSeq: this.outbox.lastSeq,
+      ts: new Date().toISOString(),
+    };
+  }
+
+  #publish(topic: string, payload: string, retain: boolean): Promise<void> {
+    const client = this.client;
+    if (!client?.connected) return Promise.reject(new Error("not connected"));
+    return new Promise((resolve, reject) =>
+      client.publish(
+        topic,
+        payload,
+        { qos: 1, retain },
+        (error) => error ? reject(error) : resolve(),
+      )
+    );
+  }
+
+  async start(cloudUrl: string, token: string, mqttUrl?: string): Promise<void> {
+    const response = await enroll({
+      cloudUrl,
+      token,
+      deviceId: this.id,
+      arch: Deno.build.arch,
+      version: VERSION,
+      labels: { sim: "true" },
+      timeoutMs: 60_000,
+    });
+    await this.publisher.start();
+    const client = mqtt.connect(mqttUrl ?? response.mqtt.url, {
+      clientId: this.id,
+      username: response.mqtt.username,
+      password: response.mqtt.password,
+      protocolVersion: response.mqtt.protocolVersion,
+      clean: false,
+      keepalive: 60,
+      connectTimeout: 30_000,
+      reconnectPeriod: 2_000 + Math.floor(Math.random() * 3_000),
+      will: {
+        topic: topics.status(this.id),
+        payload: Buffer.from(JSON.stringify(this.#status(false))),
+        qos: 1,
+        retain: true,
+      },
+    });
+    this.client = client;
+    client.on("connect", () => {
+      client.subscribe(topics.deviceDownlink(this.id), { qos: 1 }, () => {
+        this.connected = true;
+        this.#publish(topics.status(this.id), JSON.stringify(this.#status(true)), true)
+          .catch(() => {});
+        this.publisher.connected();
+      });
+    });
+    client.on("close", () => {
+      if (this.connected) this.publisher.disconnected();
+      this.connected = false;
+    });
+    client.on("error", () => {});
+    client.on("message", (topic, payload) => {
+      const parsed = parseTopic(topic);
+      if (parsed?.kind !== "ack" || parsed.deviceId !== this.id) return; // desired/cmd ignored
+      const ack = decodeMessage(Ack, payload);
+      if (ack.ok) this.publisher.acknowledge(ack.value.upTo).catch(() => {});
+    });
+    await new Promise<void>((resolve, reject) => {
+      client.once("connect", () => resolve());
+      client.once("error", reject);
+    });
+  }
+
+  /** Says goodbye like a stopping agent: retained offline status, then disconnect. */
+  async stop(): Promise<void> {
+    if (this.client?.connected) {
+      await this.#publish(topics.status(this.id), JSON.stringify(this.#status(false)), true)
+        .catch(() => {});
+    }
+    await this.client?.endAsync().catch(() => {});
+    await this.publisher.stop();
+  }
+}
+
+/** Runs `fn` over `items` with at most `limit` at a time. */
+async function pool<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) await fn(items[next++]);
+  }));
+}
+
+interface DeviceRow {
+  id: string;
+  online: boolean;
+}
+
+async function fleetPresence(
+  cloudUrl: string,
+  adminToken: string,
+  prefix: string,
+): Promise<{ online: number; total: number }> {
+  const response = await fetch(`${cloudUrl}/api/v1/devices`, {
+    headers: { authorization: `Bearer ${adminToken}` },
+  });
+  const body = await response.json() as { items: DeviceRow[] };
+  const ours = body.items.filter((device) => device.id.startsWith(prefix));
+  return { online: ours.filter((device) => device.online).length, total: ours.length };
+}
+
+async function waitPresence(
+  cloudUrl: string,
+  adminToken: string,
+  prefix: string,
+  check: (p: { online: number; total: number }) => boolean,
+  timeoutMs: number,
+): Promise<{ ok: boolean; ms: number; last: { online: number; total: number } }> {
+  const start = performance.now();
+  let last = { online: 0, total: 0 };
+  while (performance.now() - start < timeoutMs) {
+    last = await fleetPresence(cloudUrl, adminToken, prefix).catch(() => last);
+    if (check(last)) return { ok: true, ms: performance.now() - start, last };
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  return { ok: false, ms: performance.now() - start, last };
+}
+
+/** Options of {@link runSim}. */
+export interface SimOptions {
+  devices: number;
+  /** Readings per second per device. */
+  rate: number;
+  durationS: number;
+  cloudUrl?: string;
+  enrollToken?: string;
+  adminToken?: string;
+  /** Overrides the broker URL enrollment hands out. */
+  mqttUrl?: string;
+  /** Connections being set up at once. */
+  concurrency?: number;
+  prefix?: string;
+  quiet?: boolean;
+}
+
+/** Result of {@link runSim}. */
+export interface SimResult {
+  devices: number;
+  connected: number;
+  enrollAndConnectMs: number;
+  recordsWritten: number;
+  recordsSent: number;
+  recordsAcked: number;
+  ackedPerSecond: number;
+  allOnline: boolean;
+  onlineSeen: number;
+  allOfflineAfterStop: boolean;
+  offlineAfterMs: number;
+  cloudRssMaxBytes: number | undefined;
+  simRssMaxBytes: number;
+}
+
+/** Runs the simulation; starts (and stops) its own cloud when `cloudUrl` is not given. */
+export async function runSim(options: SimOptions): Promise<SimResult> {
+  let cloud: CloudHandle | undefined;
+  const say = (line: string) => options.quiet || console.error(line);
+  if (!options.cloudUrl) {
+    say("starting a cloud (embedded broker, libSQL)…");
+    cloud = await startCloud({ env: { OUTPOST_LOG_LEVEL: "warn" } });
+  }
+  const cloudUrl = options.cloudUrl ?? cloud!.url;
+  const enrollToken = options.enrollToken ?? TEST_ENROLL_TOKEN;
+  const adminToken = options.adminToken ?? TEST_ADMIN_TOKEN;
+  const prefix = options.prefix ?? `sim-${Date.now().toString(36)}-`;
+  const cloudPid = cloud ? await componentPid(cloud.process.pid, "cloud/main.ts") : undefined;
+  const devices = Array.from(
+    { length: options.devices },
+    (_, i) => new SimDevice(`${prefix}${String(i).padStart(5, "0")}`),
+  );
+  let cloudRssMaxBytes = 0;
+  let simRssMaxBytes = 0;
+  const sampleRss = async () => {
+    if (cloudPid) cloudRssMaxBytes = Math.max(cloudRssMaxBytes, await rssOf(cloudPid));
+    simRssMaxBytes = Math.max(simRssMaxBytes, Deno.memoryUsage().rss);
+  };
+  let lastAcked = 0;
+  let lastAt = performance.now();
+  const totals = () => {
+    let sent = 0;
+    let acked = 0;
+    let written = 0;
+    let connected = 0;
+    for (const device of devices) {
+      sent += device.publisher.stats.recordsSent;
+      acked += device.outbox.ackedSeq;
+      written += device.outbox.lastSeq;
+      if (device.connected) connected++;
+    }
+    return { sent, acked, written, connected };
+  };
+  const progress = setInterval(async () => {
+    await sampleRss();
+    const t = totals();
+    const now = performance.now();
+    const rate = (t.acked - lastAcked) / ((now - lastAt) / 1000);
+    lastAcked = t.acked;
+    lastAt = now;
+    say(
+      `devices ${t.connected}/${devices.length} connected | written ${t.written} sent ${t.sent} ` +
+        `acked ${t.acked} | ${Math.round(rate)} acked/s | cloud RSS ${
+          cloudPid ? `${(cloudRssMaxBytes / 1e6).toFixed(0)} MB max` : "n/a"
+        } | sim RSS ${(Deno.memoryUsage().rss / 1e6).toFixed(0)} MB`,
+    );
+  }, 1000);
+  let writer: ReturnType<typeof setInterval> | undefined;
+  try {
+    const connectStart = performance.now();
+    let failures = 0;
+    await pool(devices, options.concurrency ?? 100, async (device) => {
+      try {
+        await device.start(cloudUrl, enrollToken, options.mqttUrl);
+      } catch (error) {
+        if (failures++ < 5) say(`device ${device.id} failed to start: ${(error as Error).message}`);
+      }
+    });
+    const enrollAndConnectMs = performance.now() - connectStart;
+    say(`enrolled and connected in ${(enrollAndConnectMs / 1000).toFixed(1)} s`);
+    const online = await waitPresence(
+      cloudUrl,
+      adminToken,
+      prefix,
+      (p) => p.online === devices.length,
+      30_000,
+    );
+    say(
+      `presence: ${online.last.online}/${devices.length} online (${online.ok ? "ok" : "NOT ALL"})`,
+    );
+
+    // Readings: every device gets `rate` per second, in ticks of 100 ms.
+    const ts = new Date().toISOString();
+    let carry = 0;
+    const tickMs = 100;
+    const trafficStart = performance.now();
+    const ackedAtStart = totals().acked;
+    writer = setInterval(() => {
+      carry += options.rate * tickMs / 1000;
+      const n = Math.floor(carry);
+      if (n === 0) return;
+      carry -= n;
+      for (const device of devices) {
+        const payloads: string[] = [];
+        for (let i = 0; i < n; i++) {
+          payloads.push(
+            `{"type":"reading","sensor":"s${
+              i % 4
+            }","value":${Math.random()},"unit":"C","ts":"${ts}"}`,
+          );
+        }
+        device.outbox.append(payloads);
+      }
+    }, tickMs);
+    await new Promise((resolve) => setTimeout(resolve, options.durationS * 1000));
+    clearInterval(writer);
+    writer = undefined;
+    // Drain what was written (bounded).
+    const drainDeadline = performance.now() + 30_000;
+    while (performance.now() < drainDeadline) {
+      const t = totals();
+      if (t.acked >= t.written) break;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    const trafficMs = performance.now() - trafficStart;
+    const final = totals();
+    await sampleRss();
+    say("stopping the clients…");
+    await pool(devices, 500, (device) => device.stop());
+    const offline = await waitPresence(cloudUrl, adminToken, prefix, (p) => p.online === 0, 30_000);
+    say(
+      `presence after stop: ${offline.last.online} still online (${offline.ok ? "ok" : "NOT ALL"})`,
+    );
+    return {
+      devices: devices.length,
+      connected: final.connected,
+      enrollAndConnectMs,
+      recordsWritten: final.written,
+      recordsSent: final.sent,
+      recordsAcked: final.acked,
+      ackedPerSecond: (final.acked - ackedAtStart) / (trafficMs / 1000),
+      allOnline: online.ok,
+      onlineSeen: online.last.online,
+      allOfflineAfterStop: offline.ok,
+      offlineAfterMs: offline.ms,
+      cloudRssMaxBytes: cloudPid ? cloudRssMaxBytes : undefined,
+      simRssMaxBytes,
+    };
+  } finally {
+    clearInterval(progress);
+    if (writer) clearInterval(writer);
+    await Promise.all(devices.map((device) => device.stop().catch(() => {})));
+    if (cloud) {
+      await cloud.process.stop();
+      await Deno.remove(cloud.dataDir, { recursive: true }).catch(() => {});
+    }
+  }
+}
+
+if (import.meta.main) {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      devices: { type: "string", default: "100" },
+      rate: { type: "string", default: "1" },
+      duration: { type: "string", default: "20" },
+      cloud: { type: "string" },
+      "enroll-token": { type: "string" },
+      "admin-token": { type: "string" },
+      "mqtt-url": { type: "string" },
+      concurrency: { type: "string", default: "100" },
+    },
+  });
+  const result = await runSim({
+    devices: Number(values.devices),
+    rate: Number(values.rate),
+    durationS: Number(values.duration),
+    cloudUrl: values.cloud,
+    enrollToken: values["enroll-token"] ?? Deno.env.get("OUTPOST_ENROLL_TOKEN"),
+    adminToken: values["admin-token"] ?? Deno.env.get("OUTPOST_ADMIN_TOKEN"),
+    mqttUrl: values["mqtt-url"],
+    concurrency: Number(values.concurrency),
+  });
+  console.log(JSON.stringify(result, null, 2));
+  const ok = result.connected === result.devices && result.allOnline &&
+    result.allOfflineAfterStop && result.recordsAcked === result.recordsWritten;
+  Deno.exit(ok ? 0 : 1);
+}
