@@ -275,7 +275,9 @@ Deno.test("the agent sidecar proxies, caches assets, and answers 413 and 429 wit
     const passed = burst.filter((response) => response.status === 200);
     assert.ok(passed.length > 0, "some requests of the burst pass");
     assert.ok(limited.length > 0, "some requests of the burst are rate limited");
-    console.log(`burst of ${burst.length}: ${passed.length} let through, ${limited.length} answered 429`);
+    console.log(
+      `burst of ${burst.length}: ${passed.length} let through, ${limited.length} answered 429`,
+    );
     assert.equal(passed.length + limited.length, burst.length);
     for (const response of limited) {
       assert.match(response.type, /^application\/json/);

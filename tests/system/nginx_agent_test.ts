@@ -101,7 +101,9 @@ Deno.test("through the nginx sidecar the real agent's API and UI work, with 413,
       );
       const limited = burst.filter((response) => response.status === 429);
       const passed = burst.filter((response) => response.status === 200);
-      console.log(`burst of ${burst.length}: ${passed.length} let through, ${limited.length} answered 429`);
+      console.log(
+        `burst of ${burst.length}: ${passed.length} let through, ${limited.length} answered 429`,
+      );
       assert.ok(passed.length > 0 && limited.length > 0);
       assert.equal(passed.length + limited.length, burst.length);
       for (const response of passed) assert.equal(response.body.state, "unenrolled");
