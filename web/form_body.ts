@@ -4,6 +4,7 @@
  * @module
  */
 import { HttpError } from "../agent/lib/http_error.ts";
+import { incompleteBody } from "../agent/lib/json_body.ts";
 
 /** Forms here are a few fields; anything bigger is not one of ours. */
 export const MAX_FORM_BYTES = 64 * 1024;
@@ -28,7 +29,12 @@ export async function readFormBody(
   const tooLarge = () =>
     new HttpError(413, "payload_too_large", `Form body exceeds ${maxBytes} bytes`);
   if (Number(request.headers.get("content-length") ?? "0") > maxBytes) throw tooLarge();
-  const text = await request.text();
+  let text: string;
+  try {
+    text = await request.text();
+  } catch (error) {
+    throw incompleteBody(error); // the client hung up mid-body: a 400, not our 500
+  }
   if (new TextEncoder().encode(text).byteLength > maxBytes) throw tooLarge();
   const fields: Record<string, string> = {};
   for (const [name, value] of new URLSearchParams(text)) {

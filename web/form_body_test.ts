@@ -31,3 +31,23 @@ Deno.test("readFormBody answers 415 for other content types and 413 for big bodi
     (error: unknown) => error instanceof HttpError && error.status === 413,
   );
 });
+
+Deno.test("readFormBody answers 400 incomplete_body when the client stops sending midway", async () => {
+  // Regression (chaos fuzzer): a half-sent form body was a 500 logged as a server failure.
+  const body = new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(new TextEncoder().encode("kind=door"));
+      controller.error(new Error("connection reset"));
+    },
+  });
+  const request = new Request("http://x/", {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body,
+  });
+  await assert.rejects(
+    () => readFormBody(request),
+    (error: unknown) =>
+      error instanceof HttpError && error.status === 400 && error.code === "incomplete_body",
+  );
+});

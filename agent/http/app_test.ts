@@ -194,6 +194,23 @@ Deno.test("events are created, listed newest first, read by id, and 404 for unkn
   });
 });
 
+Deno.test("event data nested too deep or too large is 422 and stores nothing", async () => {
+  // Regression (chaos fuzzer): data nested 20,000 deep overflowed the stack when stored (500),
+  // and data of several MB was accepted though no MQTT message could ever carry it.
+  await withApp(async ({ json, request }) => {
+    const deep = `{"a":`.repeat(20_000) + "1" + "}".repeat(20_000);
+    const body = (data: string) => `{"kind":"k","severity":"info","message":"m","data":${data}}`;
+    for (const data of [`{"x":${deep}}`, JSON.stringify({ big: "x".repeat(70_000) })]) {
+      const response = await json("/api/v1/events", body(data));
+      const error = await expectError(response, 422, "validation_failed");
+      assert.deepEqual(error.details.map((d: { field: string }) => d.field), ["data"]);
+    }
+    const nested32 = `{"a":`.repeat(31) + "1" + "}".repeat(31);
+    assert.equal((await json("/api/v1/events", body(nested32))).status, 201);
+    assert.equal((await (await request("/api/v1/events")).json()).items.length, 1);
+  });
+});
+
 Deno.test("sync status says unenrolled with no cloud and counts pending outbox records", async () => {
   await withApp(async ({ json, request }) => {
     await json("/api/v1/readings", [{ sensor: "t", value: 1 }, { sensor: "t", value: 2 }]);

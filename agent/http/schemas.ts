@@ -3,6 +3,7 @@
  * @module
  */
 import { z } from "zod";
+import { MAX_JSON_DEPTH, nestsAtMost } from "../lib/json_limits.ts";
 import { SEVERITIES } from "../protocol/records.ts";
 
 /** The most readings one request may carry. */
@@ -74,12 +75,35 @@ export const ReadingsList = z.object({
   items: z.union([z.array(ReadingOutput), z.array(ReadingBucketOutput)]),
 });
 
+/** Deepest nesting of an event's `data`. */
+export const MAX_EVENT_DATA_DEPTH = MAX_JSON_DEPTH;
+/**
+ * Largest event `data` as JSON. Every record must fit well inside one MQTT message (the cloud
+ * drops payloads over 2 MiB): a larger one would be resent forever and block every record
+ * after it.
+ */
+export const MAX_EVENT_DATA_BYTES = 64 * 1024;
+
 /** `POST /api/v1/events` body. */
 export const EventInput = z.object({
   kind: z.string().regex(/^[\w.:/-]{1,64}$/, "must be 1-64 letters, digits or _ . : / -"),
   severity: z.enum(SEVERITIES),
   message: z.string().min(1).max(4000),
-  data: z.record(z.string(), z.unknown()).optional(),
+  // Bounded in depth and size (found by the chaos fuzzer): a deeply nested object overflowed
+  // the stack when stored (500), and an over-large one, once stored, could never be delivered.
+  data: z.record(z.string(), z.unknown()).superRefine((data, ctx) => {
+    if (!nestsAtMost(data, MAX_EVENT_DATA_DEPTH)) {
+      ctx.addIssue({
+        code: "custom",
+        message: `must not nest deeper than ${MAX_EVENT_DATA_DEPTH} levels`,
+      });
+    } else if (new TextEncoder().encode(JSON.stringify(data)).byteLength > MAX_EVENT_DATA_BYTES) {
+      ctx.addIssue({
+        code: "custom",
+        message: `must be at most ${MAX_EVENT_DATA_BYTES} bytes as JSON`,
+      });
+    }
+  }).optional(),
 }).strict();
 
 /** A stored event. */

@@ -47,6 +47,20 @@ export async function readJsonBody(
   }
 }
 
+/**
+ * The client stopped sending before the body was complete (it hung up, or its Content-Length
+ * lied): the client's fault, a 400 — not a 500 logged as our failure (found by the chaos fuzzer).
+ */
+export function incompleteBody(cause: unknown): HttpError {
+  return new HttpError(
+    400,
+    "incomplete_body",
+    `Request body could not be read to the end: ${
+      String((cause as Error)?.message ?? cause).slice(0, 200)
+    }`,
+  );
+}
+
 function tooLarge(maxBytes: number): HttpError {
   return new HttpError(413, "payload_too_large", `Request body exceeds ${maxBytes} bytes`);
 }
@@ -57,7 +71,13 @@ async function readLimited(request: Request, maxBytes: number): Promise<Uint8Arr
   const chunks: Uint8Array[] = [];
   let total = 0;
   while (true) {
-    const { done, value } = await reader.read();
+    let chunk: ReadableStreamReadResult<Uint8Array>;
+    try {
+      chunk = await reader.read();
+    } catch (error) {
+      throw incompleteBody(error);
+    }
+    const { done, value } = chunk;
     if (done) break;
     total += value.byteLength;
     if (total > maxBytes) {

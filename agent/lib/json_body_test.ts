@@ -64,3 +64,23 @@ Deno.test("validate returns parsed data or a 422 naming each bad field", () => {
     return true;
   });
 });
+
+Deno.test("a body the client stops sending midway is 400 incomplete_body, not a 500", async () => {
+  // Regression (chaos fuzzer): a lying Content-Length and a half-closed socket made the body
+  // stream fail, and the server answered (and logged) 500 as if it were our own failure.
+  const body = new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(new TextEncoder().encode('{"sensor":'));
+      controller.error(new Error("connection closed before the body was complete"));
+    },
+  });
+  try {
+    await readJsonBody(post(body));
+    assert.fail("a broken body was read");
+  } catch (error) {
+    assert.ok(error instanceof HttpError, String(error));
+    assert.equal(error.status, 400);
+    assert.equal(error.code, "incomplete_body");
+    assert.match(error.message, /could not be read to the end: connection closed/);
+  }
+});

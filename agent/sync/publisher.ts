@@ -41,7 +41,17 @@ type ResolvedOptions =
 
 interface InFlight {
   to: number;
+  /** {@link monotonicNow} when it was sent. */
   sentAt: number;
+}
+
+/**
+ * Milliseconds on a clock that never jumps. Ack timeouts must not use the wall clock: a device
+ * clock stepped back a day (NTP, a wrong RTC) made a batch whose ack was lost wait a day for
+ * its resend (found by the chaos suite's clock-skew fault).
+ */
+function monotonicNow(): number {
+  return performance.now();
 }
 
 /** Builds the JSON of a batch from outbox rows without re-parsing their payloads. */
@@ -186,10 +196,10 @@ export class OutboxPublisher {
           continue;
         }
         const oldest = this.#inFlight[0];
-        if (oldest && Date.now() - oldest.sentAt > ackTimeoutMs) {
+        if (oldest && monotonicNow() - oldest.sentAt > ackTimeoutMs) {
           logger.warn("no ack in time; resending from the acked seq", {
             ackedSeq: this.#ackedSeq,
-            waitedMs: Date.now() - oldest.sentAt,
+            waitedMs: monotonicNow() - oldest.sentAt,
           });
           this.stats.resends++;
           this.#rewind();
@@ -197,7 +207,7 @@ export class OutboxPublisher {
         }
         if (this.#inFlight.length >= window) {
           await this.#sleep(
-            oldest ? Math.max(10, ackTimeoutMs - (Date.now() - oldest.sentAt)) : idlePollMs,
+            oldest ? Math.max(10, ackTimeoutMs - (monotonicNow() - oldest.sentAt)) : idlePollMs,
           );
           continue;
         }
@@ -213,7 +223,7 @@ export class OutboxPublisher {
         const to = batch[batch.length - 1].seq;
         await this.#options.publish(this.#topic, encodeBatch(batch));
         if (generation !== this.#generation) continue; // rewound meanwhile: stale batch
-        this.#inFlight.push({ to, sentAt: Date.now() });
+        this.#inFlight.push({ to, sentAt: monotonicNow() });
         this.#sentUpTo = to;
         this.stats.batchesSent++;
         this.stats.recordsSent += batch.length;

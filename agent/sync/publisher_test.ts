@@ -145,3 +145,26 @@ Deno.test("a backlog drains completely with acks and new writes wake the publish
     }
   });
 });
+
+Deno.test("a device clock that jumps back a day does not stop the resend after a lost ack", async () => {
+  // Regression (chaos suite, clock skew): the ack timeout was measured with Date.now(), so a
+  // wall clock stepped back (NTP, a wrong RTC) made the oldest batch look 24 h younger and the
+  // publisher waited a day before resending a batch whose ack was lost.
+  const realNow = Date.now;
+  await withPublisher(
+    { window: 1, maxRecords: 10, ackTimeoutMs: 150 },
+    async ({ store, publisher, sent }) => {
+      await store.insertReadings(readings(5));
+      await publisher.start();
+      publisher.connected();
+      await until(() => sent.length === 1, "the first batch");
+      Date.now = () => realNow() - 86_400_000;
+      try {
+        await until(() => sent.length >= 2, "a resend despite the clock jump", 3000);
+        assert.equal(sent[1].batch.from, 1);
+      } finally {
+        Date.now = realNow;
+      }
+    },
+  );
+});

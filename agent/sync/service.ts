@@ -122,7 +122,11 @@ export class SyncService {
         2000,
       ).catch(() => {});
     }
-    await client?.endAsync().catch(() => {});
+    // Forced: a graceful end waits for the PUBACK of every publish MQTT.js still tracks, and a
+    // batch in flight when an earlier connection dropped is never resent nor acked, so SIGTERM
+    // hung until the agent was killed (found by the chaos suite). The offline status is acked
+    // above; everything else unacked stays in the outbox for the next start.
+    await client?.endAsync(true).catch(() => {});
     await this.#publisher.stop();
   }
 

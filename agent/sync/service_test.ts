@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { createServer } from "node:net";
+import { createServer, type Socket } from "node:net";
+import { Aedes } from "aedes";
 import { createLogger } from "../lib/log.ts";
 import { openAgentStore } from "../store/open.ts";
 import { CREDENTIALS_FILE, saveCredentials } from "./credentials.ts";
@@ -90,5 +91,76 @@ Deno.test("plaintext MQTT to a loopback broker is still allowed for development"
     });
   } finally {
     await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+});
+
+/** A bare aedes on loopback; with `holdBatches` it never acks a batch (no PUBACK). */
+async function startTestBroker(port: number, holdBatches: boolean) {
+  const broker = new Aedes({
+    authorizePublish(_client, packet, done) {
+      if (holdBatches && packet.topic.endsWith("/up/batch")) return;
+      done(null);
+    },
+  });
+  await broker.listen();
+  const sockets = new Set<Socket>();
+  const server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+    broker.handle(socket);
+  });
+  await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
+  return {
+    port: (server.address() as { port: number }).port,
+    async close() {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => broker.close(() => resolve()));
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+Deno.test("stop returns at once after a reconnect that left a batch unacked in flight", async () => {
+  // Regression (chaos suite): MQTT.js's graceful end waited forever for the PUBACK of a batch
+  // sent just before the broker went away, so the agent hung on SIGTERM until it was killed.
+  let broker = await startTestBroker(0, true);
+  const port = broker.port;
+  const dir = await Deno.makeTempDir({ prefix: "outpost-sync-" });
+  const { store, handle } = await openAgentStore(dir);
+  await saveCredentials(dir, {
+    cloudUrl: CLOUD,
+    deviceId: "pi-1",
+    enrolledAt: new Date().toISOString(),
+    mqtt: { url: `mqtt://127.0.0.1:${port}`, username: "pi-1", password: "pw", protocolVersion: 4 },
+  });
+  const service = new SyncService({
+    store,
+    logger: createLogger({ write: () => {} }),
+    deviceId: "pi-1",
+    dataDir: dir,
+    cloudUrl: CLOUD,
+    version: "test",
+    backoff: { next: () => 50, reset() {}, attempt: 0 },
+  });
+  let stopped = false;
+  try {
+    await service.start();
+    await until(() => service.connection().state === "online", "the first connection");
+    await store.insertReadings([{ sensor: "t", value: 1, unit: "", ts: 0 }]);
+    await new Promise((resolve) => setTimeout(resolve, 200)); // the batch is sent, never acked
+    await broker.close();
+    await until(() => service.connection().state !== "online", "the connection to drop");
+    broker = await startTestBroker(port, false);
+    await until(() => service.connection().state === "online", "the reconnection");
+    const started = Date.now();
+    const timeout = new Promise<false>((resolve) => setTimeout(() => resolve(false), 5000));
+    stopped = await Promise.race([service.stop().then(() => true), timeout]);
+    assert.ok(stopped, "stop() did not return within 5 s");
+    assert.ok(Date.now() - started < 3000, `stop() took ${Date.now() - started} ms`);
+  } finally {
+    if (!stopped) await service.stop().catch(() => {});
+    await broker.close();
+    await handle.close();
+    await Deno.remove(dir, { recursive: true });
   }
 });

@@ -312,6 +312,29 @@ Deno.test("PUT desired bumps the version and publishes it retained; unknown devi
   });
 });
 
+Deno.test("desired state and command args nested deeper than 32 levels are 422 and not stored", async () => {
+  // Regression (chaos fuzzer): desired state nested thousands deep was stored and sent to the
+  // device, whose settings page then failed with a 500 (stack overflow) until it was replaced.
+  await withApp(async (h) => {
+    await enroll(h, "pi-1");
+    const deep = `{"a":`.repeat(3000) + "1" + "}".repeat(3000);
+    await expectError(
+      await h.send("PUT", "/api/v1/devices/pi-1/desired", `{"x":${deep}}`),
+      422,
+      "validation_failed",
+    );
+    await expectError(
+      await h.send("POST", "/api/v1/devices/pi-1/commands", `{"name":"ping","args":{"x":${deep}}}`),
+      422,
+      "validation_failed",
+    );
+    assert.equal(h.link.published.length, 0);
+    assert.equal((await h.store.downlinkState("pi-1"))?.desiredVersion, 0);
+    const ok = `{"a":`.repeat(31) + "1" + "}".repeat(31);
+    assert.equal((await h.send("PUT", "/api/v1/devices/pi-1/desired", ok)).status, 200);
+  });
+});
+
 Deno.test("PUT desired is stored even when the broker cannot take it now", async () => {
   await withApp(async (h) => {
     await enroll(h, "pi-1");

@@ -4,6 +4,7 @@
  * APIs aggregate the same way.
  * @module
  */
+import { MAX_JSON_DEPTH, nestsAtMost } from "../../agent/lib/json_limits.ts";
 import { z } from "zod";
 import { SEVERITIES } from "../../agent/protocol/records.ts";
 import { DEVICE_ID_PATTERN } from "../../agent/protocol/topics.ts";
@@ -109,7 +110,12 @@ export const CloudEventOutput = z.object({
 export const CloudEventsList = z.object({ items: z.array(CloudEventOutput) });
 
 /** `PUT /api/v1/devices/:id/desired` body: any JSON object. */
-export const DesiredInput = z.record(z.string(), z.unknown());
+export const DesiredInput = z.record(z.string(), z.unknown()).refine(
+  // Found by the chaos fuzzer: desired state nested thousands deep was stored, sent to the
+  // device and broke its settings page (500) until replaced.
+  (desired) => nestsAtMost(desired),
+  { message: `must not nest deeper than ${MAX_JSON_DEPTH} levels` },
+);
 
 /** `PUT /api/v1/devices/:id/desired` response. */
 export const DesiredOutput = z.object({ version: z.number().int() });
@@ -117,7 +123,9 @@ export const DesiredOutput = z.object({ version: z.number().int() });
 /** `POST /api/v1/devices/:id/commands` body. */
 export const CommandInput = z.object({
   name: z.string().regex(/^[\w.:-]{1,64}$/, "must be 1-64 letters, digits or _ . : -"),
-  args: z.record(z.string(), z.unknown()).optional(),
+  args: z.record(z.string(), z.unknown()).refine((args) => nestsAtMost(args), {
+    message: `must not nest deeper than ${MAX_JSON_DEPTH} levels`,
+  }).optional(),
 }).strict();
 
 /** `POST /api/v1/devices/:id/commands` response. */

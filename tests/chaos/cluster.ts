@@ -1,0 +1,427 @@
+/**
+ * The system under test as supervised processes: one cloud (embedded broker) on the chaos
+ * bridge, workload agents inside their network namespaces with their data dir on a small tmpfs
+ * and their clock under libfaketime, and a fuzz agent on loopback. A process that exits when no
+ * fault asked it to is reported (a crash is a violation) and restarted by the scheduler.
+ * @module
+ */
+import { join } from "node:path";
+import { prepareLocalMosquitto } from "../../cloud/broker/mosquitto_local.ts";
+import { collectLines, type RunningProcess, startTask, waitForOk } from "../support/process.ts";
+import { TEST_DYNSEC_ADMIN } from "../support/mosquitto.ts";
+import { TEST_ADMIN_TOKEN, TEST_ENROLL_TOKEN } from "../support/stack.ts";
+import { faketimeEnv } from "./preflight.ts";
+import { run, tryRun } from "./shell.ts";
+import type { Topology } from "./topology.ts";
+
+/** The fuzz agent's API token, so the fuzzer can pass auth and reach validation. */
+export const FUZZ_API_TOKEN = "chaos-fuzz-api-token-0123456789";
+
+/** Why a component's process ended. */
+export interface ExitReport {
+  component: Component;
+  status: Deno.CommandStatus;
+  /** The fault injection inside the cloud killed it on purpose. */
+  injected: boolean;
+  lastLines: string[];
+}
+
+/** A component process that faults stop, pause and restart. */
+export class Component {
+  readonly name: string;
+  readonly url: string;
+  process: RunningProcess | undefined;
+  /** Set while a fault has deliberately stopped or killed it. */
+  expectingExit = false;
+  paused = false;
+  restarts = 0;
+  #launch: (extraEnv: Record<string, string>) => RunningProcess;
+  #onExit: (report: ExitReport) => void;
+  /** Output of earlier incarnations, kept for the run directory. */
+  readonly pastOutput: string[] = [];
+
+  #ready: (process: RunningProcess) => Promise<void>;
+  #direct: boolean;
+
+  constructor(options: {
+    name: string;
+    url: string;
+    launch: (extraEnv: Record<string, string>) => RunningProcess;
+    onExit: (report: ExitReport) => void;
+    /** Resolves once it serves; default: `/readyz` answers 200. */
+    ready?: (process: RunningProcess) => Promise<void>;
+    /** The process is the component itself, not a `deno task` runner in front of it. */
+    direct?: boolean;
+  }) {
+    this.#direct = options.direct ?? false;
+    this.name = options.name;
+    this.url = options.url;
+    this.#launch = options.launch;
+    this.#onExit = options.onExit;
+    this.#ready = options.ready ?? ((process) => waitForOk(`${this.url}/readyz`, 60_000, process));
+  }
+
+  /** True while its process runs. */
+  get running(): boolean {
+    return this.process !== undefined;
+  }
+
+  /** Starts it and waits for `/readyz`. */
+  async start(extraEnv: Record<string, string> = {}): Promise<void> {
+    if (this.process) throw new Error(`${this.name} is already running`);
+    this.expectingExit = false;
+    this.paused = false;
+    const process = this.#launch(extraEnv);
+    this.process = process;
+    process.status.then((status) => {
+      if (this.process !== process) return;
+      this.process = undefined;
+      this.pastOutput.push(...process.output);
+      const lastLines = process.output.slice(-15);
+      if (!this.expectingExit) {
+        const injected = process.output.some((line) => line.includes("fault injection: killing"));
+        this.#onExit({ component: this, status, injected, lastLines });
+      }
+    });
+    await this.#ready(process);
+  }
+
+  /** Restarts it after it ended. */
+  async restart(extraEnv: Record<string, string> = {}): Promise<void> {
+    this.restarts++;
+    await this.start(extraEnv);
+  }
+
+  /** Sends `signal` and, for a stopping signal, waits until it ended. */
+  async kill(signal: "SIGKILL" | "SIGTERM" = "SIGKILL"): Promise<Deno.CommandStatus | undefined> {
+    const process = this.process;
+    if (!process) return undefined;
+    this.expectingExit = true;
+    if (this.paused) this.resume();
+    process.signal(signal);
+    const timer = setTimeout(() => process.signal("SIGKILL"), 15_000);
+    const status = await process.status;
+    clearTimeout(timer);
+    // The status handler runs first; wait for it so `running` is false on return.
+    while (this.process === process) await new Promise((resolve) => setTimeout(resolve, 5));
+    return status;
+  }
+
+  /** SIGSTOP: the process stays, frozen. */
+  pause(): void {
+    this.process?.signal("SIGSTOP");
+    this.paused = true;
+  }
+
+  /** SIGCONT. */
+  resume(): void {
+    this.process?.signal("SIGCONT");
+    this.paused = false;
+  }
+
+  /** The component's own pid (the child of the `deno task` runner), for RSS and fd readings. */
+  async componentPid(): Promise<number | undefined> {
+    const pid = this.process?.pid;
+    if (pid === undefined || this.#direct) return pid;
+    try {
+      const children = await Deno.readTextFile(`/proc/${pid}/task/${pid}/children`);
+      const first = Number(children.trim().split(/\s+/)[0]);
+      return Number.isInteger(first) && first > 0 ? first : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Every line it printed, all incarnations. */
+  allOutput(): string[] {
+    return [...this.pastOutput, ...(this.process?.output ?? [])];
+  }
+}
+
+/** A workload agent: its component, network place, data disk and clock file. */
+export interface ChaosAgent {
+  index: number;
+  deviceId: string;
+  component: Component;
+  /** The tmpfs mount holding `data/`. */
+  mountPoint: string;
+  dataDir: string;
+  /** The libfaketime file: `+0`, `+1d`, `-1d`. */
+  clockFile: string;
+}
+
+/** A Mosquitto broker whose persistence each (re)start may switch on or off. */
+export interface ChaosBroker {
+  component: Component;
+  url: string;
+  /** Writes `persistence true|false` into its config for the next start. */
+  setPersistence(on: boolean): Promise<void>;
+}
+
+/** Which broker the cloud and agents use. */
+export type BrokerKind = "mosquitto" | "embedded";
+
+/** The running system. */
+export interface Cluster {
+  cloud: Component;
+  /** Mosquitto, or undefined with the cloud's embedded broker. */
+  broker?: ChaosBroker;
+  cloudDataDir: string;
+  cloudUrl: string;
+  agents: ChaosAgent[];
+  fuzzAgent: { deviceId: string; component: Component; dataDir: string };
+  adminToken: string;
+  enrollToken: string;
+  /** Stops every process and unmounts the data disks. */
+  shutdown(): Promise<void>;
+}
+
+/** Options of {@link startCluster}. */
+export interface ClusterOptions {
+  runDir: string;
+  topology: Topology;
+  libfaketime: string;
+  /** Size of each agent's tmpfs, e.g. `256m`. */
+  diskSize: string;
+  broker: BrokerKind;
+  onExit: (report: ExitReport) => void;
+}
+
+/** Starts any program in its own process group, collecting its output (like `startTask`). */
+function spawn(program: string, args: string[]): RunningProcess {
+  const child = new Deno.Command(program, {
+    args,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    detached: true,
+  }).spawn();
+  const output: string[] = [];
+  const closed = Promise.all([
+    collectLines(child.stdout, output),
+    collectLines(child.stderr, output),
+  ])
+    .catch(() => {});
+  const status = child.status.then(async (result) => {
+    await closed;
+    return result;
+  });
+  const signal = (sig: Deno.Signal) => {
+    try {
+      Deno.kill(-child.pid, sig);
+    } catch {
+      // already gone
+    }
+  };
+  return {
+    pid: child.pid,
+    output,
+    signal,
+    status,
+    async stop(graceMs = 5000) {
+      signal("SIGTERM");
+      const timer = setTimeout(() => signal("SIGKILL"), graceMs);
+      const result = await status;
+      clearTimeout(timer);
+      return result;
+    },
+  };
+}
+
+async function waitForPort(hostname: string, port: number, process: RunningProcess) {
+  const deadline = Date.now() + 20_000;
+  let exited = false;
+  process.status.then(() => exited = true);
+  while (Date.now() < deadline && !exited) {
+    try {
+      (await Deno.connect({ hostname, port })).close();
+      return;
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+  throw new Error(
+    `mosquitto did not listen on ${hostname}:${port}:\n${process.output.slice(-10).join("\n")}`,
+  );
+}
+
+async function startBroker(
+  runDir: string,
+  host: string,
+  onExit: (report: ExitReport) => void,
+): Promise<ChaosBroker> {
+  const port = await freePortOn(host);
+  const config = await prepareLocalMosquitto({
+    dir: join(runDir, "mosquitto"),
+    port,
+    host,
+    adminUsername: TEST_DYNSEC_ADMIN.username,
+    adminPassword: TEST_DYNSEC_ADMIN.password,
+  });
+  const component = new Component({
+    name: "mosquitto",
+    url: `mqtt://${host}:${port}`,
+    launch: () => spawn("mosquitto", ["-c", config]),
+    ready: (process) => waitForPort(host, port, process),
+    direct: true,
+    onExit,
+  });
+  await component.start();
+  return {
+    component,
+    url: component.url,
+    async setPersistence(on) {
+      const text = await Deno.readTextFile(config);
+      if (!/^persistence (true|false)$/m.test(text)) {
+        throw new Error(`${config} has no 'persistence true|false' line to switch`);
+      }
+      await Deno.writeTextFile(
+        config,
+        text.replace(/^persistence (true|false)$/m, `persistence ${on}`),
+      );
+    },
+  };
+}
+
+async function freePortOn(hostname: string): Promise<number> {
+  const listener = Deno.listen({ hostname, port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  // Give the kernel a moment; the port is reused at once by the component.
+  await new Promise((resolve) => setTimeout(resolve, 10));
+  return port;
+}
+
+/** Starts the cloud, the workload agents (in their namespaces) and the fuzz agent. */
+export async function startCluster(options: ClusterOptions): Promise<Cluster> {
+  const { runDir, topology } = options;
+  const host = topology.cloudAddress;
+  const cloudPort = await freePortOn(host);
+  const mqttPort = await freePortOn(host);
+  const cloudDataDir = join(runDir, "cloud");
+  const cloudUrl = `http://${host}:${cloudPort}`;
+  const broker = options.broker === "mosquitto"
+    ? await startBroker(runDir, host, options.onExit)
+    : undefined;
+  const cloudEnv = {
+    ...(broker
+      ? {
+        OUTPOST_MQTT_URL: broker.url,
+        OUTPOST_MQTT_USERNAME: TEST_DYNSEC_ADMIN.username,
+        OUTPOST_MQTT_PASSWORD: TEST_DYNSEC_ADMIN.password,
+        OUTPOST_MQTT_PUBLIC_URL: broker.url,
+      }
+      : {}),
+    OUTPOST_HOST: host,
+    OUTPOST_PORT: String(cloudPort),
+    OUTPOST_MQTT_PORT: String(mqttPort),
+    OUTPOST_DATA_DIR: cloudDataDir,
+    OUTPOST_ADMIN_TOKEN: TEST_ADMIN_TOKEN,
+    OUTPOST_ENROLL_TOKEN: TEST_ENROLL_TOKEN,
+    OUTPOST_LOG_LEVEL: "info",
+  };
+  const cloud = new Component({
+    name: "cloud",
+    url: cloudUrl,
+    launch: (extra) => startTask("cloud", { env: { ...cloudEnv, ...extra } }),
+    onExit: options.onExit,
+    // With Mosquitto, wait for the ingest's subscription too: a shared subscription with no
+    // subscriber drops what agents publish (they resend after the ack timeout, but slowly).
+    ready: async (process) => {
+      await waitForOk(`${cloudUrl}/readyz`, 60_000, process);
+      if (!broker) return;
+      const deadline = Date.now() + 30_000;
+      while (!process.output.some((line) => line.includes('"subscribed to uplink"'))) {
+        if (Date.now() > deadline) {
+          throw new Error(
+            `the cloud's ingest did not subscribe:\n${process.output.slice(-10).join("\n")}`,
+          );
+        }
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    },
+  });
+  const mounts: string[] = [];
+  const agents: ChaosAgent[] = [];
+  const shutdown = async () => {
+    const components = [
+      ...agents.map((a) => a.component),
+      fuzzAgent?.component,
+      cloud,
+      broker?.component,
+    ];
+    for (const component of components) {
+      if (component?.running) await component.kill("SIGTERM");
+    }
+    for (const mount of mounts.splice(0)) await tryRun("umount", ["-l", mount]);
+  };
+  let fuzzAgent: Cluster["fuzzAgent"] | undefined;
+  try {
+    await cloud.start();
+    for (const net of topology.agents) {
+      const deviceId = `chaos-a${net.index}`;
+      const mountPoint = join(runDir, `disk-a${net.index}`);
+      await Deno.mkdir(mountPoint, { recursive: true });
+      await run("mount", ["-t", "tmpfs", "-o", `size=${options.diskSize}`, "tmpfs", mountPoint]);
+      mounts.push(mountPoint);
+      const dataDir = join(mountPoint, "data");
+      const clockFile = join(runDir, `clock-a${net.index}`);
+      await Deno.writeTextFile(clockFile, "+0\n");
+      const env = {
+        OUTPOST_HOST: net.lanAddress,
+        OUTPOST_PORT: "8000",
+        OUTPOST_DATA_DIR: dataDir,
+        OUTPOST_DEVICE_ID: deviceId,
+        OUTPOST_CLOUD_URL: cloudUrl,
+        OUTPOST_ENROLL_TOKEN: TEST_ENROLL_TOKEN,
+        OUTPOST_LOG_LEVEL: "info",
+        // The broker is across our own veth pair, a private test link: no TLS here.
+        OUTPOST_MQTT_ALLOW_PLAINTEXT: "true",
+        ...faketimeEnv(options.libfaketime, clockFile),
+      };
+      const component = new Component({
+        name: deviceId,
+        url: `http://${net.lanAddress}:8000`,
+        launch: (extra) =>
+          startTask("agent", { env: { ...env, ...extra }, prefix: topology.execPrefix(net.index) }),
+        onExit: options.onExit,
+      });
+      agents.push({ index: net.index, deviceId, component, mountPoint, dataDir, clockFile });
+      await component.start();
+    }
+    const fuzzDataDir = join(runDir, "fuzz-agent");
+    const fuzzPort = await freePortOn("127.0.0.1");
+    const fuzzEnv = {
+      OUTPOST_PORT: String(fuzzPort),
+      OUTPOST_DATA_DIR: fuzzDataDir,
+      OUTPOST_DEVICE_ID: "chaos-fuzz",
+      OUTPOST_API_TOKEN: FUZZ_API_TOKEN,
+      OUTPOST_MQTT_ALLOW_PLAINTEXT: "true",
+      OUTPOST_CLOUD_URL: cloudUrl,
+      OUTPOST_ENROLL_TOKEN: TEST_ENROLL_TOKEN,
+      OUTPOST_LOG_LEVEL: "info",
+    };
+    const fuzzComponent = new Component({
+      name: "chaos-fuzz",
+      url: `http://127.0.0.1:${fuzzPort}`,
+      launch: (extra) => startTask("agent", { env: { ...fuzzEnv, ...extra } }),
+      onExit: options.onExit,
+    });
+    fuzzAgent = { deviceId: "chaos-fuzz", component: fuzzComponent, dataDir: fuzzDataDir };
+    await fuzzComponent.start();
+  } catch (error) {
+    await shutdown();
+    throw error;
+  }
+  return {
+    cloud,
+    broker,
+    cloudDataDir,
+    cloudUrl,
+    agents,
+    fuzzAgent,
+    adminToken: TEST_ADMIN_TOKEN,
+    enrollToken: TEST_ENROLL_TOKEN,
+    shutdown,
+  };
+}

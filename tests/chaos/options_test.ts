@@ -1,0 +1,39 @@
+import assert from "node:assert/strict";
+import { parseChaosArgs, UsageError } from "./options.ts";
+
+Deno.test("no flags give the short profile with a fresh seed and netem", () => {
+  const options = parseChaosArgs([]);
+  assert.equal(options.profile, "short");
+  assert.equal(options.impair, "netem");
+  assert.equal(options.broker, "mosquitto");
+  assert.ok(options.counts.agent_kill >= 10 && options.counts.cloud_kill >= 5);
+  assert.ok(options.counts.broker_restart >= 5 && options.counts.partition >= 3);
+  assert.ok(options.counts.disk_full >= 1 && options.counts.skew >= 1);
+  assert.ok(options.fuzz >= 10_000);
+  assert.equal(options.soakMinutes, 0);
+});
+
+Deno.test("counts, seed and profile come from flags; the impair method also from the env", () => {
+  const options = parseChaosArgs(
+    ["--profile=long", "--seed=42", "--agent-kills=500", "--fuzz=0", "--agents=4"],
+    { OUTPOST_CHAOS_IMPAIR: "nft" },
+  );
+  assert.equal(options.profile, "long");
+  assert.equal(options.seed, 42);
+  assert.equal(options.counts.agent_kill, 500);
+  assert.equal(options.fuzz, 0);
+  assert.equal(options.agents, 4);
+  assert.equal(options.impair, "nft");
+  assert.equal(parseChaosArgs(["--broker=embedded"]).broker, "embedded");
+  assert.equal(parseChaosArgs(["--impair=netem"], { OUTPOST_CHAOS_IMPAIR: "nft" }).impair, "netem");
+});
+
+Deno.test("bad flags fail with a line naming the flag and the value", () => {
+  assert.throws(() => parseChaosArgs(["--agent-kills=many"]), UsageError);
+  assert.throws(() => parseChaosArgs(["--agent-kills=many"]), /--agent-kills must be an integer/);
+  assert.throws(() => parseChaosArgs(["--profile=medium"]), /'medium'/);
+  assert.throws(() => parseChaosArgs(["--impair=tc"]), /netem or nft/);
+  assert.throws(() => parseChaosArgs(["--broker=emqx"]), /mosquitto or embedded/);
+  assert.throws(() => parseChaosArgs(["--frobnicate"]), /Unknown flag --frobnicate/);
+  assert.throws(() => parseChaosArgs(["stray"]), /Unknown argument 'stray'/);
+});
