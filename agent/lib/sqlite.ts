@@ -32,9 +32,12 @@ export interface SqliteHandle<T> {
 /** Opens (creating if needed) a SQLite file in WAL mode. */
 export function openSqlite<T>(path: string, options: OpenSqliteOptions = {}): SqliteHandle<T> {
   const raw = new Database(path);
+  // First, so the other pragmas wait out a lock too: a process restarted while the killed one
+  // still exits (or a backup reads the file) died at start with "database is locked" (found by
+  // the chaos suite).
+  raw.exec(`PRAGMA busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
   raw.exec("PRAGMA journal_mode = WAL");
   raw.exec(`PRAGMA synchronous = ${options.synchronous ?? "FULL"}`);
-  raw.exec(`PRAGMA busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
   raw.exec("PRAGMA foreign_keys = ON");
   // deno-lint-ignore no-explicit-any
   const db = new Kysely<T>({ dialect: new SqliteDialect({ database: raw as any }) });
