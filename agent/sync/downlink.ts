@@ -6,9 +6,12 @@
 import type { Logger, LogLevel } from "../lib/log.ts";
 import { LOG_LEVELS } from "../lib/log.ts";
 import type { Command, Desired } from "../protocol/messages.ts";
-import type { CommandResultRecord, ReportedRecord } from "../protocol/records.ts";
+import { CommandResultRecord, type ReportedRecord } from "../protocol/records.ts";
 import { transact } from "../lib/sqlite.ts";
 import { type AgentStore, appendOutbox, readState, writeState } from "../store/store.ts";
+
+/** The longest `error` a command result may carry (the protocol's own limit). */
+const MAX_RESULT_ERROR = CommandResultRecord.shape.error.unwrap().maxLength ?? 4000;
 
 /** What commands may act on. */
 export interface CommandContext {
@@ -35,7 +38,7 @@ export function runCommand(command: Command, context: CommandContext): CommandOu
         return {
           status: "failed",
           error: `set-log-level needs args.level, one of ${LOG_LEVELS.join(", ")}; got ${
-            JSON.stringify(level)
+            String(JSON.stringify(level)).slice(0, 80)
           }`,
         };
       }
@@ -122,7 +125,9 @@ export class DownlinkHandler {
       ...(outcome.status === "succeeded" && outcome.result !== undefined
         ? { result: outcome.result }
         : {}),
-      ...(outcome.status === "failed" ? { error: outcome.error } : {}),
+      // Within the protocol's limit: a record the cloud rejects is resent forever and blocks
+      // every record after it (found by the chaos fuzzer: an error echoing 10,000 args).
+      ...(outcome.status === "failed" ? { error: outcome.error.slice(0, MAX_RESULT_ERROR) } : {}),
       ts: new Date(now).toISOString(),
     };
     const recorded = await transact(store.db, async (tx) => {

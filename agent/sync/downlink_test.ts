@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { DownlinkHandler } from "./downlink.ts";
+import { CommandResultRecord } from "../protocol/records.ts";
 import { openAgentStore } from "../store/open.ts";
 import { createLogger } from "../lib/log.ts";
 import type { AgentStore } from "../store/store.ts";
@@ -74,5 +75,20 @@ Deno.test("ping answers pong, set-log-level changes the level, unknown commands 
     assert.equal(bad?.status, "failed");
     const unknown = await handler.command({ id: "u", name: "reboot" });
     assert.deepEqual(unknown, { status: "failed", error: "Unknown command 'reboot'" });
+  });
+});
+
+Deno.test("a command result always fits the protocol, however large the args it echoes", async () => {
+  // Regression (chaos fuzzer): set-log-level with 10,000 args produced an error message of
+  // 49 KB, over the protocol's 4,000; the cloud rejected the batch, the agent resent it forever
+  // and nothing after it was ever synced.
+  await withHandler(async ({ store, handler }) => {
+    const level = Array.from({ length: 10_000 }, (_, i) => i);
+    const outcome = await handler.command({ id: "c-big", name: "set-log-level", args: { level } });
+    assert.equal(outcome?.status, "failed");
+    const [record] = await outboxPayloads(store);
+    const parsed = CommandResultRecord.safeParse(record);
+    assert.ok(parsed.success, parsed.success ? "" : parsed.error.message);
+    assert.match(record.error, /^set-log-level needs args\.level/);
   });
 });
