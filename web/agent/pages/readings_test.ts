@@ -41,3 +41,10 @@ Deno.test("parseReadingsFilter names each bad field", () => {
   assert.ok(!tooFine.ok);
   assert.match(tooFine.errors.bucket, /too fine for this range/);
 });
+
+Deno.test("parseReadingsFilter refuses a window that starts before the earliest date", () => {
+  // Regression (chaos fuzzer): to=-271821-04-20T00:00:00.000Z made the page answer 500.
+  const edge = parseReadingsFilter({ to: "-271821-04-20T00:00:00.000Z" }, NOW);
+  assert.equal(edge.ok, false);
+  if (!edge.ok) assert.match(edge.errors.from, /out of range/);
+});
