@@ -171,7 +171,7 @@ export async function fuzzMqtt(options: MqttFuzzOptions): Promise<MqttFuzzResult
     throw new Error("the broker did not acknowledge a valid batch in 5 attempts");
   };
 
-  for (let n = 0; n < options.inputs; n++) {
+  for (let n = 0; result.inputs < options.inputs; n++) {
     if (options.progress && n > 0 && n % 500 === 0) options.progress(n);
     const roll = rng.next();
     if (roll < 0.1) {
@@ -188,7 +188,11 @@ export async function fuzzMqtt(options: MqttFuzzOptions): Promise<MqttFuzzResult
     const base = batchOf(from, rng.int(1, 5));
     let payload: Uint8Array | string;
     if (roll < 0.45) {
-      payload = String(JSON.stringify(mutateValue(base as Json, rng)));
+      try {
+        payload = String(JSON.stringify(mutateValue(base as Json, rng)));
+      } catch {
+        continue; // nested too deep for this process to serialize: draw another input
+      }
     } else if (roll < 0.6) {
       payload = rng.pick([
         () => JSON.stringify({ ...base, to: base.to + rng.int(1, 5) }),
@@ -246,7 +250,13 @@ export async function fuzzMqtt(options: MqttFuzzOptions): Promise<MqttFuzzResult
         { online: true, lastSeq: -5 },
         hostileValue(rng),
       ]);
-      await publish(topics.status(deviceId), String(JSON.stringify(status)));
+      let text: string;
+      try {
+        text = String(JSON.stringify(status));
+      } catch {
+        continue; // nested too deep for this process to serialize: draw another input
+      }
+      await publish(topics.status(deviceId), text);
       continue;
     } else {
       result.aclProbes++;
