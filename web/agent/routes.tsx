@@ -17,7 +17,7 @@ import { pageResponse, startingResponse } from "../render.ts";
 import { isHttps, type SessionAuth } from "../session.ts";
 import { emptyEventForm, eventFieldRules, parseEventForm } from "./event_form.ts";
 import type { PageContext } from "./page.tsx";
-import { DashboardPage, loadDashboard } from "./pages/dashboard.tsx";
+import { createDashboardLoader, DashboardPage } from "./pages/dashboard.tsx";
 import { EVENTS_PAGE_LIMIT, EventsPage } from "./pages/events.tsx";
 import { LoginPage, StartingPage } from "./pages/login.tsx";
 import { loadReadings, parseReadingsFilter, ReadingsPage } from "./pages/readings.tsx";
@@ -93,10 +93,16 @@ export function createAgentUi(options: AgentUiOptions): Hono {
 
   app.route("/", assetRoutes(options.assets));
 
+  const loadDashboard = createDashboardLoader({
+    store,
+    syncStatus,
+    now,
+    pollMs: options.pollMs ?? 5000,
+  });
   app.get(
     "/",
     page(async (_c, context) => {
-      const data = await loadDashboard({ store, syncStatus, now, pollMs: options.pollMs ?? 5000 });
+      const data = await loadDashboard();
       return pageResponse(<DashboardPage context={context} data={data} />);
     }),
   );

@@ -18,7 +18,7 @@ export const DASHBOARD_READINGS = 120;
 /** Events listed. */
 export const DASHBOARD_EVENTS = 10;
 
-/** Dependencies of {@link loadDashboard}. */
+/** Dependencies of {@link createDashboardLoader}. */
 export interface DashboardSources {
   store: AgentStore;
   syncStatus: () => Promise<SyncStatusView>;
@@ -26,11 +26,15 @@ export interface DashboardSources {
   pollMs: number;
 }
 
-/** Reads what the dashboard shows, in the island's props shape. */
-export async function loadDashboard(sources: DashboardSources): Promise<LiveDashboardProps> {
-  const { store } = sources;
-  const [sync, names, events] = await Promise.all([
-    sources.syncStatus(),
+/** What the dashboard reads from the store: unchanged while the store's generation holds. */
+interface DashboardStoreView {
+  sensors: LiveDashboardProps["sensors"];
+  sensorCount: number;
+  events: LiveDashboardProps["events"];
+}
+
+async function readDashboardStore(store: AgentStore): Promise<DashboardStoreView> {
+  const [names, events] = await Promise.all([
     store.listSensors(),
     store.listEvents({ limit: DASHBOARD_EVENTS }),
   ]);
@@ -44,17 +48,46 @@ export async function loadDashboard(sources: DashboardSources): Promise<LiveDash
       };
     }),
   );
-  return {
-    sync,
-    sensors,
-    sensorCount: names.length,
-    events,
-    generatedAt: new Date(sources.now()).toISOString(),
-    pollMs: sources.pollMs,
-    readingsLimit: DASHBOARD_READINGS,
-    eventsLimit: DASHBOARD_EVENTS,
-    maxSensors: DASHBOARD_MAX_SENSORS,
+  return { sensors, sensorCount: names.length, events };
+}
+
+/**
+ * Returns a loader of the dashboard's props. The store's part (up to 13 queries) is read once
+ * per store generation and shared by every render until the next write, so a page polled by
+ * many browsers, or by one between writes, costs only the sync status and the render. Readers
+ * that arrive while it is being read wait for the same read.
+ */
+export function createDashboardLoader(
+  sources: DashboardSources,
+): () => Promise<LiveDashboardProps> {
+  let cached: { generation: number; view: Promise<DashboardStoreView> } | undefined;
+  return async function loadDashboard(): Promise<LiveDashboardProps> {
+    // Taken before reading: a write that commits meanwhile bumps it, so a result that might
+    // predate the write is never served under the newer generation.
+    const generation = sources.store.generation;
+    if (cached?.generation !== generation) {
+      const view = readDashboardStore(sources.store);
+      cached = { generation, view };
+      view.catch(() => {
+        if (cached?.view === view) cached = undefined; // a failed read is not kept
+      });
+    }
+    const [sync, view] = await Promise.all([sources.syncStatus(), cached.view]);
+    return {
+      sync,
+      ...view,
+      generatedAt: new Date(sources.now()).toISOString(),
+      pollMs: sources.pollMs,
+      readingsLimit: DASHBOARD_READINGS,
+      eventsLimit: DASHBOARD_EVENTS,
+      maxSensors: DASHBOARD_MAX_SENSORS,
+    };
   };
+}
+
+/** Reads what the dashboard shows, in the island's props shape (uncached). */
+export function loadDashboard(sources: DashboardSources): Promise<LiveDashboardProps> {
+  return createDashboardLoader(sources)();
 }
 
 /** The dashboard page. */
