@@ -41,7 +41,7 @@ const RETENTION_INTERVAL_MS = 3_600_000;
 export async function startAgent(config: AgentConfig, logger: Logger): Promise<RunningAgent> {
   await Deno.mkdir(config.dataDir, { recursive: true });
   const handle = openSqlite<AgentDatabase>(join(config.dataDir, AGENT_DB_FILE));
-  const store = new AgentStore(handle.db);
+  const store = new AgentStore(handle.db, handle.raw);
   let isReady = false;
   const metrics = new MetricsRegistry();
   const sync = config.cloudUrl

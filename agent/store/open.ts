@@ -32,7 +32,7 @@ export async function openAgentStore(
   const handle = openSqlite<AgentDatabase>(join(dataDir, AGENT_DB_FILE), options);
   try {
     const applied = await runMigrations(handle.db, agentMigrations);
-    return { store: new AgentStore(handle.db), handle, applied };
+    return { store: new AgentStore(handle.db, handle.raw), handle, applied };
   } catch (error) {
     await handle.close();
     throw error;

@@ -4,7 +4,9 @@
  * @module
  */
 import { type Kysely, sql, type Transaction } from "kysely";
+import type Database from "libsql";
 import { transact } from "../lib/sqlite.ts";
+import { BulkInserter } from "./bulk_insert.ts";
 import type { AgentDatabase } from "./schema.ts";
 import type { EventRecord, OutboxPayload, ReadingRecord } from "../protocol/records.ts";
 
@@ -134,9 +136,21 @@ export class AgentStore {
   readonly db: Kysely<AgentDatabase>;
   #appendListeners = new Set<() => void>();
   #generation = 0;
+  #outboxInserts: BulkInserter;
+  #readingInserts: BulkInserter;
 
-  constructor(db: Kysely<AgentDatabase>) {
+  /** `raw` is the libSQL handle under `db` (batch inserts use prepared statements on it). */
+  constructor(db: Kysely<AgentDatabase>, raw: Database.Database) {
     this.db = db;
+    this.#outboxInserts = new BulkInserter(raw, "outbox", ["seq", "kind", "payload", "created_at"]);
+    this.#readingInserts = new BulkInserter(raw, "readings", [
+      "seq",
+      "sensor",
+      "value",
+      "unit",
+      "ts",
+      "received_at",
+    ]);
   }
 
   /** Calls `listener` after every commit that appended outbox records (wakes the publisher). */
@@ -165,29 +179,42 @@ export class AgentStore {
       return { accepted: 0, lastSeq: await currentSeq(this.db) };
     }
     return await transact(this.db, async (tx) => {
-      const payloads = readings.map((reading) =>
-        JSON.stringify(
+      const first = (await currentSeq(tx)) + 1;
+      const outbox = new Array<unknown>(readings.length * 4);
+      const rows = new Array<unknown>(readings.length * 6);
+      let lastTs = NaN;
+      let lastIso = "";
+      for (let i = 0; i < readings.length; i++) {
+        const reading = readings[i];
+        const seq = first + i;
+        // Batches mostly share one timestamp (the time received): format it once.
+        if (reading.ts !== lastTs) {
+          lastTs = reading.ts;
+          lastIso = new Date(reading.ts).toISOString();
+        }
+        const payload = JSON.stringify(
           {
             type: "reading",
             sensor: reading.sensor,
             value: reading.value,
             unit: reading.unit,
-            ts: new Date(reading.ts).toISOString(),
+            ts: lastIso,
           } satisfies ReadingRecord,
-        )
-      );
-      const first = await appendOutbox(tx, payloads, "reading", now);
-      for (let offset = 0; offset < readings.length; offset += INSERT_CHUNK) {
-        const rows = readings.slice(offset, offset + INSERT_CHUNK).map((reading, i) => ({
-          seq: first + offset + i,
-          sensor: reading.sensor,
-          value: reading.value,
-          unit: reading.unit,
-          ts: reading.ts,
-          received_at: now,
-        }));
-        await tx.insertInto("readings").values(rows).execute();
+        );
+        outbox[i * 4] = seq;
+        outbox[i * 4 + 1] = "reading";
+        outbox[i * 4 + 2] = payload;
+        outbox[i * 4 + 3] = now;
+        rows[i * 6] = seq;
+        rows[i * 6 + 1] = reading.sensor;
+        rows[i * 6 + 2] = reading.value;
+        rows[i * 6 + 3] = reading.unit;
+        rows[i * 6 + 4] = reading.ts;
+        rows[i * 6 + 5] = now;
       }
+      // Synchronous statements on the transaction's connection (see bulk_insert.ts).
+      this.#outboxInserts.insert(outbox);
+      this.#readingInserts.insert(rows);
       return { accepted: readings.length, lastSeq: first + readings.length - 1 };
     }).finally(() => this.notifyAppend());
   }
