@@ -5,8 +5,10 @@
  */
 import { hostname } from "node:os";
 import { LOG_LEVELS, type LogLevel } from "../lib/log.ts";
+import { isLoopbackHost } from "../sync/transport.ts";
 import {
   booleanParser,
+  ConfigError,
   enumParser,
   intParser,
   pathParser,
@@ -69,8 +71,9 @@ export const agentSettings = {
     fallback: undefined as string | undefined,
   },
   /**
-   * Allows sending the MQTT password over plaintext to a non-loopback broker. Off by default;
-   * only for a broker reached over a trusted network (e.g. inside one dev cluster).
+   * Allows sending credentials over plaintext to a non-loopback host: the MQTT password to an
+   * `mqtt://`/`ws://` broker and the enrollment token to an `http://` cloud. Off by default;
+   * only for a network the operator trusts (e.g. inside one dev cluster).
    */
   mqttAllowPlaintext: {
     flag: "mqtt-allow-plaintext",
@@ -119,5 +122,24 @@ export function loadAgentConfig(
   args: string[],
   env: Record<string, string | undefined>,
 ): AgentConfig {
-  return readSettings("agent", agentSettings, { args, env });
+  const config = readSettings("agent", agentSettings, { args, env });
+  const refusal = plaintextEnrollmentRefusal(config.cloudUrl, config.mqttAllowPlaintext);
+  if (refusal) throw new ConfigError(refusal);
+  return config;
+}
+
+/**
+ * Why enrolling at `cloudUrl` must not happen, or undefined when it may: over `http://` the
+ * enrollment token and the broker password in the answer cross the network in clear, so plain
+ * HTTP is allowed to a loopback host only, unless the operator vouches for the network.
+ */
+export function plaintextEnrollmentRefusal(
+  cloudUrl: string | undefined,
+  allowPlaintext: boolean,
+): string | undefined {
+  if (cloudUrl === undefined || allowPlaintext) return undefined;
+  const url = new URL(cloudUrl);
+  if (url.protocol !== "http:" || isLoopbackHost(url.hostname)) return undefined;
+  return `OUTPOST_CLOUD_URL '${url.origin}' would send the enrollment token in plaintext: ` +
+    `use https://, or set OUTPOST_MQTT_ALLOW_PLAINTEXT=true on a network you trust`;
 }

@@ -58,3 +58,19 @@ Deno.test("OUTPOST_MQTT_ALLOW_PLAINTEXT is off by default and takes only true or
     /OUTPOST_MQTT_ALLOW_PLAINTEXT must be true or false: current value is 'maybe'/,
   );
 });
+
+Deno.test("an http:// cloud URL is refused unless it is loopback or plaintext is allowed", () => {
+  assert.throws(
+    () => loadAgentConfig([], { OUTPOST_CLOUD_URL: "http://10.0.0.5:8080" }),
+    /OUTPOST_CLOUD_URL 'http:\/\/10\.0\.0\.5:8080' would send the enrollment token in plaintext: use https:\/\/, or set OUTPOST_MQTT_ALLOW_PLAINTEXT=true/,
+  );
+  for (
+    const url of ["https://cloud.example.com", "http://127.0.0.1:8080", "http://localhost:8080"]
+  ) {
+    assert.equal(loadAgentConfig([], { OUTPOST_CLOUD_URL: url }).cloudUrl, url);
+  }
+  const trusted = loadAgentConfig(["--mqtt-allow-plaintext=true"], {
+    OUTPOST_CLOUD_URL: "http://outpost-cloud.outpost-cloud.svc:8080",
+  });
+  assert.equal(trusted.cloudUrl, "http://outpost-cloud.outpost-cloud.svc:8080");
+});
