@@ -33,6 +33,11 @@ export interface OutboxPublisherOptions {
   ackTimeoutMs?: number;
   /** How often an idle publisher looks at the outbox even without a wake-up. */
   idlePollMs?: number;
+  /**
+   * Least time between two ack writes (each a transaction with an fsync): acks arriving
+   * meanwhile are merged into the next write. The window does not wait for these writes.
+   */
+  ackWriteIntervalMs?: number;
 }
 
 type ResolvedOptions =
@@ -88,8 +93,16 @@ export class OutboxPublisher {
   #wake: (() => void) | undefined;
   #loop: Promise<void> | undefined;
   #unsubscribe: (() => void) | undefined;
-  /** Counters for metrics and tests. */
-  readonly stats = { batchesSent: 0, recordsSent: 0, resends: 0, acks: 0 };
+  /** After a failed publish, no batch is sent before this {@link monotonicNow} time. */
+  #pauseUntil = 0;
+  /** {@link monotonicNow} when the last ack write started. */
+  #lastAckWriteAt = -Infinity;
+  /** The highest `upTo` received and not yet handed to the store; 0 when none. */
+  #ackPending = 0;
+  /** The run writing acks to the store, while one is going. */
+  #ackRun: Promise<void> | undefined;
+  /** Counters for metrics and tests (`ackWrites`: store transactions the acks took). */
+  readonly stats = { batchesSent: 0, recordsSent: 0, resends: 0, acks: 0, ackWrites: 0 };
 
   constructor(options: OutboxPublisherOptions) {
     this.#options = {
@@ -98,6 +111,7 @@ export class OutboxPublisher {
       window: 8,
       ackTimeoutMs: 15_000,
       idlePollMs: 1_000,
+      ackWriteIntervalMs: 25,
       // Only defined options override the defaults.
       ...Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)),
     } as ResolvedOptions;
@@ -143,14 +157,54 @@ export class OutboxPublisher {
     return this.#ackedSeq + 1;
   }
 
-  /** Handles `down/ack`: prunes acked records and frees window slots. */
-  async acknowledge(upTo: number): Promise<void> {
+  /**
+   * Handles `down/ack`: frees window slots at once, then prunes acked records. Resolves once
+   * an ack of at least `upTo` is committed to the store.
+   *
+   * Acks that arrive while one is being written are merged: only the highest is written next,
+   * in one transaction (one fsync) instead of one per ack. Acks are contiguous high-water
+   * marks, so the highest one says everything the lower ones did.
+   */
+  acknowledge(upTo: number): Promise<void> {
     this.stats.acks++;
-    const acked = await this.#options.store.acknowledge(upTo);
-    if (acked > this.#ackedSeq) this.#ackedSeq = acked;
-    this.#inFlight = this.#inFlight.filter((batch) => batch.to > this.#ackedSeq);
-    if (this.#sentUpTo < this.#ackedSeq) this.#sentUpTo = this.#ackedSeq;
-    this.#poke();
+    // The cloud committed these batches: their window slots are free now, before the ack is
+    // written here (a crash before that write only means a harmless resend). Only what this
+    // session sent counts; `ackedSeq` (where a resend starts) moves once the ack is stored.
+    const freed = Math.min(upTo, this.#sentUpTo);
+    if (this.#inFlight.length && this.#inFlight[0].to <= freed) {
+      this.#inFlight = this.#inFlight.filter((batch) => batch.to > freed);
+      this.#poke();
+    }
+    if (upTo > this.#ackPending) this.#ackPending = upTo;
+    // A run in progress writes again until nothing is pending, so it covers ours too.
+    this.#ackRun ??= this.#writeAcks();
+    return this.#ackRun;
+  }
+
+  async #writeAcks(): Promise<void> {
+    try {
+      for (;;) {
+        // Acks received meanwhile (or in this same turn of the event loop) join this write.
+        const wait = this.#lastAckWriteAt + this.#options.ackWriteIntervalMs - monotonicNow();
+        await new Promise((resolve) => setTimeout(resolve, Math.max(0, wait)));
+        const upTo = this.#ackPending;
+        if (upTo === 0) break;
+        this.#ackPending = 0;
+        this.#lastAckWriteAt = monotonicNow();
+        this.stats.ackWrites++;
+        const acked = await this.#options.store.acknowledge(upTo).catch((error) => {
+          // Kept for the next ack (or run) to write.
+          if (upTo > this.#ackPending) this.#ackPending = upTo;
+          throw error;
+        });
+        if (acked > this.#ackedSeq) this.#ackedSeq = acked;
+        this.#inFlight = this.#inFlight.filter((batch) => batch.to > this.#ackedSeq);
+        if (this.#sentUpTo < this.#ackedSeq) this.#sentUpTo = this.#ackedSeq;
+        this.#poke();
+      }
+    } finally {
+      this.#ackRun = undefined;
+    }
   }
 
   /** Stops the loop. */
@@ -159,6 +213,8 @@ export class OutboxPublisher {
     this.#unsubscribe?.();
     this.#poke();
     await this.#loop;
+    // An ack being written finishes before the caller closes the store.
+    await this.#ackRun?.catch(() => {});
   }
 
   #rewind(): void {
@@ -195,6 +251,11 @@ export class OutboxPublisher {
           await this.#sleep(idlePollMs);
           continue;
         }
+        const pause = this.#pauseUntil - monotonicNow();
+        if (pause > 0) {
+          await this.#sleep(pause);
+          continue;
+        }
         const oldest = this.#inFlight[0];
         if (oldest && monotonicNow() - oldest.sentAt > ackTimeoutMs) {
           logger.warn("no ack in time; resending from the acked seq", {
@@ -219,10 +280,17 @@ export class OutboxPublisher {
           );
           continue;
         }
+        if (generation !== this.#generation) continue; // rewound meanwhile: stale rows
         const batch = takeBatch(rows, maxBytes);
         const to = batch[batch.length - 1].seq;
-        await this.#options.publish(this.#topic, encodeBatch(batch));
-        if (generation !== this.#generation) continue; // rewound meanwhile: stale batch
+        // Not awaited: the window, not the PUBACK of each batch, bounds what is in flight, so
+        // the next batch is read and sent while this one travels. MQTT keeps them in order.
+        this.#options.publish(this.#topic, encodeBatch(batch)).catch((error) => {
+          if (generation !== this.#generation) return; // already rewound
+          if (this.#connected) logger.warn("publishing a batch failed", { error });
+          this.#pauseUntil = monotonicNow() + Math.min(1000, idlePollMs);
+          this.#rewind();
+        });
         this.#inFlight.push({ to, sentAt: monotonicNow() });
         this.#sentUpTo = to;
         this.stats.batchesSent++;

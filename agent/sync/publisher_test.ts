@@ -168,3 +168,72 @@ Deno.test("a device clock that jumps back a day does not stop the resend after a
     },
   );
 });
+
+Deno.test("acks that arrive together are written in one transaction and free the window before it", async () => {
+  await withPublisher({ window: 4, maxRecords: 10 }, async ({ store, publisher, sent }) => {
+    await store.insertReadings(readings(100));
+    // The store's ack write waits until released: the window must not wait for it.
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => release = resolve);
+    const written: number[] = [];
+    const acknowledge = store.acknowledge.bind(store);
+    store.acknowledge = async (upTo: number) => {
+      await gate;
+      written.push(upTo);
+      return await acknowledge(upTo);
+    };
+    await publisher.start();
+    publisher.connected();
+    await until(() => sent.length === 4, "the window");
+    const acks = [10, 20, 30, 40].map((upTo) => publisher.acknowledge(upTo));
+    await until(() => sent.length === 8, "the next window, before any ack is stored");
+    assert.deepEqual(written, []);
+    assert.equal(publisher.ackedSeq, 0, "a resend still starts after the stored ack");
+    release();
+    await Promise.all(acks);
+    assert.deepEqual(written, [40], "one write for four acks");
+    assert.equal(publisher.stats.ackWrites, 1);
+    assert.equal(publisher.ackedSeq, 40);
+    assert.equal((await store.outboxStats()).ackedSeq, 40);
+    // An ack arriving while one is written is written right after it.
+    await Promise.all([publisher.acknowledge(50), publisher.acknowledge(60)]);
+    assert.equal((await store.outboxStats()).ackedSeq, 60);
+  });
+});
+
+Deno.test("batches are sent without waiting for each PUBACK, and a failed publish resends from the ack", async () => {
+  const dir = await Deno.makeTempDir();
+  const { store, handle } = await openAgentStore(dir);
+  const sent: { from: number; fail: (error: Error) => void }[] = [];
+  const publisher = new OutboxPublisher({
+    store,
+    deviceId: "dev1",
+    logger: createLogger({ write: () => {} }),
+    publish: (_topic, payload) =>
+      new Promise((_resolve, reject) => {
+        const decoded = decodeMessage(Batch, payload);
+        assert.ok(decoded.ok);
+        sent.push({ from: decoded.ok ? decoded.value.from : 0, fail: reject });
+      }),
+    window: 3,
+    maxRecords: 10,
+    idlePollMs: 20,
+  });
+  try {
+    await store.insertReadings(readings(100));
+    await publisher.start();
+    publisher.connected();
+    // No PUBACK ever comes, yet the whole window goes out.
+    await until(() => sent.length === 3, "the window without PUBACKs");
+    assert.deepEqual(sent.map((s) => s.from), [1, 11, 21]);
+    await publisher.acknowledge(10);
+    await until(() => sent.length === 4, "one more batch after the ack");
+    sent[2].fail(new Error("broker connection lost"));
+    await until(() => sent.length >= 5, "a resend after the failure");
+    assert.equal(sent[4].from, 11);
+  } finally {
+    await publisher.stop();
+    await handle.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -284,6 +284,16 @@ export class SyncService {
     });
 
     client.on("message", (topic, payload) => {
+      const parsed = parseTopic(topic);
+      if (parsed?.kind === "ack" && parsed.deviceId === deviceId && parsed.direction === "down") {
+        // Not queued behind the other downlink messages: the publisher merges the acks that
+        // arrive while it writes one (they are cumulative), so a burst costs one transaction.
+        const ack = decodeMessage(Ack, payload);
+        if (!ack.ok) return logger.warn("malformed ack ignored", { error: ack.error });
+        this.#publisher.acknowledge(ack.value.upTo)
+          .catch((error) => logger.warn("handling an ack failed", { topic, error }));
+        return;
+      }
       this.#messageChain = this.#messageChain.then(() => this.#onMessage(topic, payload))
         .catch((error) => logger.warn("handling a downlink message failed", { topic, error }));
     });
