@@ -147,6 +147,91 @@ export const storeCases: StoreCase[] = [
     },
   },
   {
+    name:
+      "one batch of 1,000 readings and events is stored in full, values and texts exact, and a seq repeated inside a batch is stored once",
+    async run(store) {
+      await enrollForTest(store, "pi-1");
+      const records: BatchRecord[] = [];
+      for (let seq = 1; seq <= 1000; seq++) {
+        records.push(
+          seq % 10 === 0
+            ? {
+              seq,
+              type: "event",
+              id: `e${seq}`,
+              kind: "door",
+              severity: "info",
+              // Characters an array literal must escape; NULL-like text stays text.
+              message: seq === 10 ? 'q"uo\\te, {br}ace NULL' : `event ${seq}`,
+              ...(seq === 20 ? {} : { data: { n: seq, s: "x,y" } }),
+              ts: "2026-11-26T10:00:00Z",
+            }
+            : {
+              seq,
+              type: "reading",
+              sensor: `s,"${seq % 3}`,
+              value: seq === 1 ? 0.1 + 0.2 : seq * 1.5,
+              unit: "C",
+              ts: "2026-11-26T10:00:00Z",
+            },
+        );
+      }
+      const outcome = await store.commitBatch("pi-1", { from: 1, to: 1000, records });
+      assert.deepEqual(outcome.inserted, { readings: 900, events: 100 });
+      assert.equal(outcome.ackedSeq, 1000);
+      const stored = await store.queryReadings({ device: "pi-1", limit: 1000 });
+      assert.equal(stored.length, 900);
+      const bySeq = new Map(stored.map((r) => [r.seq, r]));
+      assert.equal(bySeq.get(1)?.value, 0.1 + 0.2, "a double round-trips exactly");
+      assert.equal(bySeq.get(3)?.value, 4.5);
+      assert.equal(bySeq.get(3)?.sensor, 's,"0');
+      const events = await store.listEvents({ device: "pi-1", limit: 1000 });
+      assert.equal(events.length, 100);
+      const byId = new Map(events.map((e) => [e.id, e]));
+      assert.equal(byId.get("e10")?.message, 'q"uo\\te, {br}ace NULL');
+      assert.ok(byId.has("e20"));
+      assert.equal(byId.get("e20")?.data ?? null, null, "no data stays no data");
+      assert.deepEqual(byId.get("e30")?.data, { n: 30, s: "x,y" });
+
+      // The same seq twice in one batch (a sender bug): stored once, no error.
+      const twice = await store.commitBatch("pi-1", {
+        from: 1001,
+        to: 1002,
+        records: [reading(1001, 1), reading(1001, 2), reading(1002)],
+      });
+      assert.equal(twice.inserted.readings, 2);
+      assert.equal(twice.ackedSeq, 1002);
+      assert.equal((await store.getDevice("pi-1"))?.stats.readings, 902);
+    },
+  },
+  {
+    name: "overlapping and out-of-order batches store every seq once and the ack stays contiguous",
+    async run(store) {
+      await enrollForTest(store, "pi-1");
+      const commit = (from: number, to: number) =>
+        store.commitBatch("pi-1", readingBatch(from, to));
+      assert.equal((await commit(1, 100)).ackedSeq, 100);
+      // Gaps, a longer resend from the same seq, and overlaps on both sides of a gap.
+      assert.equal((await commit(201, 250)).ackedSeq, 100);
+      assert.equal((await commit(201, 300)).ackedSeq, 100);
+      assert.equal((await commit(401, 500)).ackedSeq, 100);
+      assert.equal((await commit(350, 420)).ackedSeq, 100);
+      const filled = await commit(50, 210);
+      assert.equal(filled.inserted.readings, 100, "101..200 only");
+      assert.equal(filled.ackedSeq, 300);
+      assert.equal((await commit(290, 360)).ackedSeq, 500);
+      assert.equal((await commit(1, 500)).duplicate, true);
+      const device = await store.getDevice("pi-1");
+      assert.equal(device?.stats.readings, 500);
+      assert.equal(device?.ackedSeq, 500);
+      const ranges = await store.db.selectFrom("received_ranges").selectAll().execute();
+      assert.deepEqual(ranges, [], "ranges below the ack are pruned");
+      const seqs = (await store.queryReadings({ device: "pi-1", limit: 1000 })).map((r) => r.seq)
+        .sort((a, b) => a - b);
+      assert.deepEqual(seqs, Array.from({ length: 500 }, (_, i) => i + 1));
+    },
+  },
+  {
     name: "a batch from a device that is not enrolled stores nothing",
     async run(store) {
       const outcome = await store.commitBatch("ghost", readingBatch(1, 3));
