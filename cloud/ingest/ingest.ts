@@ -6,11 +6,12 @@
  */
 import type { Logger } from "../../agent/lib/log.ts";
 import type { MetricsRegistry } from "../../agent/lib/metrics.ts";
-import { Batch, decodeMessage, MAX_MESSAGE_BYTES, Status } from "../../agent/protocol/messages.ts";
+import { decodeMessage, MAX_MESSAGE_BYTES, Status } from "../../agent/protocol/messages.ts";
 import { parseTopic } from "../../agent/protocol/topics.ts";
 import type { Downlink } from "../broker/downlink.ts";
 import type { UplinkHandler } from "../broker/link.ts";
 import type { CloudStore } from "../store/store.ts";
+import { decodeBatch } from "./decode.ts";
 
 /** Why a message was rejected; the `reason` label of `outpost_ingest_rejected_total`. */
 export type RejectReason =
@@ -51,17 +52,6 @@ export function rejectReason(error: string): RejectReason {
     return "range_mismatch";
   }
   return "schema";
-}
-
-/** The first reading or event whose device time is not a date, as an error; else undefined. */
-function badTimestamp(batch: Batch): string | undefined {
-  for (let i = 0; i < batch.records.length; i++) {
-    const record = batch.records[i];
-    if ((record.type === "reading" || record.type === "event") && isNaN(Date.parse(record.ts))) {
-      return `schema: records.${i}.ts: not a date: '${record.ts.slice(0, 40)}'`;
-    }
-  }
-  return undefined;
 }
 
 /** Creates the ingest. Messages are handled strictly one after another, in arrival order. */
@@ -111,10 +101,9 @@ export function createIngest(options: IngestOptions): Ingest {
   }
 
   async function ingestBatch(deviceId: string, payload: Uint8Array): Promise<void> {
-    const decoded = decodeMessage(Batch, payload);
-    const error = decoded.ok ? badTimestamp(decoded.value) : decoded.error;
-    if (!decoded.ok || error) {
-      const detail = error ?? "";
+    const decoded = decodeBatch(payload);
+    if (!decoded.ok) {
+      const detail = decoded.error;
       reject(rejectReason(detail), { kind: "batch", deviceId, bytes: payload.byteLength, detail });
       return;
     }

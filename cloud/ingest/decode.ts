@@ -1,0 +1,92 @@
+/**
+ * Decoding an `up/batch` payload, with a fast path for the common batch: readings only, each
+ * exactly `{seq,type,sensor,value,unit,ts}`. Checking those by hand costs a fraction of the
+ * zod schema (about 1 ms per 1,000 records here, a tenth of a libSQL commit); anything else —
+ * events, extra keys, any doubt — goes through the schema, so the outcome, errors included, is
+ * that of `decodeMessage(Batch, …)`.
+ * @module
+ */
+import { Batch, MAX_BATCH_RECORDS, MAX_MESSAGE_BYTES } from "../../agent/protocol/messages.ts";
+
+/** What decoding a batch gave: the batch, or why it is rejected (as `decodeMessage` words it). */
+export type DecodedBatch = { ok: true; value: Batch } | { ok: false; error: string };
+
+const READING_KEYS = 6;
+
+function isSeq(value: unknown): value is number {
+  return typeof value === "number" && Number.isSafeInteger(value) && value >= 1;
+}
+
+/**
+ * True when `json` is a batch of plain readings the schema would accept unchanged (so it can
+ * be used as is). False says nothing: the schema decides.
+ */
+export function isPlainReadingBatch(json: unknown): json is Batch {
+  if (typeof json !== "object" || json === null || Array.isArray(json)) return false;
+  const batch = json as Record<string, unknown>;
+  const { from, to, records } = batch;
+  if (Object.keys(batch).length !== 3 || !isSeq(from) || !isSeq(to)) return false;
+  if (!Array.isArray(records) || records.length < 1 || records.length > MAX_BATCH_RECORDS) {
+    return false;
+  }
+  if (to - from + 1 !== records.length) return false;
+  for (let i = 0; i < records.length; i++) {
+    const record = records[i];
+    if (typeof record !== "object" || record === null || Array.isArray(record)) return false;
+    const { seq, type, sensor, value, unit, ts } = record as Record<string, unknown>;
+    if (
+      seq !== from + i || type !== "reading" ||
+      typeof sensor !== "string" || sensor.length < 1 || sensor.length > 64 ||
+      typeof value !== "number" || !Number.isFinite(value) ||
+      typeof unit !== "string" || unit.length > 16 ||
+      typeof ts !== "string" || ts.length > 40 ||
+      Object.keys(record).length !== READING_KEYS
+    ) {
+      return false;
+    }
+  }
+  return true;
+}
+
+/** The first reading or event whose device time is not a date, as an error; else undefined. */
+export function badTimestamp(batch: Batch): string | undefined {
+  for (let i = 0; i < batch.records.length; i++) {
+    const record = batch.records[i];
+    if ((record.type === "reading" || record.type === "event") && isNaN(Date.parse(record.ts))) {
+      return `schema: records.${i}.ts: not a date: '${record.ts.slice(0, 40)}'`;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Decodes and validates an `up/batch` payload: JSON, the {@link Batch} schema (contiguous
+ * seqs), and device times that parse as dates.
+ */
+export function decodeBatch(payload: Uint8Array): DecodedBatch {
+  if (payload.byteLength > MAX_MESSAGE_BYTES) {
+    return {
+      ok: false,
+      error: `payload of ${payload.byteLength} bytes exceeds ${MAX_MESSAGE_BYTES}`,
+    };
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(payload));
+  } catch (error) {
+    return { ok: false, error: `not JSON: ${(error as Error).message.slice(0, 120)}` };
+  }
+  let batch: Batch;
+  if (isPlainReadingBatch(json)) {
+    batch = json;
+  } else {
+    const result = Batch.safeParse(json);
+    if (!result.success) {
+      const first = result.error.issues[0];
+      return { ok: false, error: `schema: ${first.path.join(".") || "(root)"}: ${first.message}` };
+    }
+    batch = result.data;
+  }
+  const error = badTimestamp(batch);
+  return error ? { ok: false, error } : { ok: true, value: batch };
+}
