@@ -1,7 +1,9 @@
 /**
  * `deno task bench`: each benchmark is a ratio against a baseline measured in the same run.
  * Prints a table and writes bench-results.json. `--smoke` runs tiny counts (CI keeps it from
- * rotting; its figures mean nothing).
+ * rotting; its figures mean nothing). `--only sync` runs just the end-to-end sync rows (to iterate
+ * on the sync pipeline; writes bench-results-sync.json), optionally with `--backend libsql|postgres`
+ * and `--sync-rows N`.
  * @module
  */
 import { parseArgs } from "node:util";
@@ -23,9 +25,19 @@ interface Row {
 
 const { values } = parseArgs({
   args: Deno.args,
-  options: { smoke: { type: "boolean", default: false } },
+  options: {
+    smoke: { type: "boolean", default: false },
+    only: { type: "string" },
+    backend: { type: "string" },
+    "sync-rows": { type: "string" },
+  },
 });
 const smoke = values.smoke;
+if (values.only !== undefined && values.only !== "sync") {
+  throw new Error(`--only: expected 'sync', got '${values.only}'`);
+}
+/** True when only the end-to-end sync rows run (`--only sync`). */
+const syncOnly = values.only === "sync";
 const rows: Row[] = [];
 
 function record(row: Omit<Row, "ratio">): void {
@@ -158,100 +170,107 @@ console.error(`outpost bench${smoke ? " (smoke profile: figures are not meaningf
 const ingestRows = smoke ? 20_000 : 300_000;
 const loadMs = smoke ? 500 : 5000;
 
-const dataDir = await Deno.makeTempDir({ prefix: "outpost-bench-" });
-const port = freePort();
-const base = `http://127.0.0.1:${port}`;
-const startedAt = performance.now();
-const agent = startTask("agent", {
-  env: { OUTPOST_PORT: String(port), OUTPOST_DATA_DIR: dataDir, OUTPOST_LOG_LEVEL: "warn" },
-});
-try {
-  await waitForOk(`${base}/readyz`, 60_000, agent);
-  const startToReadyMs = performance.now() - startedAt;
-  const pid = await componentPid(agent.pid, "agent/main.ts");
-  const idleRss = await rssOf(pid);
+async function agentBenchmarks(): Promise<void> {
+  const dataDir = await Deno.makeTempDir({ prefix: "outpost-bench-" });
+  const port = freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const startedAt = performance.now();
+  const agent = startTask("agent", {
+    env: { OUTPOST_PORT: String(port), OUTPOST_DATA_DIR: dataDir, OUTPOST_LOG_LEVEL: "warn" },
+  });
+  try {
+    await waitForOk(`${base}/readyz`, 60_000, agent);
+    const startToReadyMs = performance.now() - startedAt;
+    const pid = await componentPid(agent.pid, "agent/main.ts");
+    const idleRss = await rssOf(pid);
 
-  const raw = await rawInsertRowsPerSecond(ingestRows);
-  const ingest = await agentIngestRowsPerSecond(base, ingestRows);
-  record({
-    name: "agent batch ingest",
-    figure: ingest,
-    unit: "rows/s",
-    baseline: raw,
-    baselineName: "raw Kysely insert",
-  });
+    const raw = await rawInsertRowsPerSecond(ingestRows);
+    const ingest = await agentIngestRowsPerSecond(base, ingestRows);
+    record({
+      name: "agent batch ingest",
+      figure: ingest,
+      unit: "rows/s",
+      baseline: raw,
+      baselineName: "raw Kysely insert",
+    });
 
-  await postJson(
-    `${base}/api/v1/readings`,
-    Array.from({ length: 200 }, (_, i) => ({ sensor: "q", value: i })),
-  );
-  const hello = await helloBaseline(loadMs);
-  const query = await runLoad(`${base}/api/v1/readings?limit=100`, { durationMs: loadMs });
+    await postJson(
+      `${base}/api/v1/readings`,
+      Array.from({ length: 200 }, (_, i) => ({ sensor: "q", value: i })),
+    );
+    const hello = await helloBaseline(loadMs);
+    const query = await runLoad(`${base}/api/v1/readings?limit=100`, { durationMs: loadMs });
+    record({
+      name: "agent GET readings?limit=100",
+      figure: query.perSecond,
+      unit: "req/s",
+      baseline: hello.perSecond,
+      baselineName: "bare Deno.serve hello",
+      note: `p50 ${query.p50Ms.toFixed(2)} ms, p99 ${
+        query.p99Ms.toFixed(2)
+      } ms, errors ${query.errors}`,
+    });
+    const dashRate = smoke ? 100 : 200;
+    const dashMs = smoke ? 1000 : 10_000;
+    await fetch(`${base}/`).then((r) => r.arrayBuffer()); // warm-up
+    const helloOpen = await helloOpenLoop(dashRate, dashMs);
+    const dashboard = await runOpenLoop(`${base}/`, { rate: dashRate, durationMs: dashMs });
+    record({
+      name: `dashboard SSR p99 at ${dashRate} req/s`,
+      figure: dashboard.p99Ms,
+      unit: "ms",
+      baseline: helloOpen.p99Ms,
+      baselineName: "bare Deno.serve hello p99, same rate",
+      note: `open loop ${dashMs / 1000} s; p50 ${dashboard.p50Ms.toFixed(2)} ms (hello p50 ${
+        helloOpen.p50Ms.toFixed(2)
+      } ms), errors ${dashboard.errors}`,
+    });
+    const loadRss = await rssOf(pid);
+    record({
+      name: "agent RSS idle",
+      figure: idleRss / 1e6,
+      unit: "MB",
+      baseline: 38,
+      baselineName: "bare Deno idle (FACTS.md)",
+    });
+    record({
+      name: "agent RSS after load",
+      figure: loadRss / 1e6,
+      unit: "MB",
+      baseline: 38,
+      baselineName: "bare Deno idle (FACTS.md)",
+    });
+    record({
+      name: "agent start-to-ready",
+      figure: startToReadyMs,
+      unit: "ms",
+      baseline: 1,
+      baselineName: "-",
+    });
+  } finally {
+    await agent.stop();
+    await Deno.remove(dataDir, { recursive: true });
+  }
+
+  const bundle = await bundleSize();
   record({
-    name: "agent GET readings?limit=100",
-    figure: query.perSecond,
-    unit: "req/s",
-    baseline: hello.perSecond,
-    baselineName: "bare Deno.serve hello",
-    note: `p50 ${query.p50Ms.toFixed(2)} ms, p99 ${
-      query.p99Ms.toFixed(2)
-    } ms, errors ${query.errors}`,
+    name: "web client bundle",
+    figure: bundle.bytes / 1000,
+    unit: "kB",
+    baseline: bundle.gzipBytes / 1000,
+    baselineName: "gzip",
+    note: `${bundle.files} files in web/static/build after build:web; the compiled agent binary ` +
+      "is not measured here (deno compile needs denort, which cannot be downloaded)",
   });
-  const dashRate = smoke ? 100 : 200;
-  const dashMs = smoke ? 1000 : 10_000;
-  await fetch(`${base}/`).then((r) => r.arrayBuffer()); // warm-up
-  const helloOpen = await helloOpenLoop(dashRate, dashMs);
-  const dashboard = await runOpenLoop(`${base}/`, { rate: dashRate, durationMs: dashMs });
-  record({
-    name: `dashboard SSR p99 at ${dashRate} req/s`,
-    figure: dashboard.p99Ms,
-    unit: "ms",
-    baseline: helloOpen.p99Ms,
-    baselineName: "bare Deno.serve hello p99, same rate",
-    note: `open loop ${dashMs / 1000} s; p50 ${dashboard.p50Ms.toFixed(2)} ms (hello p50 ${
-      helloOpen.p50Ms.toFixed(2)
-    } ms), errors ${dashboard.errors}`,
-  });
-  const loadRss = await rssOf(pid);
-  record({
-    name: "agent RSS idle",
-    figure: idleRss / 1e6,
-    unit: "MB",
-    baseline: 38,
-    baselineName: "bare Deno idle (FACTS.md)",
-  });
-  record({
-    name: "agent RSS after load",
-    figure: loadRss / 1e6,
-    unit: "MB",
-    baseline: 38,
-    baselineName: "bare Deno idle (FACTS.md)",
-  });
-  record({
-    name: "agent start-to-ready",
-    figure: startToReadyMs,
-    unit: "ms",
-    baseline: 1,
-    baselineName: "-",
-  });
-} finally {
-  await agent.stop();
-  await Deno.remove(dataDir, { recursive: true });
 }
 
-const bundle = await bundleSize();
-record({
-  name: "web client bundle",
-  figure: bundle.bytes / 1000,
-  unit: "kB",
-  baseline: bundle.gzipBytes / 1000,
-  baselineName: "gzip",
-  note: `${bundle.files} files in web/static/build after build:web; the compiled agent binary ` +
-    "is not measured here (deno compile needs denort, which cannot be downloaded)",
-});
+if (!syncOnly) await agentBenchmarks();
 
-const syncRows = smoke ? 20_000 : 500_000;
-for (const backend of ["libsql", "postgres"] as const) {
+const syncRows = values["sync-rows"] ? Number(values["sync-rows"]) : smoke ? 20_000 : 500_000;
+const backends = (["libsql", "postgres"] as const).filter((backend) =>
+  values.backend === undefined || values.backend === backend
+);
+for (const backend of backends) {
   const result = await endToEndSync(backend, syncRows);
   record({
     name: `end-to-end sync (${backend}, Mosquitto)`,
@@ -259,25 +278,34 @@ for (const backend of ["libsql", "postgres"] as const) {
     unit: "rows/s",
     baseline: result.rawRowsPerSecond,
     baselineName: `raw cloud commitBatch (${backend})`,
-    note: `${syncRows.toLocaleString("en-US")} rows written to the agent until all acked` +
+    note: `${syncRows.toLocaleString("en-US")} rows written to the agent until all acked ` +
+      `(writing took ${(result.writeMs / 1000).toFixed(1)} s, ${
+        result.pendingAfterWrite.toLocaleString("en-US")
+      } still pending then; CPU agent ${result.agentCpuSeconds.toFixed(1)} s, cloud ${
+        result.cloudCpuSeconds.toFixed(1)
+      } s; batches ${JSON.stringify(result.cloudBatches)})` +
       (backend === "libsql" ? `; lost ${result.lost}, duplicates ${result.duplicates}` : ""),
   });
 }
 
-const catchUpRows = smoke ? 20_000 : 1_000_000;
-const drained = await catchUp(catchUpRows);
-record({
-  name: `catch-up of ${catchUpRows.toLocaleString("en-US")} rows`,
-  figure: drained.fromCloudReadyMs / 1000,
-  unit: "s",
-  baseline: drained.fromReconnectMs / 1000,
-  baselineName: "from the agent's reconnect",
-  note:
-    `embedded broker, libSQL; agent RSS max ${
-      (drained.agentRssMaxBytes / 1e6).toFixed(0)
-    } MB, cloud RSS max ${(drained.cloudRssMaxBytes / 1e6).toFixed(0)} MB during the drain; ` +
-    `writing the backlog took ${(drained.writeMs / 1000).toFixed(1)} s`,
-});
+async function catchUpBenchmark(): Promise<void> {
+  const catchUpRows = smoke ? 20_000 : 1_000_000;
+  const drained = await catchUp(catchUpRows);
+  record({
+    name: `catch-up of ${catchUpRows.toLocaleString("en-US")} rows`,
+    figure: drained.fromCloudReadyMs / 1000,
+    unit: "s",
+    baseline: drained.fromReconnectMs / 1000,
+    baselineName: "from the agent's reconnect",
+    note:
+      `embedded broker, libSQL; agent RSS max ${
+        (drained.agentRssMaxBytes / 1e6).toFixed(0)
+      } MB, cloud RSS max ${(drained.cloudRssMaxBytes / 1e6).toFixed(0)} MB during the drain; ` +
+      `writing the backlog took ${(drained.writeMs / 1000).toFixed(1)} s`,
+  });
+}
+
+if (!syncOnly) await catchUpBenchmark();
 
 console.log("| benchmark | figure | baseline | ratio | note |");
 console.log("| --- | --- | --- | --- | --- |");
@@ -288,7 +316,12 @@ for (const row of rows) {
     } | ${row.note ?? ""} |`,
   );
 }
+// A partial run does not overwrite the full results.
 await Deno.writeTextFile(
-  "bench-results.json",
-  JSON.stringify({ at: new Date().toISOString(), smoke, rows }, null, 2) + "\n",
+  syncOnly ? "bench-results-sync.json" : "bench-results.json",
+  JSON.stringify(
+    { at: new Date().toISOString(), smoke, ...(syncOnly ? { only: "sync" } : {}), rows },
+    null,
+    2,
+  ) + "\n",
 );

@@ -30,6 +30,18 @@ export async function rssOf(pid: number): Promise<number> {
   }
 }
 
+/** CPU time (user + system) a process used so far, in seconds (0 when it is gone). */
+export async function cpuSecondsOf(pid: number): Promise<number> {
+  try {
+    const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    // utime and stime are fields 14 and 15 of stat(5), in clock ticks (100 per second here).
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
 /** The deno process running `script` inside the process group of `deno task` (the leader). */
 export async function componentPid(groupLeader: number, script: string): Promise<number> {
   const out = await new Deno.Command("pgrep", { args: ["-g", String(groupLeader), "-f", script] })
@@ -115,6 +127,25 @@ export interface EndToEndResult {
   rawRowsPerSecond: number;
   lost: number;
   duplicates: number;
+  /** How long writing the rows into the agent took (the sync runs meanwhile). */
+  writeMs: number;
+  /** Rows still pending in the agent's outbox when the last write answered. */
+  pendingAfterWrite: number;
+  /** CPU seconds the agent and the cloud process used from the first write to the last ack. */
+  agentCpuSeconds: number;
+  cloudCpuSeconds: number;
+  /** Batches the cloud accepted, by result (`stored`, `duplicate`): resends show here. */
+  cloudBatches: Record<string, number>;
+}
+
+/** `outpost_ingest_batches_total` of a cloud, by result. */
+async function ingestedBatches(cloudUrl: string): Promise<Record<string, number>> {
+  const text = await (await fetch(`${cloudUrl}/metrics`)).text();
+  const counts: Record<string, number> = {};
+  for (const match of text.matchAll(/^outpost_ingest_batches_total\{result="(\w+)"\} (\d+)/gm)) {
+    counts[match[1]] = Number(match[2]);
+  }
+  return counts;
 }
 
 /**
@@ -156,14 +187,23 @@ export async function endToEndSync(backend: Backend, rows: number): Promise<EndT
       agent.process.stop().then(() => Deno.remove(agent.dataDir, { recursive: true }))
     );
     await waitSync(agent, (view) => view.state === "online", 30_000, "the agent to connect");
+    const agentPid = await componentPid(agent.process.pid, "agent/main.ts");
+    const cloudPid = await componentPid(cloud.process.pid, "cloud/main.ts");
+    const agentCpu = await cpuSecondsOf(agentPid);
+    const cloudCpu = await cpuSecondsOf(cloudPid);
     const start = performance.now();
     await writeReadings(agent, rows);
+    const writeMs = performance.now() - start;
+    const pendingAfterWrite = (await syncView(agent)).pending;
     const end = await waitSync(
       agent,
       (view) => view.lastSeq >= rows && view.pending === 0,
       120_000,
       "every row to be acked",
     );
+    const agentCpuSeconds = await cpuSecondsOf(agentPid) - agentCpu;
+    const cloudCpuSeconds = await cpuSecondsOf(cloudPid) - cloudCpu;
+    const cloudBatches = await ingestedBatches(cloud.url);
     let lost = 0;
     let duplicates = 0;
     if (backend === "libsql") {
@@ -172,7 +212,17 @@ export async function endToEndSync(backend: Backend, rows: number): Promise<EndT
       lost = compared.lost.length + compared.mismatched.length;
       duplicates = cloudSide.duplicates.length;
     }
-    return { rowsPerSecond: rows / ((end - start) / 1000), rawRowsPerSecond, lost, duplicates };
+    return {
+      rowsPerSecond: rows / ((end - start) / 1000),
+      rawRowsPerSecond,
+      lost,
+      duplicates,
+      writeMs,
+      pendingAfterWrite,
+      agentCpuSeconds,
+      cloudCpuSeconds,
+      cloudBatches,
+    };
   } finally {
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
   }
