@@ -2,26 +2,21 @@
  * The cloud's lifecycle: open the database, serve HTTP, start the broker link, migrate, start
  * the ingest, become ready; and stop gracefully (finish HTTP requests, close the broker, let
  * the ingest finish, close the database).
+ *
+ * Only wiring: the broker library a configuration needs is loaded on demand by
+ * `broker/select.ts` (aedes for the embedded broker, MQTT.js for an external one).
  * @module
  */
 import type { Hono } from "hono";
 import type { Logger } from "../agent/lib/log.ts";
 import { MetricsRegistry } from "../agent/lib/metrics.ts";
 import { listen } from "../agent/lib/serve.ts";
-import { ConfigError } from "../agent/lib/settings.ts";
 import { VERSION } from "../agent/version.ts";
 import { loadAssets } from "../web/assets.ts";
 import { createFleetSessionAuth, createFleetUi } from "../web/fleet/mod.ts";
-import {
-  type DeviceCredentialsProvisioner,
-  deviceTableProvisioner,
-  unconfiguredProvisioner,
-} from "./broker/credentials.ts";
 import { Downlink } from "./broker/downlink.ts";
-import { startEmbeddedBroker } from "./broker/embedded.ts";
-import { connectExternalBroker, redactUrl } from "./broker/external.ts";
-import type { BrokerLink } from "./broker/link.ts";
-import { connectMosquitto } from "./broker/mosquitto.ts";
+import { redactUrl } from "./broker/link.ts";
+import { type BrokerSetup, startBroker } from "./broker/select.ts";
 import type { CloudConfig } from "./config.ts";
 import { createCloudApp } from "./http/app.ts";
 import { createIngest, type Ingest } from "./ingest/ingest.ts";
@@ -64,80 +59,6 @@ function crashAfter(commits: number, logger: Logger): () => void {
     logger.warn("fault injection: killing the cloud after a commit, before its ack", { commits });
     Deno.kill(Deno.pid, "SIGKILL");
   };
-}
-
-/** `mqtt://host:port` with IPv6 literals bracketed. */
-function mqttUrl(host: string, port: number): string {
-  return `mqtt://${host.includes(":") ? `[${host}]` : host}:${port}`;
-}
-
-interface BrokerSetup {
-  link: BrokerLink;
-  mqttPort?: number;
-  provisioner: DeviceCredentialsProvisioner;
-  publicUrl: string;
-  describe: string;
-}
-
-/** The embedded broker when OUTPOST_MQTT_URL is unset, else the link to the external one. */
-async function startBroker(
-  config: CloudConfig,
-  parts: { store: CloudStore; isReady: () => boolean; logger: Logger; metrics: MetricsRegistry },
-): Promise<BrokerSetup> {
-  const logger = parts.logger.child({ part: "broker" });
-  if (config.mqttUrl === undefined) {
-    const broker = await startEmbeddedBroker({
-      hostname: config.host,
-      port: config.mqttPort,
-      passwordHash: (id) => parts.store.passwordHash(id),
-      isReady: parts.isReady,
-      logger,
-      metrics: parts.metrics,
-    });
-    return {
-      link: broker,
-      mqttPort: broker.port,
-      provisioner: deviceTableProvisioner(),
-      publicUrl: config.mqttPublicUrl ?? mqttUrl(config.host, broker.port),
-      describe: `embedded (MQTT 3.1.1) on ${mqttUrl(config.host, broker.port)}`,
-    };
-  }
-  const ca = await readMqttCa(config.mqttCa);
-  const publicUrl = config.mqttPublicUrl ?? config.mqttUrl;
-  if (config.mqttUsername !== undefined && config.mqttPassword !== undefined) {
-    const mosquitto = connectMosquitto({
-      url: config.mqttUrl,
-      adminUsername: config.mqttUsername,
-      adminPassword: config.mqttPassword,
-      logger,
-      ca,
-    });
-    return {
-      ...mosquitto,
-      publicUrl,
-      describe: `Mosquitto ${redactUrl(config.mqttUrl)} (dynamic security)`,
-    };
-  }
-  return {
-    link: connectExternalBroker({ url: config.mqttUrl, logger, ca }),
-    provisioner: unconfiguredProvisioner(),
-    publicUrl,
-    describe: `external ${redactUrl(config.mqttUrl)} (no dynsec admin: enrollment answers 503)`,
-  };
-}
-
-/** Reads OUTPOST_MQTT_CA, if set. */
-async function readMqttCa(path: string | undefined): Promise<string | undefined> {
-  if (path === undefined) return undefined;
-  try {
-    return await Deno.readTextFile(path);
-  } catch (error) {
-    throw new ConfigError(
-      `Cannot start cloud: OUTPOST_MQTT_CA must name a readable PEM file: current value is '${path}' (${
-        (error as Error).message
-      })`,
-    );
-  }
 }
 
 /**

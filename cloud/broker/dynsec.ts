@@ -10,7 +10,7 @@
  */
 import mqtt, { type MqttClient } from "mqtt";
 import type { Logger } from "../../agent/lib/log.ts";
-import { redactUrl } from "./external.ts";
+import { redactUrl } from "./link.ts";
 
 /** Where commands go. */
 export const DYNSEC_TOPIC = "$CONTROL/dynamic-security/v1";

@@ -20,6 +20,7 @@ import {
 } from "../../agent/protocol/topics.ts";
 import { verifyPassword } from "./credentials.ts";
 import type { BrokerLink, PublishOptions, UplinkHandler } from "./link.ts";
+import { indexRetained, type RetainedPersistence } from "./retained.ts";
 
 /** CONNACK return codes of MQTT 3.1.1 that we use. */
 const IDENTIFIER_REJECTED = 2;
@@ -156,6 +157,9 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
     },
   });
   await broker.listen();
+  // aedes creates its persistence in listen(); no client is connected before our server is.
+  // Without the index every SUBSCRIBE scans every retained message: O(N²) to connect N devices.
+  indexRetained((broker as unknown as { persistence: RetainedPersistence }).persistence);
   // aedes emits "error" on persistence failures; unhandled, that event would end the process.
   (broker as unknown as EventEmitter).on("error", (error: Error) => {
     logger.error("embedded broker error", { error });

@@ -14,7 +14,9 @@ import mqtt from "mqtt";
 import { hostname } from "node:os";
 import type { Logger } from "../../agent/lib/log.ts";
 import { topics } from "../../agent/protocol/topics.ts";
-import type { BrokerLink, PublishOptions, UplinkHandler } from "./link.ts";
+import { type BrokerLink, type PublishOptions, redactUrl, type UplinkHandler } from "./link.ts";
+
+export { redactUrl };
 
 /** The shared-subscription group of every cloud replica. */
 export const INGEST_GROUP = "outpost-ingest";
@@ -110,16 +112,4 @@ export function connectExternalBroker(options: ExternalBrokerOptions): BrokerLin
       await client.endAsync();
     },
   };
-}
-
-/** A broker URL without credentials, for logs. */
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    parsed.username = "";
-    parsed.password = "";
-    return parsed.toString().replace(/\/$/, "");
-  } catch {
-    return "(invalid URL)";
-  }
 }

@@ -1,6 +1,7 @@
 /**
  * The cloud's one view of the MQTT broker, whichever it is: the embedded aedes broker (dev,
- * in-process) or an external Mosquitto reached with MQTT.js.
+ * in-process) or an external Mosquitto reached with MQTT.js. Holds no implementation, so the
+ * cloud can import it without loading any broker library.
  * @module
  */
 
@@ -32,4 +33,16 @@ export interface BrokerLink {
   onDeviceDisconnect?(handler: (deviceId: string) => void): void;
   /** Stops delivering and disconnects (the embedded broker also stops listening). */
   close(): Promise<void>;
+}
+
+/** A broker URL without credentials, for logs. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    parsed.username = "";
+    parsed.password = "";
+    return parsed.toString().replace(/\/$/, "");
+  } catch {
+    return "(invalid URL)";
+  }
 }

@@ -25,8 +25,8 @@ import {
   ensureRole,
   expectOk,
 } from "./dynsec.ts";
-import { connectExternalBroker, INGEST_GROUP, redactUrl } from "./external.ts";
-import type { BrokerLink, PublishOptions, UplinkHandler } from "./link.ts";
+import { connectExternalBroker, INGEST_GROUP } from "./external.ts";
+import { type BrokerLink, type PublishOptions, redactUrl, type UplinkHandler } from "./link.ts";
 
 /** The dynsec user (and role) of the cloud's ingest connections. */
 export const INGEST_USERNAME = "outpost-cloud-ingest";
