@@ -6,9 +6,18 @@
  * `agent/protocol/*` (topics, message schemas) and `agent/sync/publisher.ts` (batching, window,
  * resend) over an in-memory outbox instead of SQLite.
  *
- * `--rate R` is readings per second per device. The run stops after `--duration` seconds of
- * traffic, then checks presence: all N online in `GET /api/v1/devices` while running, all
- * offline after the clients said goodbye. Prints a progress line every second and a summary.
+ * `--broker embedded` (default) starts the cloud with its embedded broker (aedes, in the cloud
+ * process); `--broker mosquitto` is the production topology: a real Mosquitto 2 with dynamic
+ * security on a free port (`tests/support/mosquitto.ts`, the shipped config) and the cloud as its
+ * dynsec admin, enrolling one dynsec client per device; the broker's RSS is reported too.
+ * Mosquitto rewrites its whole dynsec file on every command, so enrollment there slows down as
+ * the fleet grows (O(N²)); keep `--concurrency` around 20, or enrollments time out (503).
+ *
+ * `--rate R` is readings per second per device (fractions allowed: 0.2 for 10 s is 2 records per
+ * device). The run stops after `--duration` seconds of traffic, then checks presence: all N
+ * online in `GET /api/v1/devices` while running, all offline after the clients said goodbye.
+ * Prints a progress line every second and a summary. Every process holds one socket per device:
+ * the open-file limit (`ulimit -n`) is checked first.
  * @module
  */
 import { parseArgs } from "node:util";
@@ -19,6 +28,7 @@ import { parseTopic, topics } from "../../agent/protocol/topics.ts";
 import { enroll } from "../../agent/sync/enroll.ts";
 import { OutboxPublisher, type PublisherOutbox } from "../../agent/sync/publisher.ts";
 import type { OutboxRow, OutboxStats } from "../../agent/store/store.ts";
+import { startMosquitto, startMosquittoCloud, type TestMosquitto } from "../support/mosquitto.ts";
 import {
   type CloudHandle,
   startCloud,
@@ -26,6 +36,44 @@ import {
   TEST_ENROLL_TOKEN,
 } from "../support/stack.ts";
 import { componentPid, rssOf } from "./sync.ts";
+
+/**
+ * Records one device must have written after `elapsedMs` of traffic at `rate` per second: the
+ * writer tops every device up to this count on each tick, so a fractional rate accumulates
+ * exactly (0.2/s for 10 s gives 2) and late or skipped timer ticks are caught up.
+ */
+export function recordsDue(rate: number, elapsedMs: number): number {
+  if (!(rate > 0) || !(elapsedMs > 0)) return 0;
+  // The epsilon keeps 0.2 * 10 (= 1.9999999999999998 in floating point) at 2.
+  return Math.floor((rate * elapsedMs) / 1000 + 1e-9);
+}
+
+/** The soft limit on open files of this process (`ulimit -n`), from /proc/self/limits. */
+export async function openFileLimit(): Promise<number | undefined> {
+  try {
+    const limits = await Deno.readTextFile("/proc/self/limits");
+    const soft = /^Max open files\s+(\S+)/m.exec(limits)?.[1];
+    return soft === undefined ? undefined : soft === "unlimited" ? Infinity : Number(soft);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Open files a process holding one socket per device needs, with room for the rest. */
+export function openFilesNeeded(devices: number): number {
+  return devices + 1_024;
+}
+
+/** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat. */
+async function cpuSecondsOf(pid: number): Promise<number> {
+  try {
+    const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks
+  } catch {
+    return 0;
+  }
+}
 
 /** An outbox in memory: the unacked suffix of a device's records. */
 export class MemoryOutbox implements PublisherOutbox {
@@ -230,9 +278,14 @@ async function waitPresence(
   return { ok: false, ms: performance.now() - start, last };
 }
 
+/** Which broker a self-started cloud runs with. */
+export type SimBroker = "embedded" | "mosquitto";
+
 /** Options of {@link runSim}. */
 export interface SimOptions {
   devices: number;
+  /** Broker of the self-started cloud (ignored with `cloudUrl`); default embedded. */
+  broker?: SimBroker;
   /** Readings per second per device. */
   rate: number;
   durationS: number;
@@ -260,15 +313,43 @@ export interface SimResult {
   onlineSeen: number;
   allOfflineAfterStop: boolean;
   offlineAfterMs: number;
+  broker: SimBroker | "external";
   cloudRssMaxBytes: number | undefined;
+  /** The cloud process's CPU time during the run (enrollment, connections, ingest). */
+  cloudCpuSeconds: number | undefined;
+  /** Mosquitto's RSS (`--broker mosquitto`). */
+  brokerRssMaxBytes: number | undefined;
   simRssMaxBytes: number;
 }
 
 /** Runs the simulation; starts (and stops) its own cloud when `cloudUrl` is not given. */
 export async function runSim(options: SimOptions): Promise<SimResult> {
   let cloud: CloudHandle | undefined;
+  let mosquitto: TestMosquitto | undefined;
   const say = (line: string) => options.quiet || console.error(line);
-  if (!options.cloudUrl) {
+  const brokerKind = options.cloudUrl ? "external" : options.broker ?? "embedded";
+  const limit = await openFileLimit();
+  const needed = openFilesNeeded(options.devices);
+  if (limit !== undefined && limit < needed) {
+    throw new Error(
+      `${options.devices} devices need ${needed} open files in this process and in the ${
+        brokerKind === "mosquitto" ? "broker" : "cloud"
+      } (one socket per device), but \`ulimit -n\` is ${limit}: run \`ulimit -n ${needed}\` (or more; ` +
+        `raise the hard limit in /etc/security/limits.conf or with \`prlimit --nofile=${needed}\` ` +
+        `if that is refused) in the shell that runs the simulator`,
+    );
+  }
+  if (!options.cloudUrl && brokerKind === "mosquitto") {
+    say("starting Mosquitto (dynamic security) and a cloud (libSQL) as its dynsec admin…");
+    mosquitto = await startMosquitto();
+    try {
+      // Info level: startMosquittoCloud waits for the "subscribed to uplink" line.
+      cloud = await startMosquittoCloud(mosquitto, { env: { OUTPOST_LOG_LEVEL: "info" } });
+    } catch (error) {
+      await mosquitto.dispose();
+      throw error;
+    }
+  } else if (!options.cloudUrl) {
     say("starting a cloud (embedded broker, libSQL)…");
     cloud = await startCloud({ env: { OUTPOST_LOG_LEVEL: "warn" } });
   }
@@ -277,14 +358,18 @@ export async function runSim(options: SimOptions): Promise<SimResult> {
   const adminToken = options.adminToken ?? TEST_ADMIN_TOKEN;
   const prefix = options.prefix ?? `sim-${Date.now().toString(36)}-`;
   const cloudPid = cloud ? await componentPid(cloud.process.pid, "cloud/main.ts") : undefined;
+  const brokerPid = mosquitto ? await mosquittoPid(mosquitto) : undefined;
+  const cloudCpuAtStart = cloudPid ? await cpuSecondsOf(cloudPid) : 0;
   const devices = Array.from(
     { length: options.devices },
     (_, i) => new SimDevice(`${prefix}${String(i).padStart(5, "0")}`),
   );
   let cloudRssMaxBytes = 0;
+  let brokerRssMaxBytes = 0;
   let simRssMaxBytes = 0;
   const sampleRss = async () => {
     if (cloudPid) cloudRssMaxBytes = Math.max(cloudRssMaxBytes, await rssOf(cloudPid));
+    if (brokerPid) brokerRssMaxBytes = Math.max(brokerRssMaxBytes, await rssOf(brokerPid));
     simRssMaxBytes = Math.max(simRssMaxBytes, Deno.memoryUsage().rss);
   };
   let lastAcked = 0;
@@ -313,10 +398,20 @@ export async function runSim(options: SimOptions): Promise<SimResult> {
       `devices ${t.connected}/${devices.length} connected | written ${t.written} sent ${t.sent} ` +
         `acked ${t.acked} | ${Math.round(rate)} acked/s | cloud RSS ${
           cloudPid ? `${(cloudRssMaxBytes / 1e6).toFixed(0)} MB max` : "n/a"
-        } | sim RSS ${(Deno.memoryUsage().rss / 1e6).toFixed(0)} MB`,
+        }${brokerPid ? ` | mosquitto RSS ${(brokerRssMaxBytes / 1e6).toFixed(0)} MB max` : ""}` +
+        ` | sim RSS ${(Deno.memoryUsage().rss / 1e6).toFixed(0)} MB`,
     );
   }, 1000);
   let writer: ReturnType<typeof setInterval> | undefined;
+  // Ctrl-C (or a timeout's SIGTERM) must not leave the cloud and the broker running.
+  const interrupted = async () => {
+    say("interrupted: stopping the cloud and the broker");
+    await cloud?.process.stop().catch(() => {});
+    await mosquitto?.dispose().catch(() => {});
+    Deno.exit(130);
+  };
+  const signals = ["SIGINT", "SIGTERM"] as const;
+  for (const signal of signals) Deno.addSignalListener(signal, interrupted);
   try {
     const connectStart = performance.now();
     let failures = 0;
@@ -340,17 +435,17 @@ export async function runSim(options: SimOptions): Promise<SimResult> {
       `presence: ${online.last.online}/${devices.length} online (${online.ok ? "ok" : "NOT ALL"})`,
     );
 
-    // Readings: every device gets `rate` per second, in ticks of 100 ms.
+    // Readings: every device gets `rate` per second, topped up every 100 ms to what is due.
     const ts = new Date().toISOString();
-    let carry = 0;
     const tickMs = 100;
+    const durationMs = options.durationS * 1000;
     const trafficStart = performance.now();
     const ackedAtStart = totals().acked;
-    writer = setInterval(() => {
-      carry += options.rate * tickMs / 1000;
-      const n = Math.floor(carry);
-      if (n === 0) return;
-      carry -= n;
+    let writtenPerDevice = 0;
+    const write = (elapsedMs: number) => {
+      const n = recordsDue(options.rate, Math.min(elapsedMs, durationMs)) - writtenPerDevice;
+      if (n <= 0) return;
+      writtenPerDevice += n;
       for (const device of devices) {
         const payloads: string[] = [];
         for (let i = 0; i < n; i++) {
@@ -362,10 +457,12 @@ export async function runSim(options: SimOptions): Promise<SimResult> {
         }
         device.outbox.append(payloads);
       }
-    }, tickMs);
-    await new Promise((resolve) => setTimeout(resolve, options.durationS * 1000));
+    };
+    writer = setInterval(() => write(performance.now() - trafficStart), tickMs);
+    await new Promise((resolve) => setTimeout(resolve, durationMs));
     clearInterval(writer);
     writer = undefined;
+    write(durationMs); // what the last, partial tick owed
     // Drain what was written (bounded).
     const drainDeadline = performance.now() + 30_000;
     while (performance.now() < drainDeadline) {
@@ -394,10 +491,14 @@ export async function runSim(options: SimOptions): Promise<SimResult> {
       onlineSeen: online.last.online,
       allOfflineAfterStop: offline.ok,
       offlineAfterMs: offline.ms,
+      broker: brokerKind,
       cloudRssMaxBytes: cloudPid ? cloudRssMaxBytes : undefined,
+      cloudCpuSeconds: cloudPid ? (await cpuSecondsOf(cloudPid)) - cloudCpuAtStart : undefined,
+      brokerRssMaxBytes: brokerPid ? brokerRssMaxBytes : undefined,
       simRssMaxBytes,
     };
   } finally {
+    for (const signal of signals) Deno.removeSignalListener(signal, interrupted);
     clearInterval(progress);
     if (writer) clearInterval(writer);
     await Promise.all(devices.map((device) => device.stop().catch(() => {})));
@@ -405,7 +506,16 @@ export async function runSim(options: SimOptions): Promise<SimResult> {
       await cloud.process.stop();
       await Deno.remove(cloud.dataDir, { recursive: true }).catch(() => {});
     }
+    await mosquitto?.dispose();
   }
+}
+
+/** The pid of the mosquitto started by {@link startMosquitto} (its data dir is unique). */
+async function mosquittoPid(broker: TestMosquitto): Promise<number | undefined> {
+  const out = await new Deno.Command("pgrep", { args: ["-f", `mosquitto -c ${broker.dir}/`] })
+    .output();
+  const pid = Number(new TextDecoder().decode(out.stdout).trim().split("\n")[0]);
+  return pid > 0 ? pid : undefined;
 }
 
 if (import.meta.main) {
@@ -413,6 +523,7 @@ if (import.meta.main) {
     args: Deno.args,
     options: {
       devices: { type: "string", default: "100" },
+      broker: { type: "string", default: "embedded" },
       rate: { type: "string", default: "1" },
       duration: { type: "string", default: "20" },
       cloud: { type: "string" },
@@ -422,16 +533,27 @@ if (import.meta.main) {
       concurrency: { type: "string", default: "100" },
     },
   });
-  const result = await runSim({
-    devices: Number(values.devices),
-    rate: Number(values.rate),
-    durationS: Number(values.duration),
-    cloudUrl: values.cloud,
-    enrollToken: values["enroll-token"] ?? Deno.env.get("OUTPOST_ENROLL_TOKEN"),
-    adminToken: values["admin-token"] ?? Deno.env.get("OUTPOST_ADMIN_TOKEN"),
-    mqttUrl: values["mqtt-url"],
-    concurrency: Number(values.concurrency),
-  });
+  if (values.broker !== "embedded" && values.broker !== "mosquitto") {
+    console.error(`--broker must be embedded or mosquitto, not '${values.broker}'`);
+    Deno.exit(2);
+  }
+  let result: SimResult;
+  try {
+    result = await runSim({
+      devices: Number(values.devices),
+      broker: values.broker,
+      rate: Number(values.rate),
+      durationS: Number(values.duration),
+      cloudUrl: values.cloud,
+      enrollToken: values["enroll-token"] ?? Deno.env.get("OUTPOST_ENROLL_TOKEN"),
+      adminToken: values["admin-token"] ?? Deno.env.get("OUTPOST_ADMIN_TOKEN"),
+      mqttUrl: values["mqtt-url"],
+      concurrency: Number(values.concurrency),
+    });
+  } catch (error) {
+    console.error(`sim: ${(error as Error).message}`);
+    Deno.exit(2);
+  }
   console.log(JSON.stringify(result, null, 2));
   const ok = result.connected === result.devices && result.allOnline &&
     result.allOfflineAfterStop && result.recordsAcked === result.recordsWritten;
