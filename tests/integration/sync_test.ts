@@ -13,39 +13,12 @@ import {
   startCloud,
   TEST_ENROLL_TOKEN,
 } from "../support/stack.ts";
-import { agentRecords, cloudRecords, compareRecords } from "../support/verify.ts";
-
-async function syncStatus(agent: AgentHandle) {
-  return await (await fetch(`${agent.url}/api/v1/sync`)).json();
-}
-
-async function waitDrained(agent: AgentHandle, timeoutMs = 90_000) {
-  await eventually(
-    async () => {
-      const status = await syncStatus(agent);
-      return status.state === "online" && status.pending === 0 && status.lastSeq > 0;
-    },
-    `${agent.deviceId} to drain its outbox`,
-    timeoutMs,
-  );
-}
+import { assertSameRecords, syncStatus, waitDrained } from "../support/sync_checks.ts";
+import { agentRecords, cloudRecords } from "../support/verify.ts";
 
 function assertExactlyOnce(agent: AgentHandle, cloud: CloudHandle, expectedRecords?: number) {
   const local = agentRecords(agent.dataDir);
-  const remote = cloudRecords(cloud.dataDir, agent.deviceId);
-  const { lost, phantom, mismatched } = compareRecords(local, remote.map);
-  assert.deepEqual(
-    {
-      lost: lost.length,
-      duplicated: remote.duplicates.length,
-      phantom: phantom.length,
-      mismatched: mismatched.length,
-    },
-    { lost: 0, duplicated: 0, phantom: 0, mismatched: 0 },
-    `first lost ${lost.slice(0, 5)}, phantom ${phantom.slice(0, 5)}, mismatched ${
-      mismatched.slice(0, 5)
-    }`,
-  );
+  assertSameRecords(local, cloudRecords(cloud.dataDir, agent.deviceId), agent.deviceId);
   if (expectedRecords !== undefined) assert.equal(local.size, expectedRecords);
   return local;
 }
@@ -158,7 +131,7 @@ Deno.test("an agent started while the cloud is down works offline and syncs ever
     const offline = await syncStatus(agent);
     assert.equal(offline.state, "connecting");
     assert.equal(offline.pending, 2000);
-    assert.match(offline.lastError, /Cannot reach/);
+    assert.match(offline.lastError ?? "", /Cannot reach/);
     await cloud.restart();
     await waitDrained(agent);
     assertExactlyOnce(agent, cloud, 2000);

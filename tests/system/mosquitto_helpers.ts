@@ -1,64 +1,26 @@
 /**
- * Sync checks shared by the Mosquitto system tests: wait for an agent's outbox to drain, compare
- * agent and cloud record by record (tests/support/verify.ts), and write readings continuously.
+ * Sync checks of the Mosquitto system tests: agent and cloud (libSQL) compared record by record,
+ * and readings written continuously; the rest is tests/support/sync_checks.ts.
  * @module
  */
 import assert from "node:assert/strict";
 import { postJson } from "../support/process.ts";
-import { type AgentHandle, eventually } from "../support/stack.ts";
-import { agentRecords, cloudRecords, compareRecords } from "../support/verify.ts";
+import type { AgentHandle } from "../support/stack.ts";
+import { assertSameRecords } from "../support/sync_checks.ts";
+import { agentRecords, cloudRecords } from "../support/verify.ts";
 
-/** `GET /api/v1/sync` of an agent. */
-export interface SyncStatus {
-  state: string;
-  pending: number;
-  lastSeq: number;
-  ackedSeq: number;
-  lastError: string | null;
-}
-
-/** The agent's sync status. */
-export async function syncStatus(agent: AgentHandle): Promise<SyncStatus> {
-  return await (await fetch(`${agent.url}/api/v1/sync`)).json();
-}
-
-/** Waits until the agent is online with nothing pending. */
-export async function waitDrained(agent: AgentHandle, timeoutMs = 60_000): Promise<void> {
-  await eventually(
-    async () => {
-      const status = await syncStatus(agent);
-      return status.state === "online" && status.pending === 0 && status.lastSeq > 0;
-    },
-    `${agent.deviceId} to drain its outbox`,
-    timeoutMs,
-  ).catch(async (error) => {
-    const status = await syncStatus(agent).catch(() => undefined);
-    throw new Error(
-      `${error.message}; last status ${JSON.stringify(status)}\n` +
-        agent.process.output.slice(-15).join("\n"),
-    );
-  });
-}
+export { type SyncStatus, syncStatus, waitDrained } from "../support/sync_checks.ts";
 
 /**
  * Asserts that the cloud (its libSQL file in `cloudDataDir`) holds exactly the agent's records:
  * none lost, duplicated, invented or changed. Returns how many there are.
  */
 export function assertExactlyOnce(agent: AgentHandle, cloudDataDir: string): number {
-  const local = agentRecords(agent.dataDir);
-  const remote = cloudRecords(cloudDataDir, agent.deviceId);
-  const { lost, phantom, mismatched } = compareRecords(local, remote.map);
-  assert.deepEqual(
-    {
-      lost: lost.length,
-      duplicated: remote.duplicates.length,
-      phantom: phantom.length,
-      mismatched: mismatched.length,
-    },
-    { lost: 0, duplicated: 0, phantom: 0, mismatched: 0 },
-    `${agent.deviceId}: first lost ${lost.slice(0, 5)}, phantom ${phantom.slice(0, 5)}`,
+  return assertSameRecords(
+    agentRecords(agent.dataDir),
+    cloudRecords(cloudDataDir, agent.deviceId),
+    agent.deviceId,
   );
-  return local.size;
 }
 
 /** A background writer of readings; see {@link startWriter}. */

@@ -20,11 +20,11 @@ import { cloudRecordsPostgres, startPostgres, withPostgres } from "../support/po
 import {
   type AgentHandle,
   type CloudHandle,
-  eventually,
   startAgentProcess,
   startCloud,
 } from "../support/stack.ts";
-import { agentRecords, compareRecords } from "../support/verify.ts";
+import { assertSameRecords, waitDrained } from "../support/sync_checks.ts";
+import { agentRecords } from "../support/verify.ts";
 
 /** A migrated store on `url`, closed afterwards. */
 async function withPgStore(url: string, fn: (store: CloudStore) => Promise<void>): Promise<void> {
@@ -218,10 +218,6 @@ function loadBatch(from: number, to: number): Batch {
   return { from, to, records };
 }
 
-async function syncStatus(agent: AgentHandle) {
-  return await (await fetch(`${agent.url}/api/v1/sync`)).json();
-}
-
 Deno.test("deno task cloud on PostgreSQL receives 20,000 readings from a real agent exactly once", async () => {
   await withPostgres(async (server) => {
     const url = await server.createDatabase();
@@ -250,28 +246,9 @@ Deno.test("deno task cloud on PostgreSQL receives 20,000 readings from a real ag
           assert.equal(event.status, 201);
         }
       }
-      const current = agent;
-      await eventually(
-        async () => {
-          const status = await syncStatus(current);
-          return status.state === "online" && status.pending === 0 && status.lastSeq > 0;
-        },
-        "the agent to drain its outbox",
-        90_000,
-      );
+      await waitDrained(agent);
       const local = agentRecords(agent.dataDir);
-      const remote = await cloudRecordsPostgres(url, "pg-sync");
-      const { lost, phantom, mismatched } = compareRecords(local, remote.map);
-      assert.deepEqual(
-        {
-          lost: lost.length,
-          duplicated: remote.duplicates.length,
-          phantom: phantom.length,
-          mismatched: mismatched.length,
-        },
-        { lost: 0, duplicated: 0, phantom: 0, mismatched: 0 },
-        `first lost ${lost.slice(0, 5)}, phantom ${phantom.slice(0, 5)}`,
-      );
+      assertSameRecords(local, await cloudRecordsPostgres(url, "pg-sync"), "pg-sync");
       assert.equal(local.size, 20_005);
       const device = await cloud.admin<{ stats: unknown; ackedSeq: number; online: boolean }>(
         "/api/v1/devices/pg-sync",
