@@ -5,6 +5,7 @@
  */
 import type { z } from "zod";
 import { type ErrorDetail, HttpError } from "./http_error.ts";
+import { holdsAtMostValues, MAX_JSON_VALUES } from "./json_limits.ts";
 
 /** The largest body we read by default: 10,000 readings fit with room to spare. */
 export const DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024;
@@ -29,6 +30,14 @@ export async function readJsonBody(
   const declared = Number(request.headers.get("content-length") ?? "0");
   if (declared > maxBytes) throw tooLarge(maxBytes);
   const bytes = await readLimited(request, maxBytes);
+  // Before parsing: millions of tiny values within the byte limit would take hundreds of MB.
+  if (!holdsAtMostValues(bytes, MAX_JSON_VALUES)) {
+    throw new HttpError(
+      413,
+      "payload_too_large",
+      `Request body holds more than ${MAX_JSON_VALUES.toLocaleString("en-US")} JSON values`,
+    );
+  }
   let text: string;
   try {
     text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);

@@ -39,6 +39,15 @@ Deno.test("readJsonBody maps bad bodies to 415, 413 and 400", async () => {
   assert.equal(await status(readJsonBody(post(new Uint8Array([0x22, 0xff, 0x22])))), 400);
 });
 
+Deno.test("readJsonBody refuses a body of more JSON values than any valid one, before parsing it", async () => {
+  const tiny = `[${Array(300_000).fill("{}").join(",")}]`;
+  const error = await readJsonBody(post(tiny)).catch((error) => error);
+  assert.ok(error instanceof HttpError);
+  assert.equal(error.status, 413);
+  assert.equal(error.code, "payload_too_large");
+  assert.match(error.message, /more than 200,000 JSON values/);
+});
+
 Deno.test("readJsonBody counts streamed bytes, not only the declared length", async () => {
   const stream = new ReadableStream({
     start(controller) {
