@@ -14,7 +14,7 @@ import { AGENT_DB_FILE } from "./store/open.ts";
 import type { AgentDatabase } from "./store/schema.ts";
 import { AgentStore } from "./store/store.ts";
 import { VERSION } from "./version.ts";
-import { SyncService } from "./sync/service.ts";
+import type { SyncService } from "./sync/service.ts";
 import { unenrolledConnection } from "./http/status.ts";
 import { join } from "node:path";
 import { loadCredentials } from "./sync/credentials.ts";
@@ -37,15 +37,23 @@ export interface RunningAgent {
 
 const RETENTION_INTERVAL_MS = 3_600_000;
 
+/** Loads the sync service module on demand, a static specifier so `deno compile` embeds it. */
+export async function loadSyncService(): Promise<typeof SyncService> {
+  return (await import("./sync/service.ts")).SyncService;
+}
+
 /** Starts the agent described by `config`. */
 export async function startAgent(config: AgentConfig, logger: Logger): Promise<RunningAgent> {
+  // The sync service (and with it the MQTT client) is loaded only when a cloud is configured:
+  // an agent without one never connects anywhere, and the module costs RSS (docs/PERFORMANCE.md).
+  const Sync = config.cloudUrl ? await loadSyncService() : undefined;
   await Deno.mkdir(config.dataDir, { recursive: true });
   const handle = openSqlite<AgentDatabase>(join(config.dataDir, AGENT_DB_FILE));
   const store = new AgentStore(handle.db, handle.raw);
   let isReady = false;
   const metrics = new MetricsRegistry();
-  const sync = config.cloudUrl
-    ? new SyncService({
+  const sync = Sync && config.cloudUrl
+    ? new Sync({
       store,
       logger: logger.child({ component: "sync" }),
       deviceId: config.deviceId,
