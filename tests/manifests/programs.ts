@@ -9,6 +9,7 @@
  * - `nginxinc/nginx-unprivileged`: the `nginx` of this machine, with the container's command.
  * @module
  */
+import { COMPONENT_RUNTIME_FLAGS } from "../../agent/build/compile.ts";
 import { agentSettings } from "../../agent/config/config.ts";
 import { cloudSettings } from "../../cloud/config.ts";
 import { execForm, finalStage, parseDockerfile, stageEnv } from "./dockerfile.ts";
@@ -96,8 +97,15 @@ export function containerArgv(container: Container, image: ImageConfig): string[
   return [...command, ...args];
 }
 
-/** The `deno run` flags and script of a deno.json task (`deno run <flags> <script>`). */
-export async function denoTask(task: string): Promise<{ flags: string[]; script: string }> {
+/**
+ * The `deno run` flags and script of a deno.json task (`deno run <flags> <script>`): `flags`
+ * are the permissions, `runtimeFlags` the others, which must be the ones `deno task compile`
+ * embeds in that component's binary (`COMPONENT_RUNTIME_FLAGS`), so running the task stands
+ * for running the image's binary.
+ */
+export async function denoTask(
+  task: string,
+): Promise<{ flags: string[]; runtimeFlags: string[]; script: string }> {
   const config = JSON.parse(await Deno.readTextFile(`${REPO_ROOT}deno.json`));
   const text: string | undefined = config.tasks?.[task];
   if (!text) throw new Error(`deno.json has no task '${task}'`);
@@ -105,10 +113,18 @@ export async function denoTask(task: string): Promise<{ flags: string[]; script:
   if (tokens[0] !== "deno" || tokens[1] !== "run" || tokens.length < 3) {
     throw new Error(`task '${task}' is not 'deno run <flags> <script>': ${text}`);
   }
-  const flags = tokens.slice(2, -1);
-  const bad = flags.filter((flag) => !flag.startsWith("--allow-"));
-  if (bad.length) throw new Error(`task '${task}' has flags this test does not model: ${bad}`);
-  return { flags, script: tokens[tokens.length - 1] };
+  const all = tokens.slice(2, -1);
+  const flags = all.filter((flag) => flag.startsWith("--allow-"));
+  const runtimeFlags = all.filter((flag) => !flag.startsWith("--allow-"));
+  const compiled: string[] | undefined =
+    COMPONENT_RUNTIME_FLAGS[task as keyof typeof COMPONENT_RUNTIME_FLAGS];
+  if (JSON.stringify(runtimeFlags) !== JSON.stringify(compiled ?? [])) {
+    throw new Error(
+      `task '${task}' has flags this test does not model: ${runtimeFlags} ` +
+        `(deno task compile embeds ${compiled ?? []})`,
+    );
+  }
+  return { flags, runtimeFlags, script: tokens[tokens.length - 1] };
 }
 
 let denoDir: Promise<string> | undefined;
@@ -205,7 +221,9 @@ export async function startOutpostContainer(
     throw new Error(`task '${program.component}' lost --allow-write; update this test`);
   }
   sandbox.record(
-    `${where}: ${argv[0]} -> deno run ${flags.join(" ")} ${task.script} ` +
+    `${where}: ${argv[0]} -> deno run ${
+      [...flags, ...task.runtimeFlags].join(" ")
+    } ${task.script} ` +
       `(the image's binary is deno compile of it; writes only to the writable mounts)`,
   );
   // The working directory is read-only, like the image's.
@@ -220,6 +238,7 @@ export async function startOutpostContainer(
     args: [
       "run",
       ...flags,
+      ...task.runtimeFlags,
       "--config",
       `${REPO_ROOT}deno.json`,
       `${REPO_ROOT}${task.script}`,
