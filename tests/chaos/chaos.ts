@@ -10,7 +10,7 @@ import { type Cluster, type ExitReport, FUZZ_API_TOKEN, startCluster } from "./c
 import { type FaultLogEntry, Locks, planFaults, runSchedule } from "./faults/scheduler.ts";
 import { FAULT_KINDS, type FaultContext, type FaultKind } from "./faults/types.ts";
 import { type FuzzReport, runFuzz } from "./fuzz/mod.ts";
-import type { ChaosOptions } from "./options.ts";
+import { type ChaosOptions, maxBrokerOutageMs } from "./options.ts";
 import { preflight, PreflightError } from "./preflight.ts";
 import { createRng } from "./rng.ts";
 import { createRunLog } from "./run_log.ts";
@@ -140,6 +140,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       libfaketime,
       diskSize: options.diskSize,
       broker: options.broker,
+      maxBrokerOutageMs: maxBrokerOutageMs(options.timing),
       onExit,
     });
     log.line(

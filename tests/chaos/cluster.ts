@@ -184,6 +184,11 @@ export interface ClusterOptions {
   /** Size of each agent's tmpfs, e.g. `256m`. */
   diskSize: string;
   broker: BrokerKind;
+  /**
+   * The longest the broker can be unavailable to a restarting cloud: a cloud kill may overlap a
+   * broker pause (they lock different things), and the cloud then subscribes only after it.
+   */
+  maxBrokerOutageMs: number;
   onExit: (report: ExitReport) => void;
 }
 
@@ -330,9 +335,11 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     ready: async (process) => {
       await waitForOk(`${cloudUrl}/readyz`, 60_000, process);
       if (!broker) return;
-      const deadline = Date.now() + 30_000;
+      // Measured on a monotonic clock: the chaos runner's own clock is not skewed, but a
+      // deadline must not depend on the wall clock anyway.
+      const deadline = performance.now() + 30_000 + options.maxBrokerOutageMs;
       while (!process.output.some((line) => line.includes('"subscribed to uplink"'))) {
-        if (Date.now() > deadline) {
+        if (performance.now() > deadline) {
           throw new Error(
             `the cloud's ingest did not subscribe:\n${process.output.slice(-10).join("\n")}`,
           );

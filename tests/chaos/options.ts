@@ -110,6 +110,15 @@ const COUNT_FLAGS: Record<string, keyof FaultPlanCounts> = {
 };
 
 /** The `--help` text. */
+/**
+ * The longest the broker can be unavailable while the cloud restarts: a cloud kill and a broker
+ * pause or restart lock different things, so they may overlap, and a restarted cloud can only
+ * subscribe once the broker answers again. The cloud's readiness wait must outlast it.
+ */
+export function maxBrokerOutageMs(timing: ChaosOptions["timing"]): number {
+  return Math.max(timing.maxPauseMs, timing.maxDowntimeMs);
+}
+
 export const USAGE = `Usage: deno task test:chaos [flags]
 
   --profile=short|long   counts and durations (default short: what CI runs)

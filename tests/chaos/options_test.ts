@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { parseChaosArgs, UsageError } from "./options.ts";
+import { maxBrokerOutageMs, parseChaosArgs, UsageError } from "./options.ts";
 
 Deno.test("no flags give the short profile with a fresh seed and netem", () => {
   const options = parseChaosArgs([]);
@@ -36,4 +36,16 @@ Deno.test("bad flags fail with a line naming the flag and the value", () => {
   assert.throws(() => parseChaosArgs(["--broker=emqx"]), /mosquitto or embedded/);
   assert.throws(() => parseChaosArgs(["--frobnicate"]), /Unknown flag --frobnicate/);
   assert.throws(() => parseChaosArgs(["stray"]), /Unknown argument 'stray'/);
+});
+
+Deno.test("a restarted cloud may wait for the broker as long as any broker fault lasts", () => {
+  // Regression (long profile): a cloud kill overlapped a 54 s broker pause; the harness gave the
+  // restarted cloud 30 s to subscribe and reported a violation, though the cloud subscribed 2 s
+  // after the broker (and the cloud itself) resumed.
+  for (const profile of ["short", "long"]) {
+    const { timing } = parseChaosArgs([`--profile=${profile}`]);
+    assert.ok(maxBrokerOutageMs(timing) >= timing.maxPauseMs, profile);
+    assert.ok(maxBrokerOutageMs(timing) >= timing.maxDowntimeMs, profile);
+  }
+  assert.equal(parseChaosArgs(["--profile=long"]).timing.maxPauseMs, 60_000);
 });
