@@ -30,6 +30,9 @@ function device(id: string): string {
   return `${TOPIC_ROOT}/${id}`;
 }
 
+/** Topic levels up to and including the device id (`outpost/v1/<id>`). */
+export const DEVICE_TOPIC_LEVELS = TOPIC_ROOT.split("/").length + 1;
+
 /** Topic builders. */
 export const topics = {
   batch: (id: string) => `${device(id)}/up/batch`,
@@ -43,6 +46,8 @@ export const topics = {
   deviceDownlink: (id: string) => `${device(id)}/down/#`,
   /** What the cloud ingests: every device's uplink. */
   allUplink: `${TOPIC_ROOT}/+/up/#`,
+  /** What the cloud publishes to: every device's downlink. */
+  allDownlink: `${TOPIC_ROOT}/+/down/#`,
   /** The same as a shared subscription, so replicas split the load. */
   sharedUplink: (group: string) => `$share/${group}/${TOPIC_ROOT}/+/up/#`,
 } as const;

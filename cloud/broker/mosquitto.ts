@@ -4,10 +4,10 @@
  * least-privilege dynsec client.
  *
  * - Device `<id>`: dynsec client `<id>` bound to client id `<id>`, role `outpost-device-<id>`
- *   granting exactly `outpost/v1/<id>/up/#` (publish) and `outpost/v1/<id>/down/#` (subscribe,
- *   receive). Re-enrolling sets a new password, which also disconnects the old session.
+ *   granting exactly `topics.deviceUplink(id)` (publish) and `topics.deviceDownlink(id)`
+ *   (subscribe, receive). Re-enrolling sets a new password, which also disconnects the old session.
  * - Ingest: dynsec client `outpost-cloud-ingest`, role `outpost-cloud-ingest` (subscribe every
- *   device's `up/#`, also as the `$share` form; publish every device's `down/#`). Its password
+ *   device's uplink, also as the shared-subscription form; publish every device's downlink). Its password
  *   is derived from the admin password, so every replica computes the same one and nothing
  *   needs storing; rotating the admin password rotates it at the next start.
  * @module
@@ -16,7 +16,7 @@ import { createHmac } from "node:crypto";
 import mqtt from "mqtt";
 import { HttpError } from "../../agent/lib/http_error.ts";
 import type { Logger } from "../../agent/lib/log.ts";
-import { TOPIC_ROOT, topics } from "../../agent/protocol/topics.ts";
+import { topics } from "../../agent/protocol/topics.ts";
 import { type DeviceCredentialsProvisioner, randomPassword } from "./credentials.ts";
 import {
   connectDynsec,
@@ -61,7 +61,7 @@ export function ingestAcls(group = INGEST_GROUP): DynsecAcl[] {
     { acltype: "subscribePattern", topic: topics.allUplink, allow: true },
     { acltype: "subscribePattern", topic: topics.sharedUplink(group), allow: true },
     { acltype: "publishClientReceive", topic: topics.allUplink, allow: true },
-    { acltype: "publishClientSend", topic: `${TOPIC_ROOT}/+/down/#`, allow: true },
+    { acltype: "publishClientSend", topic: topics.allDownlink, allow: true },
   ];
 }
 

@@ -2,18 +2,19 @@
  * An indexed store of retained messages for the embedded broker (aedes).
  *
  * aedes' in-memory persistence answers every SUBSCRIBE by testing the filter against every
- * retained topic. Each device keeps a retained `up/status` and subscribes to its own `down/#`
+ * retained topic. Each device keeps a retained status and subscribes to its own downlink
  * on every connect, so connecting N devices cost O(N²) topic matches: 2,000 devices connected
  * in 3.5 s, 10,000 in 55–63 s (measured, see docs/PERFORMANCE.md). Here retained messages are
- * bucketed by their first {@link BUCKET_LEVELS} topic levels (`outpost/v1/<device>`), and a
+ * bucketed by their first {@link BUCKET_LEVELS} topic levels (the device's topic root), and a
  * filter whose first levels have no wildcard only looks at its bucket; other filters (the
- * cloud's `outpost/v1/+/up/#`, `#`) still scan everything, in the same order as before.
+ * cloud's whole uplink, `#`) still scan everything, in the same order as before.
  * @module
  */
 import { Readable } from "node:stream";
+import { DEVICE_TOPIC_LEVELS } from "../../agent/protocol/topics.ts";
 
-/** Topic levels that form a bucket's key. */
-export const BUCKET_LEVELS = 3;
+/** Topic levels that form a bucket's key: one bucket per device. */
+export const BUCKET_LEVELS = DEVICE_TOPIC_LEVELS;
 
 /** The parts of a retained PUBLISH this store looks at; aedes' packets carry more. */
 export interface RetainedPacket {
