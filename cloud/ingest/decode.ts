@@ -6,7 +6,7 @@
  * that of `decodeMessage(Batch, …)`.
  * @module
  */
-import { Batch, MAX_BATCH_RECORDS, MAX_MESSAGE_BYTES } from "../../agent/protocol/messages.ts";
+import { Batch, decodeMessage, MAX_BATCH_RECORDS } from "../../agent/protocol/messages.ts";
 
 /** What decoding a batch gave: the batch, or why it is rejected (as `decodeMessage` words it). */
 export type DecodedBatch = { ok: true; value: Batch } | { ok: false; error: string };
@@ -64,29 +64,8 @@ export function badTimestamp(batch: Batch): string | undefined {
  * seqs), and device times that parse as dates.
  */
 export function decodeBatch(payload: Uint8Array): DecodedBatch {
-  if (payload.byteLength > MAX_MESSAGE_BYTES) {
-    return {
-      ok: false,
-      error: `payload of ${payload.byteLength} bytes exceeds ${MAX_MESSAGE_BYTES}`,
-    };
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(payload));
-  } catch (error) {
-    return { ok: false, error: `not JSON: ${(error as Error).message.slice(0, 120)}` };
-  }
-  let batch: Batch;
-  if (isPlainReadingBatch(json)) {
-    batch = json;
-  } else {
-    const result = Batch.safeParse(json);
-    if (!result.success) {
-      const first = result.error.issues[0];
-      return { ok: false, error: `schema: ${first.path.join(".") || "(root)"}: ${first.message}` };
-    }
-    batch = result.data;
-  }
-  const error = badTimestamp(batch);
-  return error ? { ok: false, error } : { ok: true, value: batch };
+  const decoded = decodeMessage(Batch, payload, isPlainReadingBatch);
+  if (!decoded.ok) return decoded;
+  const error = badTimestamp(decoded.value);
+  return error ? { ok: false, error } : decoded;
 }
