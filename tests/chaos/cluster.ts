@@ -7,7 +7,7 @@
  */
 import { join } from "node:path";
 import { prepareLocalMosquitto } from "../../cloud/broker/mosquitto_local.ts";
-import { collectLines, type RunningProcess, startTask, waitForOk } from "../support/process.ts";
+import { type RunningProcess, spawnProcess, startTask, waitForOk } from "../support/process.ts";
 import { TEST_DYNSEC_ADMIN } from "../support/mosquitto.ts";
 import { TEST_ADMIN_TOKEN, TEST_ENROLL_TOKEN } from "../support/stack.ts";
 import { faketimeEnv } from "./preflight.ts";
@@ -192,47 +192,6 @@ export interface ClusterOptions {
   onExit: (report: ExitReport) => void;
 }
 
-/** Starts any program in its own process group, collecting its output (like `startTask`). */
-function spawn(program: string, args: string[]): RunningProcess {
-  const child = new Deno.Command(program, {
-    args,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    detached: true,
-  }).spawn();
-  const output: string[] = [];
-  const closed = Promise.all([
-    collectLines(child.stdout, output),
-    collectLines(child.stderr, output),
-  ])
-    .catch(() => {});
-  const status = child.status.then(async (result) => {
-    await closed;
-    return result;
-  });
-  const signal = (sig: Deno.Signal) => {
-    try {
-      Deno.kill(-child.pid, sig);
-    } catch {
-      // already gone
-    }
-  };
-  return {
-    pid: child.pid,
-    output,
-    signal,
-    status,
-    async stop(graceMs = 5000) {
-      signal("SIGTERM");
-      const timer = setTimeout(() => signal("SIGKILL"), graceMs);
-      const result = await status;
-      clearTimeout(timer);
-      return result;
-    },
-  };
-}
-
 async function waitForPort(hostname: string, port: number, process: RunningProcess) {
   const deadline = Date.now() + 20_000;
   let exited = false;
@@ -266,7 +225,7 @@ async function startBroker(
   const component = new Component({
     name: "mosquitto",
     url: `mqtt://${host}:${port}`,
-    launch: () => spawn("mosquitto", ["-c", config]),
+    launch: () => spawnProcess("mosquitto", ["-c", config]),
     ready: (process) => waitForPort(host, port, process),
     direct: true,
     onExit,

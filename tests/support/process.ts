@@ -45,10 +45,23 @@ export interface StartTaskOptions {
 export function startTask(task: string, options: StartTaskOptions = {}): RunningProcess {
   const taskArgs = ["task", "--quiet", task, ...(options.args ?? [])];
   const [program, ...prefixArgs] = options.prefix ?? [];
-  const child = new Deno.Command(program ?? Deno.execPath(), {
-    args: program ? [...prefixArgs, Deno.execPath(), ...taskArgs] : taskArgs,
-    cwd: REPO_ROOT,
-    env: { NO_COLOR: "1", ...options.env },
+  return spawnProcess(
+    program ?? Deno.execPath(),
+    program ? [...prefixArgs, Deno.execPath(), ...taskArgs] : taskArgs,
+    { cwd: REPO_ROOT, env: { NO_COLOR: "1", ...options.env } },
+  );
+}
+
+/** Starts any program in its own process group, collecting its output lines. */
+export function spawnProcess(
+  program: string,
+  args: string[],
+  options: { cwd?: string; env?: Record<string, string> } = {},
+): RunningProcess {
+  const child = new Deno.Command(program, {
+    args,
+    cwd: options.cwd,
+    env: options.env,
     stdout: "piped",
     stderr: "piped",
     stdin: "null",
