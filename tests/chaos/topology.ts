@@ -86,6 +86,11 @@ function nsExec(namespace: string, command: string, args: string[]): Promise<str
   return run("ip", ["netns", "exec", namespace, command, ...args]);
 }
 
+/** Removes the impairment's nftables table inside `namespace`, if it is there. */
+async function dropNftTable(namespace: string): Promise<void> {
+  await tryRun("ip", ["netns", "exec", namespace, "nft", "delete", "table", "inet", NFT_TABLE]);
+}
+
 /** Creates the bridge, the namespaces and the veth pairs. */
 export async function createTopology(options: TopologyOptions): Promise<Topology> {
   const { runId, impairMethod } = options;
@@ -135,16 +140,7 @@ export async function createTopology(options: TopologyOptions): Promise<Topology
       // No sch_netem: drop packets at random with nftables' numgen inside the namespace, and
       // add queueing delay with a token bucket small enough to back up under load.
       const rate = Math.max(64, Math.round(8 * 64_000 / Math.max(1, impairment.delayMs)));
-      await tryRun("ip", [
-        "netns",
-        "exec",
-        agent.namespace,
-        "nft",
-        "delete",
-        "table",
-        "inet",
-        NFT_TABLE,
-      ]);
+      await dropNftTable(agent.namespace);
       await run("ip", ["netns", "exec", agent.namespace, "nft", "-f", "-"], nftRules(impairment));
       const tbf = ["tbf", "rate", `${rate}kbit`, "burst", "4kb", "latency", "2s"];
       await run("tc", ["qdisc", "replace", "dev", agent.uplinkHost, "root", ...tbf]);
@@ -166,18 +162,7 @@ export async function createTopology(options: TopologyOptions): Promise<Topology
         "up0",
         "root",
       ]);
-      if (impairMethod === "nft") {
-        await tryRun("ip", [
-          "netns",
-          "exec",
-          agent.namespace,
-          "nft",
-          "delete",
-          "table",
-          "inet",
-          NFT_TABLE,
-        ]);
-      }
+      if (impairMethod === "nft") await dropNftTable(agent.namespace);
     },
     async teardown() {
       for (const index of [...impaired]) await topology.unimpair(index);
