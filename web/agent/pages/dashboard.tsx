@@ -85,11 +85,6 @@ export function createDashboardLoader(
   };
 }
 
-/** Reads what the dashboard shows, in the island's props shape (uncached). */
-export function loadDashboard(sources: DashboardSources): Promise<LiveDashboardProps> {
-  return createDashboardLoader(sources)();
-}
-
 /** The dashboard page. */
 export function DashboardPage(
   props: { context: PageContext; data: LiveDashboardProps },
