@@ -5,20 +5,20 @@
  */
 import type { AgentConfig } from "./config/config.ts";
 import { createAgentApp } from "./http/app.ts";
-import type { Logger } from "./lib/log.ts";
-import { MetricsRegistry } from "./lib/metrics.ts";
-import { listen } from "./lib/serve.ts";
-import { openSqlite, runMigrations } from "./lib/sqlite.ts";
+import type { Logger } from "./platform/log.ts";
+import { MetricsRegistry } from "./platform/metrics.ts";
+import { listen } from "./platform/serve.ts";
+import { openSqlite, runMigrations } from "./platform/sqlite.ts";
 import { agentMigrations } from "./store/migrations/mod.ts";
 import { AGENT_DB_FILE } from "./store/open.ts";
 import type { AgentDatabase } from "./store/schema.ts";
 import { AgentStore } from "./store/store.ts";
-import { VERSION } from "./version.ts";
+import { VERSION } from "./platform/version.ts";
 import type { SyncService } from "./sync/service.ts";
 import { unenrolledConnection } from "./http/status.ts";
 import { join } from "node:path";
 import { loadCredentials } from "./sync/credentials.ts";
-import { createAgentUi } from "../web/agent/mod.ts";
+import { createAgentUi } from "./ui/mod.ts";
 import { loadAssets } from "../web/assets.ts";
 import { createSessionAuth } from "../web/session.ts";
 

@@ -8,12 +8,12 @@
  * @module
  */
 import type { Hono } from "hono";
-import type { Logger } from "../agent/lib/log.ts";
-import { MetricsRegistry } from "../agent/lib/metrics.ts";
-import { listen } from "../agent/lib/serve.ts";
-import { VERSION } from "../agent/version.ts";
+import type { Logger } from "../agent/platform/log.ts";
+import { MetricsRegistry } from "../agent/platform/metrics.ts";
+import { listen } from "../agent/platform/serve.ts";
+import { VERSION } from "../agent/platform/version.ts";
 import { loadAssets } from "../web/assets.ts";
-import { createFleetSessionAuth, createFleetUi } from "../web/fleet/mod.ts";
+import { createFleetSessionAuth, createFleetUi } from "./ui/mod.ts";
 import { Downlink } from "./broker/downlink.ts";
 import { redactUrl } from "./broker/link.ts";
 import { type BrokerSetup, startBroker } from "./broker/select.ts";
@@ -43,7 +43,7 @@ export interface RunningCloud {
 
 /** Options of {@link startCloud}. */
 export interface StartCloudOptions {
-  /** Routes mounted at `/` instead of the fleet console (`web/fleet/`). */
+  /** Routes mounted at `/` instead of the fleet console (`cloud/ui/`). */
   ui?: Hono;
   /**
    * Fault injection for tests: SIGKILL this process right after the n-th stored batch is

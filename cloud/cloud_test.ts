@@ -3,7 +3,7 @@ import mqtt from "mqtt";
 import { topics } from "../agent/protocol/topics.ts";
 import { startCloud } from "./cloud.ts";
 import { loadCloudConfig } from "./config.ts";
-import { collectingLogger, eventually, readingBatch } from "./test_helpers.ts";
+import { collectingLogger, eventually, readingBatch } from "./testing/fixtures.ts";
 
 async function withDataDir(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "outpost-cloud-life-" });

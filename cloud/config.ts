@@ -5,7 +5,7 @@
  */
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { LOG_LEVELS, type LogLevel } from "../agent/lib/log.ts";
+import { LOG_LEVELS, type LogLevel } from "../agent/platform/log.ts";
 import {
   enumParser,
   intParser,
@@ -17,7 +17,7 @@ import {
   type SettingValues,
   urlParser,
   wordParser,
-} from "../agent/lib/settings.ts";
+} from "../agent/platform/settings.ts";
 
 /** Where the cloud keeps its data: a libSQL (SQLite) file or a PostgreSQL server. */
 export type DatabaseLocation =

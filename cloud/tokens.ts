@@ -5,8 +5,8 @@
  */
 import { Buffer } from "node:buffer";
 import { join } from "node:path";
-import type { Logger } from "../agent/lib/log.ts";
-import { ConfigError } from "../agent/lib/settings.ts";
+import type { Logger } from "../agent/platform/log.ts";
+import { ConfigError } from "../agent/platform/settings.ts";
 
 /** Options of {@link ensureToken}. */
 export interface EnsureTokenOptions {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { ensureToken } from "./tokens.ts";
-import { collectingLogger } from "./test_helpers.ts";
+import { collectingLogger } from "./testing/fixtures.ts";
 
 Deno.test("an unset token is generated once into a 0600 file and reused, never logged", async () => {
   const dir = await Deno.makeTempDir();

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { errorHandler, notFoundHandler } from "../agent/lib/http_middleware.ts";
-import { createLogger } from "../agent/lib/log.ts";
+import { errorHandler, notFoundHandler } from "../agent/platform/http_middleware.ts";
+import { createLogger } from "../agent/platform/log.ts";
 import { Hono } from "hono";
 import { assetRoutes, IMMUTABLE, loadAssets } from "./assets.ts";
 

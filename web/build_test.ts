@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
-import { buildClientAssets, hashedName, MANIFEST_FILE } from "./build.ts";
+import { buildClientAssets, hashedName, MANIFEST_FILE, parseEntries } from "./build.ts";
 
 Deno.test("hashedName puts 12 hex digits of the content's SHA-256 before the extension", () => {
   const content = new TextEncoder().encode("body { color: red }");
@@ -13,15 +13,16 @@ Deno.test("hashedName puts 12 hex digits of the content's SHA-256 before the ext
 Deno.test("buildClientAssets writes hashed bundle and stylesheet plus a manifest, and prunes old files", async () => {
   const outDir = await Deno.makeTempDir({ prefix: "outpost-build-" });
   try {
-    await Deno.writeTextFile(join(outDir, "agent.000000000000.js"), "stale");
-    const manifest = await buildClientAssets({ outDir });
-    assert.deepEqual(Object.keys(manifest).sort(), ["agent.js", "app.css", "fleet.js"]);
-    assert.match(manifest["agent.js"], /^agent\.[0-9a-f]{12}\.js$/);
+    await Deno.writeTextFile(join(outDir, "sample.000000000000.js"), "stale");
+    const entries = { "sample.js": join(import.meta.dirname!, "testing", "sample_client.ts") };
+    const manifest = await buildClientAssets({ entries, outDir });
+    assert.deepEqual(Object.keys(manifest).sort(), ["app.css", "sample.js"]);
+    assert.match(manifest["sample.js"], /^sample\.[0-9a-f]{12}\.js$/);
     assert.match(manifest["app.css"], /^app\.[0-9a-f]{12}\.css$/);
     const written = JSON.parse(await Deno.readTextFile(join(outDir, MANIFEST_FILE)));
     assert.deepEqual(written, manifest);
-    const bundle = await Deno.readFile(join(outDir, manifest["agent.js"]));
-    assert.equal(hashedName("agent.js", bundle), manifest["agent.js"]);
+    const bundle = await Deno.readFile(join(outDir, manifest["sample.js"]));
+    assert.equal(hashedName("sample.js", bundle), manifest["sample.js"]);
     const code = new TextDecoder().decode(bundle);
     assert.ok(code.includes("outpost-island"), "the bundle holds the hydration code");
     assert.ok(!/\bimport\s*[{*]|from\s*["']npm:/.test(code), "the bundle must be self-contained");
@@ -30,4 +31,10 @@ Deno.test("buildClientAssets writes hashed bundle and stylesheet plus a manifest
   } finally {
     await Deno.remove(outDir, { recursive: true });
   }
+});
+
+Deno.test("parseEntries resolves NAME.js=PATH against the repository and rejects anything else", () => {
+  const entries = parseEntries(["agent.js=agent/ui/client.ts"]);
+  assert.equal(entries["agent.js"], join(import.meta.dirname!, "..", "agent", "ui", "client.ts"));
+  assert.throws(() => parseEntries(["agent/ui/client.ts"]), /--entry must be NAME\.js=PATH/);
 });

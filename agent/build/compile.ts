@@ -94,8 +94,8 @@ export async function stage(target: string, version: string): Promise<string> {
   const dir = await Deno.makeTempDir({ prefix: `outpost-compile-${target}-` });
   for (const entry of STAGED) await run("cp", ["-a", join(ROOT, entry), dir]);
   await Deno.writeTextFile(
-    join(dir, "agent", "version.ts"),
-    `/** The agent's version, stamped by deno task compile. */\nexport const VERSION = ${
+    join(dir, "agent", "platform", "version.ts"),
+    `/** The version of Outpost, stamped by deno task compile. */\nexport const VERSION = ${
       JSON.stringify(version)
     };\n`,
   );

@@ -4,7 +4,7 @@
  * @module
  */
 import { hostname } from "node:os";
-import { LOG_LEVELS, type LogLevel } from "../lib/log.ts";
+import { LOG_LEVELS, type LogLevel } from "../platform/log.ts";
 import { isLoopbackHost } from "../sync/transport.ts";
 import {
   booleanParser,
@@ -17,7 +17,7 @@ import {
   type SettingValues,
   urlParser,
   wordParser,
-} from "../lib/settings.ts";
+} from "../platform/settings.ts";
 
 const DEVICE_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 

@@ -2,11 +2,11 @@
  * The agent's Hono app, built by a factory so tests drive it with `app.request()`.
  * @module
  */
-import { installSystemRoutes } from "../lib/system_routes.ts";
+import { installSystemRoutes } from "../platform/system_routes.ts";
 import { Hono } from "hono";
-import { bearerAuth, readinessGate } from "../lib/http_middleware.ts";
-import type { Logger } from "../lib/log.ts";
-import type { MetricsRegistry } from "../lib/metrics.ts";
+import { bearerAuth, readinessGate } from "../platform/http_middleware.ts";
+import type { Logger } from "../platform/log.ts";
+import type { MetricsRegistry } from "../platform/metrics.ts";
 import type { AgentStore } from "../store/store.ts";
 import { eventsDocs, eventsRoutes } from "./events.ts";
 import { readingsDocs, readingsRoutes } from "./readings.ts";

@@ -3,10 +3,10 @@
  * @module
  */
 import { Hono } from "hono";
-import { HttpError } from "../lib/http_error.ts";
-import { readJsonBody, validate } from "../lib/json_body.ts";
-import type { RouteDoc } from "../lib/openapi.ts";
-import type { Counter } from "../lib/metrics.ts";
+import { HttpError } from "../platform/http_error.ts";
+import { readJsonBody, validate } from "../platform/json_body.ts";
+import type { RouteDoc } from "../platform/openapi.ts";
+import type { Counter } from "../platform/metrics.ts";
 import type { AgentStore } from "../store/store.ts";
 import { EventInput, EventOutput, EventsList, EventsQueryParams } from "./schemas.ts";
 

@@ -3,9 +3,9 @@
  * @module
  */
 import { Hono } from "hono";
-import { readJsonBody, validate } from "../lib/json_body.ts";
-import type { RouteDoc } from "../lib/openapi.ts";
-import type { Counter } from "../lib/metrics.ts";
+import { readJsonBody, validate } from "../platform/json_body.ts";
+import type { RouteDoc } from "../platform/openapi.ts";
+import type { Counter } from "../platform/metrics.ts";
 import type { AgentStore, NewReading } from "../store/store.ts";
 import { ResponseCache } from "./response_cache.ts";
 import {

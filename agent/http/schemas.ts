@@ -3,7 +3,7 @@
  * @module
  */
 import { z } from "zod";
-import { MAX_JSON_DEPTH, nestsAtMost } from "../lib/json_limits.ts";
+import { MAX_JSON_DEPTH, nestsAtMost } from "../platform/json_limits.ts";
 import { SEVERITIES } from "../protocol/records.ts";
 
 /** The most readings one request may carry. */

@@ -4,7 +4,7 @@
  * @module
  */
 import { Hono } from "hono";
-import type { RouteDoc } from "../lib/openapi.ts";
+import type { RouteDoc } from "../platform/openapi.ts";
 import type { AgentStore } from "../store/store.ts";
 import { ConfigOutput, SYNC_STATES, SyncStatusOutput } from "./schemas.ts";
 

@@ -5,7 +5,7 @@
  */
 import { type Kysely, sql, type Transaction } from "kysely";
 import type Database from "libsql";
-import { transact } from "../lib/sqlite.ts";
+import { transact } from "../platform/sqlite.ts";
 import { BulkInserter } from "./bulk_insert.ts";
 import type { AgentDatabase } from "./schema.ts";
 import type { EventRecord, OutboxPayload, ReadingRecord } from "../protocol/records.ts";

@@ -3,11 +3,11 @@
  * and commands (run once per id, results reported through the outbox).
  * @module
  */
-import type { Logger, LogLevel } from "../lib/log.ts";
-import { LOG_LEVELS } from "../lib/log.ts";
+import type { Logger, LogLevel } from "../platform/log.ts";
+import { LOG_LEVELS } from "../platform/log.ts";
 import type { Command, Desired } from "../protocol/messages.ts";
 import { CommandResultRecord, type ReportedRecord } from "../protocol/records.ts";
-import { transact } from "../lib/sqlite.ts";
+import { transact } from "../platform/sqlite.ts";
 import { type AgentStore, appendOutbox, readState, writeState } from "../store/store.ts";
 
 /** The longest `error` a command result may carry (the protocol's own limit). */

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { DownlinkHandler } from "./downlink.ts";
 import { CommandResultRecord } from "../protocol/records.ts";
 import { openAgentStore } from "../store/open.ts";
-import { createLogger } from "../lib/log.ts";
+import { createLogger } from "../platform/log.ts";
 import type { AgentStore } from "../store/store.ts";
 
 async function withHandler(

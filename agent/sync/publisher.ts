@@ -4,7 +4,7 @@
  * Memory stays bounded by the window, whatever the backlog.
  * @module
  */
-import type { Logger } from "../lib/log.ts";
+import type { Logger } from "../platform/log.ts";
 import { MAX_BATCH_BYTES, MAX_BATCH_RECORDS } from "../protocol/messages.ts";
 import { topics } from "../protocol/topics.ts";
 import type { AgentStore, OutboxRow } from "../store/store.ts";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { encodeBatch, OutboxPublisher, takeBatch } from "./publisher.ts";
 import { openAgentStore } from "../store/open.ts";
-import { createLogger } from "../lib/log.ts";
+import { createLogger } from "../platform/log.ts";
 import { Batch, decodeMessage } from "../protocol/messages.ts";
 import type { AgentStore } from "../store/store.ts";
 

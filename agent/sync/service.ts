@@ -5,7 +5,7 @@
  * @module
  */
 import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
-import type { Logger } from "../lib/log.ts";
+import type { Logger } from "../platform/log.ts";
 import type { SyncConnection } from "../http/status.ts";
 import { Ack, Command, decodeMessage, Desired, type Status } from "../protocol/messages.ts";
 import { parseTopic, topics } from "../protocol/topics.ts";

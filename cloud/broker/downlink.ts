@@ -3,7 +3,7 @@
  * device comes back online.
  * @module
  */
-import type { Logger } from "../../agent/lib/log.ts";
+import type { Logger } from "../../agent/platform/log.ts";
 import type { Ack, Command, Desired } from "../../agent/protocol/messages.ts";
 import { topics } from "../../agent/protocol/topics.ts";
 import type { CloudStore, CommandView } from "../store/store.ts";

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { Aedes } from "aedes";
 import mqtt from "mqtt";
 import { createServer, type Server } from "node:net";
-import { collectingLogger } from "../test_helpers.ts";
+import { collectingLogger } from "../testing/fixtures.ts";
 import {
   connectDynsec,
   DYNSEC_RESPONSE_TOPIC,

@@ -8,9 +8,9 @@ import { Aedes, type AedesPublishPacket, type Client } from "aedes";
 import { Buffer } from "node:buffer";
 import type { EventEmitter } from "node:events";
 import { createServer, type Server } from "node:net";
-import type { Logger } from "../../agent/lib/log.ts";
-import type { MetricsRegistry } from "../../agent/lib/metrics.ts";
-import { ConfigError } from "../../agent/lib/settings.ts";
+import type { Logger } from "../../agent/platform/log.ts";
+import type { MetricsRegistry } from "../../agent/platform/metrics.ts";
+import { ConfigError } from "../../agent/platform/settings.ts";
 import {
   deviceMayPublish,
   deviceMaySubscribe,

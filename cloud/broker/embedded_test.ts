@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
-import { MetricsRegistry } from "../../agent/lib/metrics.ts";
+import { MetricsRegistry } from "../../agent/platform/metrics.ts";
 import type { Ack, Desired } from "../../agent/protocol/messages.ts";
 import { topics } from "../../agent/protocol/topics.ts";
 import { createCloudApp } from "../http/app.ts";
 import { createIngest } from "../ingest/ingest.ts";
 import type { CloudStore } from "../store/store.ts";
-import { collectingLogger, eventually, readingBatch, withStore } from "../test_helpers.ts";
+import { collectingLogger, eventually, readingBatch, withStore } from "../testing/fixtures.ts";
 import { deviceTableProvisioner, hashPassword } from "./credentials.ts";
 import { Downlink } from "./downlink.ts";
 import { type EmbeddedBroker, startEmbeddedBroker } from "./embedded.ts";

@@ -12,7 +12,7 @@
  */
 import mqtt from "mqtt";
 import { hostname } from "node:os";
-import type { Logger } from "../../agent/lib/log.ts";
+import type { Logger } from "../../agent/platform/log.ts";
 import { topics } from "../../agent/protocol/topics.ts";
 import { type BrokerLink, type PublishOptions, redactUrl, type UplinkHandler } from "./link.ts";
 

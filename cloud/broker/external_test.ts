@@ -3,7 +3,7 @@ import { Aedes } from "aedes";
 import mqtt from "mqtt";
 import { createServer } from "node:net";
 import { topics } from "../../agent/protocol/topics.ts";
-import { collectingLogger, eventually } from "../test_helpers.ts";
+import { collectingLogger, eventually } from "../testing/fixtures.ts";
 import { connectExternalBroker, redactUrl } from "./external.ts";
 
 // The real external broker is Mosquitto (MQTT 5, $share), exercised by the system tests; here

@@ -14,8 +14,8 @@
  */
 import { createHmac } from "node:crypto";
 import mqtt from "mqtt";
-import { HttpError } from "../../agent/lib/http_error.ts";
-import type { Logger } from "../../agent/lib/log.ts";
+import { HttpError } from "../../agent/platform/http_error.ts";
+import type { Logger } from "../../agent/platform/log.ts";
 import { topics } from "../../agent/protocol/topics.ts";
 import { type DeviceCredentialsProvisioner, randomPassword } from "./credentials.ts";
 import {

@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
-import { HttpError } from "../../agent/lib/http_error.ts";
+import { HttpError } from "../../agent/platform/http_error.ts";
 import {
   type DynsecCommand,
   type DynsecControl,
   type DynsecResponse,
   DynsecUnavailableError,
 } from "./dynsec.ts";
-import { collectingLogger } from "../test_helpers.ts";
+import { collectingLogger } from "../testing/fixtures.ts";
 import {
   connectMosquitto,
   DEVICE_TEXTNAME,

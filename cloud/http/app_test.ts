@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { MetricsRegistry } from "../../agent/lib/metrics.ts";
+import { MetricsRegistry } from "../../agent/platform/metrics.ts";
 import { topics } from "../../agent/protocol/topics.ts";
 import {
   type DeviceCredentialsProvisioner,
@@ -9,7 +9,7 @@ import {
 } from "../broker/credentials.ts";
 import { Downlink } from "../broker/downlink.ts";
 import type { CloudStore } from "../store/store.ts";
-import { collectingLogger, readingBatch, RecordingLink, withStore } from "../test_helpers.ts";
+import { collectingLogger, readingBatch, RecordingLink, withStore } from "../testing/fixtures.ts";
 import { type CloudAppOptions, createCloudApp } from "./app.ts";
 
 const ADMIN = "admin-token-for-tests";

@@ -3,8 +3,8 @@
  * @module
  */
 import { Hono } from "hono";
-import { validate } from "../../agent/lib/json_body.ts";
-import type { RouteDoc } from "../../agent/lib/openapi.ts";
+import { validate } from "../../agent/platform/json_body.ts";
+import type { RouteDoc } from "../../agent/platform/openapi.ts";
 import { bucketMs } from "../../agent/http/schemas.ts";
 import type { CloudStore } from "../store/store.ts";
 import {

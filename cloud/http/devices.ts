@@ -3,10 +3,10 @@
  * @module
  */
 import { Hono } from "hono";
-import { HttpError } from "../../agent/lib/http_error.ts";
-import { readJsonBody, validate } from "../../agent/lib/json_body.ts";
-import type { Logger } from "../../agent/lib/log.ts";
-import type { RouteDoc } from "../../agent/lib/openapi.ts";
+import { HttpError } from "../../agent/platform/http_error.ts";
+import { readJsonBody, validate } from "../../agent/platform/json_body.ts";
+import type { Logger } from "../../agent/platform/log.ts";
+import type { RouteDoc } from "../../agent/platform/openapi.ts";
 import { isDeviceId } from "../../agent/protocol/topics.ts";
 import type { Downlink } from "../broker/downlink.ts";
 import type { CloudStore, CommandView } from "../store/store.ts";

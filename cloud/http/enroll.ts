@@ -4,12 +4,12 @@
  * @module
  */
 import { Hono } from "hono";
-import { secretsEqual } from "../../agent/lib/constant_time.ts";
-import { HttpError } from "../../agent/lib/http_error.ts";
-import { readJsonBody, validate } from "../../agent/lib/json_body.ts";
-import type { Logger } from "../../agent/lib/log.ts";
-import type { Counter } from "../../agent/lib/metrics.ts";
-import type { RouteDoc } from "../../agent/lib/openapi.ts";
+import { secretsEqual } from "../../agent/platform/constant_time.ts";
+import { HttpError } from "../../agent/platform/http_error.ts";
+import { readJsonBody, validate } from "../../agent/platform/json_body.ts";
+import type { Logger } from "../../agent/platform/log.ts";
+import type { Counter } from "../../agent/platform/metrics.ts";
+import type { RouteDoc } from "../../agent/platform/openapi.ts";
 import type { EnrollResponse } from "../../agent/protocol/messages.ts";
 import type { DeviceCredentialsProvisioner } from "../broker/credentials.ts";
 import type { CloudStore } from "../store/store.ts";

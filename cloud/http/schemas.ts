@@ -4,7 +4,7 @@
  * APIs aggregate the same way.
  * @module
  */
-import { MAX_JSON_DEPTH, nestsAtMost } from "../../agent/lib/json_limits.ts";
+import { MAX_JSON_DEPTH, nestsAtMost } from "../../agent/platform/json_limits.ts";
 import { z } from "zod";
 import { SEVERITIES } from "../../agent/protocol/records.ts";
 import { DEVICE_ID_PATTERN } from "../../agent/protocol/topics.ts";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { Batch, decodeMessage } from "../../agent/protocol/messages.ts";
-import { reading, readingBatch } from "../test_helpers.ts";
+import { reading, readingBatch } from "../testing/fixtures.ts";
 import { badTimestamp, decodeBatch, isPlainReadingBatch } from "./decode.ts";
 
 const encode = (value: unknown) =>

@@ -4,8 +4,8 @@
  * ingest carries on.
  * @module
  */
-import type { Logger } from "../../agent/lib/log.ts";
-import type { MetricsRegistry } from "../../agent/lib/metrics.ts";
+import type { Logger } from "../../agent/platform/log.ts";
+import type { MetricsRegistry } from "../../agent/platform/metrics.ts";
 import { decodeMessage, MAX_MESSAGE_BYTES, Status } from "../../agent/protocol/messages.ts";
 import { parseTopic } from "../../agent/protocol/topics.ts";
 import type { Downlink } from "../broker/downlink.ts";

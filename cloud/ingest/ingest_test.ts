@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { MetricsRegistry } from "../../agent/lib/metrics.ts";
+import { MetricsRegistry } from "../../agent/platform/metrics.ts";
 import { MAX_BATCH_RECORDS, MAX_MESSAGE_BYTES } from "../../agent/protocol/messages.ts";
 import { topics } from "../../agent/protocol/topics.ts";
 import { Downlink } from "../broker/downlink.ts";
@@ -13,7 +13,7 @@ import {
   readingBatch,
   RecordingLink,
   withStore,
-} from "../test_helpers.ts";
+} from "../testing/fixtures.ts";
 import { createIngest, rejectReason } from "./ingest.ts";
 
 interface Harness {

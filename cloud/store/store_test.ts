@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { pragmaValue } from "../../agent/lib/sqlite.ts";
-import { enrollForTest, readingBatch, withStore } from "../test_helpers.ts";
+import { pragmaValue } from "../../agent/platform/sqlite.ts";
+import { enrollForTest, readingBatch, withStore } from "../testing/fixtures.ts";
 import { openCloudStore } from "./open.ts";
-import { migrationCases, storeCases } from "./store_cases.ts";
+import { migrationCases, storeCases } from "../testing/store_cases.ts";
 
 // The behaviour shared with PostgreSQL (tests/system/postgres_test.ts runs the same cases).
 for (const { name, run } of migrationCases) {

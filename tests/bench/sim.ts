@@ -22,7 +22,7 @@
  */
 import { parseArgs } from "node:util";
 import mqtt, { type MqttClient } from "mqtt";
-import { createLogger } from "../../agent/lib/log.ts";
+import { createLogger } from "../../agent/platform/log.ts";
 import { Ack, decodeMessage, type Status } from "../../agent/protocol/messages.ts";
 import { parseTopic, topics } from "../../agent/protocol/topics.ts";
 import { enroll } from "../../agent/sync/enroll.ts";

@@ -6,7 +6,7 @@
  * @module
  */
 import { join } from "node:path";
-import { prepareLocalMosquitto } from "../../cloud/broker/mosquitto_local.ts";
+import { prepareLocalMosquitto } from "../support/mosquitto_local.ts";
 import { type RunningProcess, spawnProcess, startTask, waitForOk } from "../support/process.ts";
 import { TEST_DYNSEC_ADMIN } from "../support/mosquitto.ts";
 import { TEST_ADMIN_TOKEN, TEST_ENROLL_TOKEN } from "../support/stack.ts";

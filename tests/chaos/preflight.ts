@@ -6,7 +6,7 @@
  */
 import type { ImpairMethod } from "./topology.ts";
 import type { BrokerKind } from "./cluster.ts";
-import { findDynsecPlugin } from "../../cloud/broker/mosquitto_local.ts";
+import { findDynsecPlugin } from "../support/mosquitto_local.ts";
 import { run, tryRun } from "./shell.ts";
 
 /** Where Debian's `faketime` package puts the preload library, per architecture. */

@@ -74,16 +74,16 @@ export async function screenshotPath(name: string): Promise<string> {
   return join(SCREENSHOT_DIR, `${name}.png`);
 }
 
-/** Builds the UI's client assets the way `deno task build:web` does. */
+/** Builds the UI's client assets with `deno task build:web`. */
 export async function buildWebAssets(): Promise<void> {
   const result = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-read", "--allow-write", "--allow-run", "--allow-env", "web/build.ts"],
+    args: ["task", "--quiet", "build:web"],
     cwd: REPO_ROOT,
     stdout: "piped",
     stderr: "piped",
   }).output();
   if (!result.success) {
-    throw new Error(`web/build.ts failed:\n${new TextDecoder().decode(result.stderr)}`);
+    throw new Error(`deno task build:web failed:\n${new TextDecoder().decode(result.stderr)}`);
   }
 }
 

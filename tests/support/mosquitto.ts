@@ -1,6 +1,6 @@
 /**
  * A real Mosquitto 2 for system tests, started from the shipped config (rendered by
- * `cloud/broker/mosquitto_local.ts`) on free loopback ports with its own data dir and dynsec
+ * `tests/support/mosquitto_local.ts`) on free loopback ports with its own data dir and dynsec
  * file; never the system's broker. Plus a cloud process wired to it.
  * @module
  */
@@ -9,8 +9,8 @@ import {
   type DynsecCommand,
   type DynsecResponse,
 } from "../../cloud/broker/dynsec.ts";
-import { prepareLocalMosquitto } from "../../cloud/broker/mosquitto_local.ts";
-import { createLogger } from "../../agent/lib/log.ts";
+import { prepareLocalMosquitto } from "./mosquitto_local.ts";
+import { createLogger } from "../../agent/platform/log.ts";
 import { requireTool } from "../manifests/kube.ts";
 import { freePort } from "./process.ts";
 import { type CloudHandle, eventually, startCloud } from "./stack.ts";

@@ -25,7 +25,7 @@ Deno.test("staging an aarch64 build swaps the host's libSQL addon for the arm64 
     // ELF header, e_machine 0xB7 = AArch64.
     assert.deepEqual([...addon.slice(0, 4)], [0x7f, 0x45, 0x4c, 0x46]);
     assert.equal(addon[18], 0xb7);
-    assert.match(await Deno.readTextFile(`${dir}/agent/version.ts`), /"9\.9\.9-test"/);
+    assert.match(await Deno.readTextFile(`${dir}/agent/platform/version.ts`), /"9\.9\.9-test"/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -11,10 +11,10 @@ import assert from "node:assert/strict";
 import type { Batch, BatchRecord } from "../../agent/protocol/messages.ts";
 import { openCloudDatabase, openCloudStore } from "../../cloud/store/open.ts";
 import { cloudMigrations } from "../../cloud/store/migrations/mod.ts";
-import { concurrentBatches, migrationCases, storeCases } from "../../cloud/store/store_cases.ts";
+import { concurrentBatches, migrationCases, storeCases } from "../../cloud/testing/store_cases.ts";
 import type { BatchOutcome } from "../../cloud/store/batch.ts";
 import type { CloudStore } from "../../cloud/store/store.ts";
-import { enrollForTest, readingBatch } from "../../cloud/test_helpers.ts";
+import { enrollForTest, readingBatch } from "../../cloud/testing/fixtures.ts";
 import { postJson, startTask } from "../support/process.ts";
 import { cloudRecordsPostgres, startPostgres, withPostgres } from "../support/postgres.ts";
 import {

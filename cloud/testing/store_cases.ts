@@ -1,0 +1,514 @@
+/**
+ * The cloud store's behaviour, written once and run against each dialect: `store_test.ts` runs
+ * it on libSQL (`deno task test`), `tests/system/postgres_test.ts` on a real PostgreSQL
+ * (`deno task test:system`). A case gets a freshly migrated, empty store; a migration case
+ * gets the location of an empty database.
+ * @module
+ */
+import assert from "node:assert/strict";
+import type { BatchRecord } from "../../agent/protocol/messages.ts";
+import type { DatabaseLocation } from "../config.ts";
+import { enrollForTest, reading, readingBatch } from "./fixtures.ts";
+import { cloudMigrations } from "../store/migrations/mod.ts";
+import { openCloudDatabase, openCloudStore } from "../store/open.ts";
+import type { CloudStore } from "../store/store.ts";
+import { runMigrations } from "../../agent/platform/sqlite.ts";
+
+/** One behaviour of the store, run on a freshly migrated, empty store. */
+export interface StoreCase {
+  /** Reads as a sentence; becomes the test name. */
+  name: string;
+  run(store: CloudStore): Promise<void>;
+}
+
+/** One behaviour of the migrations, run on an empty database at `location`. */
+export interface MigrationCase {
+  name: string;
+  run(location: DatabaseLocation): Promise<void>;
+}
+
+const ALL_MIGRATIONS = Object.keys(cloudMigrations).sort();
+
+/** Migration behaviour shared by both dialects. */
+export const migrationCases: MigrationCase[] = [
+  {
+    name: "migrations create the schema on an empty database and are a no-op on an existing one",
+    async run(location) {
+      const first = await openCloudDatabase(location);
+      try {
+        assert.deepEqual(await first.migrate(), ALL_MIGRATIONS);
+        await enrollForTest(first.store, "pi-1");
+        await first.store.commitBatch("pi-1", readingBatch(1, 3));
+      } finally {
+        await first.handle.close();
+      }
+      const second = await openCloudStore(location);
+      try {
+        assert.deepEqual(await second.migrate(), []);
+        assert.equal((await second.store.getDevice("pi-1"))?.stats.readings, 3);
+      } finally {
+        await second.handle.close();
+      }
+    },
+  },
+  {
+    name:
+      "a database migrated by an earlier release gets only the newer migrations and keeps its data",
+    async run(location) {
+      const [oldest, ...newer] = ALL_MIGRATIONS;
+      const old = await openCloudDatabase(location);
+      try {
+        // What the first release did: only its own migration.
+        assert.deepEqual(
+          await runMigrations(old.handle.db, { [oldest]: cloudMigrations[oldest] }),
+          [oldest],
+        );
+        await enrollForTest(old.store, "pi-1");
+        await old.store.commitBatch("pi-1", readingBatch(1, 20));
+        await old.store.commitBatch("pi-1", readingBatch(31, 40));
+      } finally {
+        await old.handle.close();
+      }
+      const current = await openCloudDatabase(location);
+      try {
+        assert.deepEqual(await current.migrate(), newer);
+        const device = await current.store.getDevice("pi-1");
+        assert.equal(device?.stats.readings, 30);
+        assert.equal(device?.ackedSeq, 20);
+        assert.equal((await current.store.commitBatch("pi-1", readingBatch(21, 30))).ackedSeq, 40);
+        assert.equal((await current.store.queryReadings({ limit: 1000 })).length, 40);
+      } finally {
+        await current.handle.close();
+      }
+    },
+  },
+];
+
+/** Store behaviour shared by both dialects. */
+export const storeCases: StoreCase[] = [
+  {
+    name: "enrolling again rotates the password and keeps the device's data and position",
+    async run(store) {
+      assert.deepEqual(
+        await store.enrollDevice({ id: "pi-1", passwordHash: "h1", labels: { site: "a" } }),
+        { created: true, ackedSeq: 0 },
+      );
+      await store.commitBatch("pi-1", readingBatch(1, 5));
+      assert.deepEqual(
+        await store.enrollDevice({ id: "pi-1", passwordHash: "h2", version: "1.2.0" }),
+        { created: false, ackedSeq: 5 },
+      );
+      assert.equal(await store.passwordHash("pi-1"), "h2");
+      const device = await store.getDevice("pi-1");
+      assert.equal(device?.ackedSeq, 5);
+      assert.equal(device?.version, "1.2.0");
+      assert.deepEqual(device?.labels, { site: "a" });
+      assert.equal(await store.passwordHash("nobody"), undefined);
+    },
+  },
+  {
+    name: "a duplicate batch is stored once and answered with the same ack",
+    async run(store) {
+      await enrollForTest(store, "pi-1");
+      const first = await store.commitBatch("pi-1", readingBatch(1, 10));
+      assert.equal(first.ackedSeq, 10);
+      assert.equal(first.inserted.readings, 10);
+      const again = await store.commitBatch("pi-1", readingBatch(1, 10));
+      assert.equal(again.duplicate, true);
+      assert.equal(again.ackedSeq, 10);
+      // A resend that overlaps the stored prefix stores only the new part.
+      const overlap = await store.commitBatch("pi-1", readingBatch(6, 12));
+      assert.equal(overlap.inserted.readings, 2);
+      assert.equal(overlap.ackedSeq, 12);
+      assert.equal((await store.getDevice("pi-1"))?.stats.readings, 12);
+    },
+  },
+  {
+    name:
+      "a batch after a gap is stored but the ack stays at the contiguous prefix until the gap fills",
+    async run(store) {
+      await enrollForTest(store, "pi-1");
+      assert.equal((await store.commitBatch("pi-1", readingBatch(1, 10))).ackedSeq, 10);
+      const afterGap = await store.commitBatch("pi-1", readingBatch(21, 30));
+      assert.equal(afterGap.ackedSeq, 10);
+      assert.equal(afterGap.lastSeq, 30);
+      const another = await store.commitBatch("pi-1", readingBatch(41, 45));
+      assert.equal(another.ackedSeq, 10);
+      let device = await store.getDevice("pi-1");
+      assert.equal(device?.stats.readings, 25);
+      assert.equal(device?.lag, 35);
+      // Filling the first gap jumps the ack over the stored range after it.
+      assert.equal((await store.commitBatch("pi-1", readingBatch(11, 20))).ackedSeq, 30);
+      assert.equal((await store.commitBatch("pi-1", readingBatch(31, 40))).ackedSeq, 45);
+      device = await store.getDevice("pi-1");
+      assert.equal(device?.lag, 0);
+      const ranges = await store.db.selectFrom("received_ranges").selectAll().execute();
+      assert.deepEqual(ranges, [], "ranges below the ack are pruned");
+    },
+  },
+  {
+    name:
+      "one batch of 1,000 readings and events is stored in full, values and texts exact, and a seq repeated inside a batch is stored once",
+    async run(store) {
+      await enrollForTest(store, "pi-1");
+      const records: BatchRecord[] = [];
+      for (let seq = 1; seq <= 1000; seq++) {
+        records.push(
+          seq % 10 === 0
+            ? {
+              seq,
+              type: "event",
+              id: `e${seq}`,
+              kind: "door",
+              severity: "info",
+              // Characters an array literal must escape; NULL-like text stays text.
+              message: seq === 10 ? 'q"uo\\te, {br}ace NULL' : `event ${seq}`,
+              ...(seq === 20 ? {} : { data: { n: seq, s: "x,y" } }),
+              ts: "2026-11-26T10:00:00Z",
+            }
+            : {
+              seq,
+              type: "reading",
+              sensor: `s,"${seq % 3}`,
+              value: seq === 1 ? 0.1 + 0.2 : seq * 1.5,
+              unit: "C",
+              ts: "2026-11-26T10:00:00Z",
+            },
+        );
+      }
+      const outcome = await store.commitBatch("pi-1", { from: 1, to: 1000, records });
+      assert.deepEqual(outcome.inserted, { readings: 900, events: 100 });
+      assert.equal(outcome.ackedSeq, 1000);
+      const stored = await store.queryReadings({ device: "pi-1", limit: 1000 });
+      assert.equal(stored.length, 900);
+      const bySeq = new Map(stored.map((r) => [r.seq, r]));
+      assert.equal(bySeq.get(1)?.value, 0.1 + 0.2, "a double round-trips exactly");
+      assert.equal(bySeq.get(3)?.value, 4.5);
+      assert.equal(bySeq.get(3)?.sensor, 's,"0');
+      const events = await store.listEvents({ device: "pi-1", limit: 1000 });
+      assert.equal(events.length, 100);
+      const byId = new Map(events.map((e) => [e.id, e]));
+      assert.equal(byId.get("e10")?.message, 'q"uo\\te, {br}ace NULL');
+      assert.ok(byId.has("e20"));
+      assert.equal(byId.get("e20")?.data ?? null, null, "no data stays no data");
+      assert.deepEqual(byId.get("e30")?.data, { n: 30, s: "x,y" });
+
+      // The same seq twice in one batch (a sender bug): stored once, no error.
+      const twice = await store.commitBatch("pi-1", {
+        from: 1001,
+        to: 1002,
+        records: [reading(1001, 1), reading(1001, 2), reading(1002)],
+      });
+      assert.equal(twice.inserted.readings, 2);
+      assert.equal(twice.ackedSeq, 1002);
+      assert.equal((await store.getDevice("pi-1"))?.stats.readings, 902);
+    },
+  },
+  {
+    name: "overlapping and out-of-order batches store every seq once and the ack stays contiguous",
+    async run(store) {
+      await enrollForTest(store, "pi-1");
+      const commit = (from: number, to: number) =>
+        store.commitBatch("pi-1", readingBatch(from, to));
+      assert.equal((await commit(1, 100)).ackedSeq, 100);
+      // Gaps, a longer resend from the same seq, and overlaps on both sides of a gap.
+      assert.equal((await commit(201, 250)).ackedSeq, 100);
+      assert.equal((await commit(201, 300)).ackedSeq, 100);
+      assert.equal((await commit(401, 500)).ackedSeq, 100);
+      assert.equal((await commit(350, 420)).ackedSeq, 100);
+      const filled = await commit(50, 210);
+      assert.equal(filled.inserted.readings, 100, "101..200 only");
+      assert.equal(filled.ackedSeq, 300);
+      assert.equal((await commit(290, 360)).ackedSeq, 500);
+      assert.equal((await commit(1, 500)).duplicate, true);
+      const device = await store.getDevice("pi-1");
+      assert.equal(device?.stats.readings, 500);
+      assert.equal(device?.ackedSeq, 500);
+      const ranges = await store.db.selectFrom("received_ranges").selectAll().execute();
+      assert.deepEqual(ranges, [], "ranges below the ack are pruned");
+      const seqs = (await store.queryReadings({ device: "pi-1", limit: 1000 })).map((r) => r.seq)
+        .sort((a, b) => a - b);
+      assert.deepEqual(seqs, Array.from({ length: 500 }, (_, i) => i + 1));
+    },
+  },
+  {
+    name: "a batch from a device that is not enrolled stores nothing",
+    async run(store) {
+      const outcome = await store.commitBatch("ghost", readingBatch(1, 3));
+      assert.equal(outcome.known, false);
+      assert.deepEqual(await store.queryReadings({ limit: 10 }), []);
+    },
+  },
+  {
+    name: "reported state follows the newest record and applied version never goes down",
+    async run(store) {
+      await enrollForTest(store, "pi-1");
+      const ts = "2026-11-26T10:00:00Z";
+      const records: BatchRecord[] = [
+        { seq: 1, type: "reported", appliedVersion: 3, reported: { a: 1 }, ts },
+        { seq: 2, type: "reported", appliedVersion: 2, reported: { a: 2 }, ts },
+      ];
+      await store.commitBatch("pi-1", { from: 1, to: 2, records });
+      let device = await store.getDevice("pi-1");
+      assert.equal(device?.appliedVersion, 3);
+      assert.deepEqual(device?.reported, { a: 2 });
+      // An older record arriving late (after a gap was filled) does not overwrite newer state.
+      await store.commitBatch("pi-1", {
+        from: 4,
+        to: 4,
+        records: [{ seq: 4, type: "reported", appliedVersion: 5, reported: { a: 4 }, ts }],
+      });
+      await store.commitBatch("pi-1", {
+        from: 3,
+        to: 3,
+        records: [{ seq: 3, type: "reported", appliedVersion: 4, reported: { a: 3 }, ts }],
+      });
+      device = await store.getDevice("pi-1");
+      assert.equal(device?.appliedVersion, 5);
+      assert.deepEqual(device?.reported, { a: 4 });
+    },
+  },
+  {
+    name: "command results settle commands once and unknown command ids are reported",
+    async run(store) {
+      await enrollForTest(store, "pi-1");
+      await enrollForTest(store, "pi-2");
+      const ping = await store.createCommand({ deviceId: "pi-1", name: "ping" });
+      const other = await store.createCommand({ deviceId: "pi-2", name: "ping" });
+      await store.markDelivered([ping.id]);
+      assert.equal((await store.getCommand("pi-1", ping.id))?.status, "delivered");
+      const ts = "2026-11-26T10:00:00Z";
+      const outcome = await store.commitBatch("pi-1", {
+        from: 1,
+        to: 3,
+        records: [
+          {
+            seq: 1,
+            type: "command_result",
+            commandId: ping.id,
+            status: "succeeded",
+            result: 42,
+            ts,
+          },
+          { seq: 2, type: "command_result", commandId: ping.id, status: "failed", error: "x", ts },
+          { seq: 3, type: "command_result", commandId: other.id, status: "failed", ts },
+        ],
+      });
+      assert.deepEqual(outcome.unknownCommands, [other.id]);
+      const settled = await store.getCommand("pi-1", ping.id);
+      assert.equal(settled?.status, "succeeded");
+      assert.equal(settled?.result, 42);
+      assert.equal(settled?.error, undefined);
+      assert.equal((await store.getCommand("pi-2", other.id))?.status, "queued");
+      assert.deepEqual((await store.unansweredCommands("pi-1")).map((c) => c.id), []);
+      await store.markDelivered([ping.id]);
+      assert.equal((await store.getCommand("pi-1", ping.id))?.status, "succeeded");
+    },
+  },
+  {
+    name: "readings are queried per device and sensor, by device time, and aggregated",
+    async run(store) {
+      await enrollForTest(store, "pi-1");
+      await enrollForTest(store, "pi-2");
+      const base = Date.parse("2026-11-26T10:00:00Z");
+      const records = (offset: number): BatchRecord[] =>
+        Array.from({ length: 120 }, (_, i) => ({
+          seq: i + 1,
+          type: "reading" as const,
+          sensor: i % 2 ? "a" : "b",
+          value: i + offset,
+          unit: "C",
+          ts: new Date(base + i * 1000).toISOString(),
+        }));
+      await store.commitBatch("pi-1", { from: 1, to: 120, records: records(0) });
+      await store.commitBatch("pi-2", { from: 1, to: 120, records: records(1000) });
+      const latest = await store.queryReadings({ device: "pi-1", sensor: "a", limit: 3 });
+      assert.deepEqual(latest.map((r) => r.value), [119, 117, 115]);
+      assert.equal(latest[0].device, "pi-1");
+      assert.equal(latest[0].ts, "2026-11-26T10:01:59.000Z");
+      assert.match(latest[0].receivedAt, /^\d{4}-/);
+      const window = await store.queryReadings({
+        device: "pi-2",
+        from: base + 10_000,
+        to: base + 13_000,
+        limit: 100,
+      });
+      assert.deepEqual(window.map((r) => r.value), [1012, 1011, 1010]);
+      assert.equal((await store.queryReadings({ limit: 1000 })).length, 240);
+      const buckets = await store.aggregateReadings({ sensor: "b", limit: 100 }, 60_000);
+      assert.deepEqual(buckets.map((b) => [b.device, b.count]), [
+        ["pi-1", 30],
+        ["pi-2", 30],
+        ["pi-1", 30],
+        ["pi-2", 30],
+      ]);
+      assert.deepEqual(buckets[0], {
+        device: "pi-1",
+        sensor: "b",
+        bucket: "2026-11-26T10:00:00.000Z",
+        min: 0,
+        max: 58,
+        avg: 29,
+        count: 30,
+      });
+    },
+  },
+  {
+    name: "events are listed newest first with their data, per device",
+    async run(store) {
+      await enrollForTest(store, "pi-1");
+      await store.commitBatch("pi-1", {
+        from: 1,
+        to: 2,
+        records: [
+          {
+            seq: 1,
+            type: "event",
+            id: "e1",
+            kind: "door",
+            severity: "warning",
+            message: "Door opened",
+            data: { door: 2 },
+            ts: "2026-11-26T10:00:00Z",
+          },
+          reading(2),
+        ],
+      });
+      const events = await store.listEvents({ device: "pi-1", limit: 10 });
+      assert.deepEqual(events.map((e) => [e.id, e.kind, e.data]), [["e1", "door", { door: 2 }]]);
+      assert.deepEqual(await store.listEvents({ device: "pi-2", limit: 10 }), []);
+    },
+  },
+  {
+    name: "desired versions go up by one per change and unknown devices get none",
+    async run(store) {
+      await enrollForTest(store, "pi-1");
+      assert.equal(await store.setDesired("pi-1", { interval: 5 }), 1);
+      assert.equal(await store.setDesired("pi-1", { interval: 10 }), 2);
+      assert.equal(await store.setDesired("ghost", {}), undefined);
+      const state = await store.downlinkState("pi-1");
+      assert.deepEqual(state, {
+        ackedSeq: 0,
+        desired: { interval: 10 },
+        desiredVersion: 2,
+        appliedVersion: 0,
+      });
+    },
+  },
+  {
+    name: "presence updates online, version and last seq, and never lowers last seq",
+    async run(store) {
+      await enrollForTest(store, "pi-1");
+      assert.deepEqual(
+        await store.applyStatus("pi-1", {
+          online: true,
+          version: "1.0",
+          arch: "arm64",
+          lastSeq: 9,
+        }),
+        { ackedSeq: 0 },
+      );
+      await store.applyStatus("pi-1", { online: true, lastSeq: 4 });
+      let device = await store.getDevice("pi-1");
+      assert.equal(device?.online, true);
+      assert.equal(device?.lastSeq, 9);
+      assert.equal(device?.arch, "arm64");
+      assert.ok(device?.lastSeen);
+      assert.equal(await store.countOnline(), 1);
+      await store.markOffline("pi-1");
+      device = await store.getDevice("pi-1");
+      assert.equal(device?.online, false);
+      await store.applyStatus("pi-1", { online: true });
+      await store.markAllOffline();
+      assert.equal(await store.countOnline(), 0);
+      assert.equal(await store.applyStatus("ghost", { online: true }), undefined);
+    },
+  },
+  {
+    name:
+      "a batch far larger than one INSERT is stored whole, in chunks under the bind-parameter limits",
+    async run(store) {
+      await enrollForTest(store, "pi-1");
+      // 12,000 events of 9 columns would be 108,000 parameters in one statement: more than
+      // PostgreSQL (65,535) or SQLite (32,766) accept.
+      const ts = "2026-11-26T10:00:00Z";
+      const records: BatchRecord[] = [];
+      for (let seq = 1; seq <= 24_000; seq++) {
+        records.push(
+          seq % 2
+            ? { seq, type: "event", id: `e${seq}`, kind: "k", severity: "info", message: "m", ts }
+            : reading(seq),
+        );
+      }
+      const outcome = await store.commitBatch("pi-1", { from: 1, to: 24_000, records });
+      assert.deepEqual(outcome.inserted, { readings: 12_000, events: 12_000 });
+      assert.equal(outcome.ackedSeq, 24_000);
+      assert.deepEqual((await store.getDevice("pi-1"))?.stats, {
+        readings: 12_000,
+        events: 12_000,
+      });
+      const again = await store.commitBatch("pi-1", { from: 1, to: 24_000, records });
+      assert.equal(again.duplicate, true);
+    },
+  },
+  {
+    name:
+      "concurrent commits of overlapping, adjacent and out-of-order batches of one device end contiguous with no duplicates",
+    async run(store) {
+      await enrollForTest(store, "pi-1");
+      const batches = concurrentBatches(2_000);
+      const outcomes = await Promise.all(batches.map((b) => store.commitBatch("pi-1", b)));
+      assert.ok(outcomes.every((o) => o.known));
+      const device = await store.getDevice("pi-1");
+      assert.equal(device?.ackedSeq, 2_000);
+      assert.equal(device?.lag, 0);
+      assert.equal(device?.stats.readings, 2_000);
+      const stored = outcomes.reduce((sum, o) => sum + o.inserted.readings, 0);
+      assert.equal(stored, 2_000, "each seq counted as inserted exactly once");
+      assert.deepEqual(await store.db.selectFrom("received_ranges").selectAll().execute(), []);
+    },
+  },
+  {
+    name: "concurrent enrollments and desired-state changes of one device lose no update",
+    async run(store) {
+      const enrolled = await Promise.all(
+        Array.from(
+          { length: 6 },
+          (_, i) => store.enrollDevice({ id: "pi-1", passwordHash: `h${i}` }),
+        ),
+      );
+      assert.equal(enrolled.filter((e) => e.created).length, 1);
+      const versions = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => store.setDesired("pi-1", { step: i })),
+      );
+      assert.deepEqual(
+        [...versions].sort((a, b) => a! - b!),
+        Array.from({ length: 20 }, (_, i) => i + 1),
+      );
+      assert.equal((await store.downlinkState("pi-1"))?.desiredVersion, 20);
+    },
+  },
+];
+
+/**
+ * Batches covering seqs `1..total` in a scrambled order: every range sent twice (once as part
+ * of a longer overlapping range), some adjacent, some after gaps that later batches fill.
+ */
+export function concurrentBatches(total: number, seed = 7): ReturnType<typeof readingBatch>[] {
+  let state = seed;
+  const random = () => (state = (state * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
+  const batches: ReturnType<typeof readingBatch>[] = [];
+  for (let from = 1; from <= total;) {
+    const to = Math.min(total, from + 10 + Math.floor(random() * 90));
+    batches.push(readingBatch(from, to));
+    // An overlapping resend that reaches into the next range.
+    const overlapFrom = Math.max(1, from + Math.floor(random() * (to - from)));
+    batches.push(readingBatch(overlapFrom, Math.min(total, to + Math.floor(random() * 30))));
+    from = to + 1;
+  }
+  for (let i = batches.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [batches[i], batches[j]] = [batches[j], batches[i]];
+  }
+  return batches;
+}

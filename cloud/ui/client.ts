@@ -1,0 +1,9 @@
+/**
+ * Client entry of the fleet console: hydrates the islands on the page, nothing else. Built by
+ * `deno task build:web` into `web/static/build/fleet.<hash>.js`.
+ * @module
+ */
+import { hydrateIslands } from "../../web/island_runtime.ts";
+import { fleetIslands } from "./islands/mod.ts";
+
+hydrateIslands(fleetIslands);

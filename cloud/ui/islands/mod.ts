@@ -1,0 +1,15 @@
+/**
+ * The fleet console's islands by name: pages render them with `island(name, …)` and the
+ * console's client bundle (`cloud/ui/client.ts`) hydrates them from this registry. Add an island
+ * here and in no other place.
+ * @module
+ */
+import type { IslandRegistry } from "../../../web/island_runtime.ts";
+import { CommandList } from "./command_list.tsx";
+import { FleetTable } from "./fleet_table.tsx";
+
+/** Island components of the fleet console. */
+export const fleetIslands = {
+  FleetTable,
+  CommandList,
+} satisfies IslandRegistry;

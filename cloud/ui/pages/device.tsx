@@ -1,0 +1,305 @@
+/**
+ * `/devices/:id`: one device — its facts, a chart per sensor of its recent readings, its
+ * desired state editor, the command buttons with the `CommandList` island, and its recent
+ * events. Forms post to `/devices/:id/desired` and `/devices/:id/commands` and redirect back.
+ * @module
+ */
+import type { ComponentChildren, JSX } from "preact";
+import type { CloudStore, DeviceDetail } from "../../store/store.ts";
+import { Labels, PresenceBadge } from "../components/device_table.tsx";
+import { EventsTable, type EventView } from "../../../web/components/events.tsx";
+import { ErrorSummary, Hidden, Select, TextArea } from "../../../web/components/form.tsx";
+import { formatDateTime } from "../../../web/components/format.ts";
+import { PageHeader, Section } from "../../../web/components/layout.tsx";
+import { SensorCharts, type SensorSeriesView } from "../../../web/components/sensor_charts.tsx";
+import { island } from "../../../web/island_runtime.ts";
+import {
+  type CommandItem,
+  CommandList,
+  type CommandListProps,
+} from "../islands/command_list.tsx";
+import { CSRF_FIELD } from "../../../web/session.ts";
+import { COMMAND_CHOICES, DESIRED_RULE, LOG_LEVEL_CHOICES } from "../device_forms.ts";
+import { type FleetContext, FleetPage } from "../page.tsx";
+
+/** Newest readings of the device read for the charts (all sensors together). */
+export const DEVICE_READINGS_SCAN = 2000;
+/** Points per sensor chart. */
+export const DEVICE_READINGS_PER_SENSOR = 120;
+/** Sensors charted. */
+export const DEVICE_MAX_SENSORS = 12;
+/** Events listed. */
+export const DEVICE_EVENTS = 20;
+/** Commands listed (and polled by the island). */
+export const DEVICE_COMMANDS = 20;
+
+/** `/devices/<id>` with the id encoded. */
+export function devicePath(id: string): string {
+  return `/devices/${encodeURIComponent(id)}`;
+}
+
+/** What the device page shows. */
+export interface DevicePageData {
+  device: DeviceDetail;
+  sensors: SensorSeriesView[];
+  /** Sensors seen in the scanned readings (more than `sensors.length` when capped). */
+  sensorCount: number;
+  events: EventView[];
+  commands: CommandListProps;
+}
+
+/** The editor's and the command forms' state after a post. */
+export interface DeviceFormsState {
+  /** The editor's text (typed, after a failed save). */
+  desiredText?: string;
+  desiredErrors?: Record<string, string>;
+  /** Version just saved (after the redirect). */
+  savedVersion?: number;
+  level?: string;
+  commandErrors?: Record<string, string>;
+}
+
+/** Dependencies of {@link loadDevicePage}. */
+export interface DevicePageSources {
+  store: CloudStore;
+  csrfToken: string;
+  pollMs: number;
+  now: () => number;
+  /** The command just queued, to highlight. */
+  highlight?: string;
+}
+
+/** Reads what the page shows; undefined when the device is not enrolled. */
+export async function loadDevicePage(
+  id: string,
+  sources: DevicePageSources,
+): Promise<DevicePageData | undefined> {
+  const { store } = sources;
+  const device = await store.getDevice(id);
+  if (!device) return undefined;
+  const [readings, events, commands] = await Promise.all([
+    store.queryReadings({ device: id, limit: DEVICE_READINGS_SCAN }),
+    store.listEvents({ device: id, limit: DEVICE_EVENTS }),
+    store.listCommands(id, DEVICE_COMMANDS),
+  ]);
+  // Newest first: each sensor keeps its newest points, then they are put oldest first.
+  const bySensor = new Map<string, SensorSeriesView>();
+  for (const reading of readings) {
+    let series = bySensor.get(reading.sensor);
+    if (!series) {
+      series = { sensor: reading.sensor, unit: reading.unit, points: [] };
+      bySensor.set(reading.sensor, series);
+    }
+    if (series.points.length < DEVICE_READINGS_PER_SENSOR) {
+      series.points.push({ t: Date.parse(reading.ts), v: reading.value });
+    }
+  }
+  const sensors = [...bySensor.values()].sort((a, b) => a.sensor.localeCompare(b.sensor));
+  for (const series of sensors) series.points.reverse();
+  return {
+    device,
+    sensors: sensors.slice(0, DEVICE_MAX_SENSORS),
+    sensorCount: sensors.length,
+    events: events.map((event) => ({ ...event, createdAt: event.ts })),
+    commands: {
+      commands: commands.map(({ deviceId: _deviceId, ...command }): CommandItem => command),
+      apiUrl: `/api/v1${devicePath(id)}/commands?limit=${DEVICE_COMMANDS}`,
+      csrfToken: sources.csrfToken,
+      pollMs: sources.pollMs,
+      generatedAt: new Date(sources.now()).toISOString(),
+      ...(sources.highlight ? { highlight: sources.highlight } : {}),
+    },
+  };
+}
+
+/** Props of {@link DevicePage}. */
+export interface DevicePageProps {
+  context: FleetContext;
+  data: DevicePageData;
+  forms?: DeviceFormsState;
+}
+
+/** The device page. */
+export function DevicePage(props: DevicePageProps): JSX.Element {
+  const { device } = props.data;
+  const forms = props.forms ?? {};
+  const csrf = props.context.session?.csrfToken ?? "";
+  return (
+    <FleetPage context={props.context} title={device.id}>
+      <p class="breadcrumb">
+        <a href="/">All devices</a>
+      </p>
+      <PageHeader
+        title={device.id}
+        lead={
+          <>
+            <PresenceBadge online={device.online} />{" "}
+            {device.lastSeen ? `Last seen ${formatDateTime(device.lastSeen)}.` : "Never seen."}
+          </>
+        }
+      />
+      <DeviceFacts device={device} />
+      <Section id="charts" title="Recent readings">
+        {props.data.sensors.length === 0
+          ? <p class="empty">No readings from this device yet.</p>
+          : (
+            <>
+              {props.data.sensorCount > props.data.sensors.length && (
+                <p class="note">
+                  Showing {props.data.sensors.length} of {props.data.sensorCount} sensors.
+                </p>
+              )}
+              <SensorCharts sensors={props.data.sensors} idPrefix="device-chart" />
+            </>
+          )}
+      </Section>
+      <DesiredEditor device={device} csrf={csrf} forms={forms} />
+      <Section id="commands" title="Commands">
+        <CommandForms deviceId={device.id} csrf={csrf} forms={forms} />
+        {island("CommandList", CommandList, props.data.commands)}
+      </Section>
+      <Section id="recent-events" title="Recent events">
+        <EventsTable id="device-events-table" events={props.data.events} hideCaption />
+      </Section>
+    </FleetPage>
+  );
+}
+
+function DeviceFacts({ device }: { device: DeviceDetail }): JSX.Element {
+  return (
+    <Section id="device" title="Device">
+      <dl class="facts">
+        <dt>Version</dt>
+        <dd data-fact="version">{device.version ?? "—"}</dd>
+        <dt>Architecture</dt>
+        <dd data-fact="arch">{device.arch ?? "—"}</dd>
+        <dt>Labels</dt>
+        <dd data-fact="labels">
+          <Labels labels={device.labels} />
+        </dd>
+        <dt>Enrolled</dt>
+        <dd data-fact="enrolledAt">{formatDateTime(device.enrolledAt)}</dd>
+        <dt>Sync</dt>
+        <dd data-fact="lag">
+          Stored up to seq {device.ackedSeq} of {device.lastSeq}; lag {count(device.lag, "record")}.
+        </dd>
+        <dt>Stored here</dt>
+        <dd data-fact="stats">
+          {count(device.stats.readings, "reading")}, {count(device.stats.events, "event")}
+        </dd>
+      </dl>
+    </Section>
+  );
+}
+
+/** `1 event`, `2,000 events`. */
+function count(n: number, noun: string): string {
+  return `${n.toLocaleString("en-US")} ${noun}${n === 1 ? "" : "s"}`;
+}
+
+function DesiredEditor(
+  props: { device: DeviceDetail; csrf: string; forms: DeviceFormsState },
+): JSX.Element {
+  const { device, forms } = props;
+  const errors = forms.desiredErrors ?? {};
+  const applied = device.appliedVersion >= device.desiredVersion;
+  return (
+    <Section id="desired" title="Desired state">
+      {forms.savedVersion !== undefined && (
+        <p class="notice" role="status">
+          Saved desired state version{" "}
+          {forms.savedVersion}; it is sent to the device (retained, so an offline device gets it
+          when it reconnects).
+        </p>
+      )}
+      <dl class="facts">
+        <dt>Desired version</dt>
+        <dd data-fact="desiredVersion">{device.desiredVersion}</dd>
+        <dt>Applied version</dt>
+        <dd data-fact="appliedVersion">
+          {device.desiredVersion === 0
+            ? device.appliedVersion
+            : `${device.appliedVersion} ${
+              applied ? "(up to date)" : "(the device has not applied the latest version yet)"
+            }`}
+        </dd>
+      </dl>
+      <ErrorSummary errors={errors} title="The desired state was not saved" />
+      <form
+        method="post"
+        action={`${devicePath(device.id)}/desired`}
+        class="desired-form"
+      >
+        <Hidden name={CSRF_FIELD} value={props.csrf} />
+        <TextArea
+          name="desired"
+          label={DESIRED_RULE.label}
+          required
+          rows={10}
+          hint="A JSON object. Saving replaces the whole desired state and bumps its version."
+          value={forms.desiredText ?? JSON.stringify(device.desired, null, 2)}
+          error={errors.desired}
+        />
+        <button type="submit" class="button">Save desired state</button>
+      </form>
+      {Object.keys(device.reported).length > 0 && (
+        <details class="reported">
+          <summary>Reported by the device</summary>
+          <pre><code>{JSON.stringify(device.reported, null, 2)}</code></pre>
+        </details>
+      )}
+    </Section>
+  );
+}
+
+function CommandForms(
+  props: { deviceId: string; csrf: string; forms: DeviceFormsState },
+): JSX.Element {
+  const errors = props.forms.commandErrors ?? {};
+  const action = `${devicePath(props.deviceId)}/commands`;
+  return (
+    <div class="commands">
+      <ErrorSummary
+        errors={errors}
+        ids={{ command: "commands-heading", level: "field-level" }}
+        title="The command was not sent"
+      />
+      <p class="hint">
+        {Object.values(COMMAND_CHOICES).map((choice) => `${choice.label}: ${choice.help}`)
+          .join(" ")} A command to an offline device waits until it reconnects.
+      </p>
+      <div class="command-forms">
+        <CommandForm action={action} csrf={props.csrf} name="ping">
+          <button type="submit" class="button">Ping</button>
+        </CommandForm>
+        <CommandForm action={action} csrf={props.csrf} name="resync">
+          <button type="submit" class="button">Resync</button>
+        </CommandForm>
+        <CommandForm action={action} csrf={props.csrf} name="set-log-level">
+          <Select
+            name="level"
+            label="Log level"
+            required
+            value={props.forms.level || "info"}
+            error={errors.level}
+            options={LOG_LEVEL_CHOICES.map((level) => ({ value: level, label: level }))}
+          />
+          <button type="submit" class="button">Set log level</button>
+        </CommandForm>
+      </div>
+    </div>
+  );
+}
+
+/** One command button: a form posting the command's name (and its other fields). */
+function CommandForm(
+  props: { action: string; csrf: string; name: string; children: ComponentChildren },
+): JSX.Element {
+  return (
+    <form method="post" action={props.action} class="command-form">
+      <Hidden name={CSRF_FIELD} value={props.csrf} />
+      <Hidden name="name" value={props.name} />
+      {props.children}
+    </form>
+  );
+}

@@ -1,0 +1,82 @@
+/**
+ * `/`: the fleet — a GET filter form (works without JavaScript) and the device table as the
+ * `FleetTable` island, which keeps itself current when JavaScript runs.
+ * @module
+ */
+import type { JSX } from "preact";
+import type { CloudStore } from "../../store/store.ts";
+import type { DeviceView } from "../components/device_table.tsx";
+import {
+  type FleetFilter,
+  isEmptyFilter,
+  matchesFleetFilter,
+} from "../components/fleet_filter.ts";
+import { Select, TextInput } from "../../../web/components/form.tsx";
+import { PageHeader } from "../../../web/components/layout.tsx";
+import { island } from "../../../web/island_runtime.ts";
+import { FleetTable, type FleetTableProps } from "../islands/fleet_table.tsx";
+import { type FleetContext, FleetPage } from "../page.tsx";
+
+/** The API the island polls (the same list the page shows). */
+export const DEVICES_API = "/api/v1/devices";
+
+/** Dependencies of {@link loadFleet}. */
+export interface FleetSources {
+  store: CloudStore;
+  filter: FleetFilter;
+  csrfToken: string;
+  pollMs: number;
+  now: () => number;
+}
+
+/** Reads the fleet, in the island's props shape. */
+export async function loadFleet(sources: FleetSources): Promise<FleetTableProps> {
+  const devices: DeviceView[] = await sources.store.listDevices();
+  return {
+    devices: devices.filter((device) => matchesFleetFilter(device, sources.filter)),
+    total: devices.length,
+    filter: sources.filter,
+    generatedAt: new Date(sources.now()).toISOString(),
+    pollMs: sources.pollMs,
+    csrfToken: sources.csrfToken,
+    apiUrl: DEVICES_API,
+  };
+}
+
+/** The devices page. */
+export function DevicesPage(props: { context: FleetContext; data: FleetTableProps }): JSX.Element {
+  const { filter } = props.data;
+  return (
+    <FleetPage context={props.context} title="Devices">
+      <PageHeader
+        title="Devices"
+        lead="Every enrolled device: presence, last contact and how far its upload lags behind."
+      />
+      <form method="get" action="/" class="filters" role="search" aria-label="Filter devices">
+        <TextInput
+          name="q"
+          label="Search"
+          type="search"
+          value={filter.q}
+          hint="Part of a device id or a label, e.g. site=north."
+        />
+        <Select
+          name="status"
+          label="Status"
+          required
+          value={filter.status}
+          options={[
+            { value: "all", label: "All" },
+            { value: "online", label: "Online" },
+            { value: "offline", label: "Offline" },
+          ]}
+        />
+        <div class="field filter-actions">
+          <button type="submit" class="button">Filter</button>
+          {!isEmptyFilter(filter) && <a href="/">Clear</a>}
+        </div>
+      </form>
+      {island("FleetTable", FleetTable, props.data)}
+    </FleetPage>
+  );
+}

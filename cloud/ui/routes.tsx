@@ -1,0 +1,241 @@
+/**
+ * The fleet console: server-rendered Preact pages as a Hono sub-app, mounted at `/` by
+ * `createCloudApp({ ui })`. Pages: `/` devices (GET filter), `/devices/:id` (charts, events,
+ * desired state editor, commands), `POST /devices/:id/desired`, `POST /devices/:id/commands`,
+ * `/login`, `POST /login`, `POST /logout`, and the client assets at `/assets/*`.
+ *
+ * Everything but the login needs a session from the admin token; every form post must be
+ * same-origin and carry the session's CSRF token (see `web/session.ts`). Desired state and
+ * commands go through the same functions as the HTTP API (`cloud/http/devices.ts`).
+ * @module
+ */
+import { type Context, Hono } from "hono";
+import type { Logger } from "../../agent/platform/log.ts";
+import { isDeviceId } from "../../agent/protocol/topics.ts";
+import type { Downlink } from "../broker/downlink.ts";
+import { MAX_DESIRED_BYTES, queueCommand, setDesiredState } from "../http/devices.ts";
+import type { CloudStore } from "../store/store.ts";
+import { assetRoutes, type AssetSet } from "../../web/assets.ts";
+import { parseFleetFilter } from "./components/fleet_filter.ts";
+import { loginHref, readGuardedForm, requireCsrf, safeNext } from "../../web/form_guard.ts";
+import { pageResponse, startingResponse } from "../../web/render.ts";
+import { isHttps, type Session, type SessionAuth } from "../../web/session.ts";
+import { parseCommandForm, parseDesiredForm } from "./device_forms.ts";
+import {
+  DeviceNotFoundPage,
+  type FleetContext,
+  FleetLoginPage,
+  FleetStartingPage,
+} from "./page.tsx";
+import { type DeviceFormsState, DevicePage, devicePath, loadDevicePage } from "./pages/device.tsx";
+import { DevicesPage, loadFleet } from "./pages/devices.tsx";
+
+/** Dependencies of {@link createFleetUi}. */
+export interface FleetUiOptions {
+  store: CloudStore;
+  /** Publishes desired state and commands (the API's own). */
+  downlink: Downlink;
+  logger: Logger;
+  /** Sessions keyed by the admin token ({@link createFleetSessionAuth}). */
+  session: SessionAuth;
+  assets: AssetSet;
+  /** False until the database is migrated (pages answer 503 meanwhile). */
+  isReady?: () => boolean;
+  /** Refresh interval of the islands in the browser; default 5000, 0 turns it off. */
+  pollMs?: number;
+  now?: () => number;
+}
+
+/** What a device form post leads to: a redirect, or the page again with the forms' state. */
+type FormOutcome = { redirect: string } | { forms: DeviceFormsState; status: number };
+
+/** A page context with a session (every route but the login has one). */
+type SignedIn = FleetContext & { session: Session };
+
+/**
+ * Desired state travels urlencoded: every byte may take three, and the JSON is re-indented.
+ * The API's limit still applies to the parsed JSON (see `parseDesiredForm`).
+ */
+const MAX_DESIRED_FORM_BYTES = 4 * MAX_DESIRED_BYTES;
+
+/** Builds the console's routes. */
+export function createFleetUi(options: FleetUiOptions): Hono {
+  const { store, session: auth } = options;
+  const now = options.now ?? Date.now;
+  const isReady = options.isReady ?? (() => true);
+  const pollMs = options.pollMs ?? 5000;
+  const actions = { store, downlink: options.downlink, logger: options.logger };
+  const app = new Hono();
+
+  const contextOf = (c: Context): FleetContext => ({
+    path: c.req.path,
+    assets: options.assets,
+    session: auth.read(c.req.raw),
+  });
+
+  /**
+   * Wraps a page handler: 503 until ready; without a session a GET goes to the login (and
+   * back), a POST gets the login form with 401 and changes nothing.
+   */
+  const page = (handler: (c: Context, context: SignedIn) => Promise<Response>) =>
+    async function renderFleetRoute(c: Context): Promise<Response> {
+      const context = contextOf(c);
+      if (!isReady()) {
+        return startingResponse(<FleetStartingPage context={context} />);
+      }
+      if (!context.session) {
+        const url = new URL(c.req.url);
+        if (c.req.method === "GET") return c.redirect(loginHref(url.pathname + url.search), 303);
+        // A form's page is its action's parent: /devices/x/desired comes from /devices/x.
+        return pageResponse(
+          <FleetLoginPage
+            context={context}
+            next={url.pathname.replace(/\/[^/]+$/, "") || "/"}
+            reason="Your session has ended; log in again. Nothing was changed."
+          />,
+          { status: 401 },
+        );
+      }
+      return await handler(c, context as SignedIn);
+    };
+
+  /** The device page (200, or 422 with the forms' errors), or the 404 page. */
+  const devicePage = async (
+    context: SignedIn,
+    id: string,
+    forms: DeviceFormsState = {},
+    extra: { status?: number; highlight?: string } = {},
+  ): Promise<Response> => {
+    const data = isDeviceId(id)
+      ? await loadDevicePage(id, {
+        store,
+        csrfToken: context.session.csrfToken,
+        pollMs,
+        now,
+        highlight: extra.highlight,
+      })
+      : undefined;
+    if (!data) {
+      return pageResponse(<DeviceNotFoundPage context={context} id={id} />, { status: 404 });
+    }
+    return pageResponse(<DevicePage context={context} data={data} forms={forms} />, {
+      status: extra.status ?? 200,
+    });
+  };
+
+  app.route("/", assetRoutes(options.assets));
+
+  app.get(
+    "/",
+    page(async (c, context) => {
+      const data = await loadFleet({
+        store,
+        filter: parseFleetFilter(c.req.query()),
+        csrfToken: context.session.csrfToken,
+        pollMs,
+        now,
+      });
+      return pageResponse(<DevicesPage context={context} data={data} />);
+    }),
+  );
+
+  app.get(
+    "/devices/:id",
+    page(async (c, context) => {
+      const saved = Number(c.req.query("saved"));
+      return await devicePage(
+        context,
+        deviceIdParam(c),
+        { savedVersion: Number.isInteger(saved) && saved > 0 ? saved : undefined },
+        { highlight: c.req.query("command") },
+      );
+    }),
+  );
+
+  /**
+   * A form post to one device: same-origin and CSRF-checked, 404 page for an unknown device;
+   * `handle` answers where to redirect, or the forms' state to re-render (422).
+   */
+  const deviceForm = (
+    maxBytes: number | undefined,
+    handle: (id: string, fields: Record<string, string>) => Promise<FormOutcome>,
+  ) =>
+    page(async (c, context) => {
+      const id = deviceIdParam(c);
+      const fields = await readGuardedForm(c.req.raw, maxBytes);
+      requireCsrf(auth, context.session, fields);
+      if (!isDeviceId(id) || !(await store.deviceExists(id))) return await devicePage(context, id);
+      const outcome = await handle(id, fields);
+      if ("redirect" in outcome) return c.redirect(outcome.redirect, 303);
+      return await devicePage(context, id, outcome.forms, { status: outcome.status });
+    });
+
+  app.post(
+    "/devices/:id/desired",
+    deviceForm(MAX_DESIRED_FORM_BYTES, async (id, fields) => {
+      const result = parseDesiredForm(fields);
+      if (!result.ok) {
+        return { forms: { desiredText: result.value, desiredErrors: result.errors }, status: 422 };
+      }
+      const version = await setDesiredState(actions, id, result.desired);
+      // Undefined only when the device was removed meanwhile: the page then says 404.
+      if (version === undefined) return { forms: {}, status: 404 };
+      return { redirect: `${devicePath(id)}?saved=${version}#desired` };
+    }),
+  );
+
+  app.post(
+    "/devices/:id/commands",
+    deviceForm(undefined, async (id, fields) => {
+      const result = parseCommandForm(fields);
+      if (!result.ok) {
+        return { forms: { level: result.level, commandErrors: result.errors }, status: 422 };
+      }
+      const command = await queueCommand(actions, id, result.command);
+      return {
+        redirect: `${devicePath(id)}?${new URLSearchParams({ command: command.id })}#commands`,
+      };
+    }),
+  );
+
+  app.get(
+    "/login",
+    (c) =>
+      pageResponse(<FleetLoginPage context={contextOf(c)} next={safeNext(c.req.query("next"))} />),
+  );
+
+  app.post("/login", async (c) => {
+    const fields = await readGuardedForm(c.req.raw);
+    const next = safeNext(fields.next);
+    if (!auth.checkSecret(fields.token ?? "")) {
+      const error = fields.token
+        ? "That is not the cloud's admin token."
+        : "Enter the admin token.";
+      return pageResponse(
+        <FleetLoginPage
+          context={{ ...contextOf(c), session: undefined }}
+          next={next}
+          error={error}
+        />,
+        { status: 401 },
+      );
+    }
+    c.header("Set-Cookie", auth.issue({ secure: isHttps(c.req.raw) }).setCookie);
+    return c.redirect(next, 303);
+  });
+
+  app.post("/logout", async (c) => {
+    const fields = await readGuardedForm(c.req.raw);
+    const session = auth.read(c.req.raw);
+    if (session) requireCsrf(auth, session, fields);
+    c.header("Set-Cookie", auth.clear({ secure: isHttps(c.req.raw) }));
+    return c.redirect("/login", 303);
+  });
+
+  return app;
+}
+
+/** The `:id` of a device route (the page wrapper's generic context does not know the path). */
+function deviceIdParam(c: Context): string {
+  return c.req.param("id") ?? "";
+}

@@ -1,0 +1,488 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { MetricsRegistry } from "../../agent/platform/metrics.ts";
+import type { BatchRecord } from "../../agent/protocol/messages.ts";
+import { topics } from "../../agent/protocol/topics.ts";
+import { deviceTableProvisioner } from "../broker/credentials.ts";
+import { Downlink } from "../broker/downlink.ts";
+import { createCloudApp } from "../http/app.ts";
+import type { CloudStore } from "../store/store.ts";
+import {
+  collectingLogger,
+  enrollForTest,
+  RecordingLink,
+  withStore,
+} from "../testing/fixtures.ts";
+import { loadAssets } from "../../web/assets.ts";
+import { html, islandProps } from "../../web/testing/html.ts";
+import { CSRF_HEADER } from "../../web/session.ts";
+import { createFleetSessionAuth, createFleetUi, type FleetUiOptions } from "./mod.ts";
+
+const ADMIN = "fleet-admin-token-0123456789";
+const NOW = Date.now();
+
+interface Harness {
+  store: CloudStore;
+  link: RecordingLink;
+  request: (path: string, init?: RequestInit) => Promise<Response>;
+  /** A same-origin form post (with the session cookie when given). */
+  form: (path: string, fields: Record<string, string>, cookie?: string) => Promise<Response>;
+  /** Logs in; returns the cookie and the session's CSRF token. */
+  login: () => Promise<{ cookie: string; csrf: string }>;
+}
+
+async function withFleet(
+  fn: (h: Harness) => Promise<void>,
+  options: Partial<FleetUiOptions> = {},
+): Promise<void> {
+  await withStore(async (store, _handle, dir) => {
+    const link = new RecordingLink();
+    const { logger } = collectingLogger();
+    const downlink = new Downlink({ link, store, logger });
+    const session = createFleetSessionAuth(ADMIN);
+    const ui = createFleetUi({
+      store,
+      downlink,
+      logger,
+      session,
+      assets: await loadAssets({ buildDir: join(dir, "no-build") }),
+      now: () => NOW,
+      ...options,
+    });
+    const app = createCloudApp({
+      store,
+      downlink,
+      provisioner: deviceTableProvisioner(),
+      logger,
+      metrics: new MetricsRegistry(),
+      version: "test",
+      adminToken: ADMIN,
+      enrollToken: "fleet-enroll-token-0123456789",
+      broker: { url: "mqtt://127.0.0.1:1883", protocolVersion: 4 },
+      ui,
+      sessionAuth: session.authorizesApiRequest,
+    });
+    const request = async (path: string, init?: RequestInit) =>
+      await app.request(`http://cloud${path}`, init);
+    const form = (path: string, fields: Record<string, string>, cookie?: string) =>
+      request(path, {
+        method: "POST",
+        headers: {
+          "content-type": "application/x-www-form-urlencoded",
+          origin: "http://cloud",
+          ...(cookie ? { cookie } : {}),
+        },
+        body: new URLSearchParams(fields).toString(),
+      });
+    const login = async () => {
+      const response = await form("/login", { token: ADMIN, next: "/" });
+      assert.equal(response.status, 303);
+      const cookie = (response.headers.get("set-cookie") ?? "").split(";")[0];
+      const csrf = session.read(new Request("http://cloud/", { headers: { cookie } }))?.csrfToken;
+      assert.ok(csrf, "the cookie is not a session");
+      return { cookie, csrf };
+    };
+    await fn({ store, link, request, form, login });
+  });
+}
+
+function reading(seq: number, sensor: string, value: number, unit: string): BatchRecord {
+  return {
+    seq,
+    type: "reading",
+    sensor,
+    value,
+    unit,
+    ts: new Date(NOW - (100 - seq) * 60_000).toISOString(),
+  };
+}
+
+/** Two devices: `edge-pi-07` online with readings of two sensors and an event, `jetson-02` offline. */
+async function seed(store: CloudStore): Promise<void> {
+  await store.enrollDevice({
+    id: "edge-pi-07",
+    passwordHash: null,
+    labels: { site: "north", note: "<script>alert(1)</script>" },
+    arch: "aarch64",
+    version: "1.4.0",
+  });
+  await enrollForTest(store, "jetson-02");
+  await store.applyStatus("edge-pi-07", { online: true, lastSeq: 45 });
+  const records: BatchRecord[] = [];
+  for (let seq = 1; seq <= 40; seq++) {
+    records.push(
+      seq % 2 ? reading(seq, "temp", 20 + seq / 10, "C") : reading(seq, "hum", 40 + seq / 5, "%"),
+    );
+  }
+  records.push({
+    seq: 41,
+    type: "event",
+    id: "ev-1",
+    kind: "door.open",
+    severity: "warning",
+    message: "Door <b>3</b> opened",
+    ts: new Date(NOW).toISOString(),
+  });
+  await store.commitBatch("edge-pi-07", { from: 1, to: 41, records });
+}
+
+function rowIds(page: string): string[] {
+  return [...page.matchAll(/<a href="\/devices\/[^"]+" class="device-link">([^<]+)<\/a>/g)]
+    .map((m) => m[1]);
+}
+
+Deno.test("without a session every page redirects to the login and posts change nothing", async () => {
+  await withFleet(async ({ request, form, store }) => {
+    await seed(store);
+    for (const path of ["/", "/?q=pi&status=online", "/devices/edge-pi-07"]) {
+      const response = await request(path);
+      assert.equal(response.status, 303, path);
+      assert.equal(
+        response.headers.get("location"),
+        `/login?${new URLSearchParams({ next: path })}`,
+      );
+    }
+    const desired = await form("/devices/edge-pi-07/desired", { desired: '{"a":1}' });
+    const again = await html(desired, 401);
+    assert.match(again, /Your session has ended; log in again/);
+    assert.match(again, /<input type="hidden" name="next" value="\/devices\/edge-pi-07"\/>/);
+    const command = await form("/devices/edge-pi-07/commands", { name: "ping" });
+    assert.equal(command.status, 401);
+    assert.equal((await store.getDevice("edge-pi-07"))?.desiredVersion, 0);
+    assert.deepEqual(await store.listCommands("edge-pi-07", 10), []);
+    const api = await request("/api/v1/devices");
+    assert.equal(api.status, 401, "the API still needs the token or a session");
+  });
+});
+
+Deno.test("the login refuses a wrong token and sets an HttpOnly SameSite=Strict cookie for the right one", async () => {
+  await withFleet(async ({ request, form }) => {
+    const page = await html(await request("/login?next=/devices/x"));
+    assert.match(page, /<h1>Log in<\/h1>/);
+    assert.match(page, /<label for="field-token">Admin token<\/label>/);
+    assert.match(page, /<input type="hidden" name="next" value="\/devices\/x"\/>/);
+
+    const wrong = await form("/login", { token: "not-the-admin-token-000", next: "/" });
+    assert.match(await html(wrong, 401), /That is not the cloud(&#39;|')s admin token\./);
+    assert.equal(wrong.headers.get("set-cookie"), null);
+    const empty = await form("/login", { token: "", next: "/" });
+    assert.match(await html(empty, 401), /Enter the admin token\./);
+
+    const right = await form("/login", { token: ADMIN, next: "/?q=pi" });
+    assert.equal(right.status, 303);
+    assert.equal(right.headers.get("location"), "/?q=pi");
+    const setCookie = right.headers.get("set-cookie") ?? "";
+    assert.match(setCookie, /^outpost_fleet_session=[^;]+; Path=\/; HttpOnly; SameSite=Strict/);
+    assert.ok(!setCookie.includes(ADMIN), "the cookie must not hold the token");
+    const offsite = await form("/login", { token: ADMIN, next: "//evil.example/" });
+    assert.equal(offsite.headers.get("location"), "/");
+    const crossSite = await request("/login", {
+      method: "POST",
+      headers: {
+        "content-type": "application/x-www-form-urlencoded",
+        "sec-fetch-site": "cross-site",
+      },
+      body: new URLSearchParams({ token: ADMIN }).toString(),
+    });
+    assert.equal(crossSite.status, 403);
+  });
+});
+
+Deno.test("the device table shows presence, last seen, lag, version, arch and escaped labels", async () => {
+  await withFleet(async ({ request, store, login }) => {
+    await seed(store);
+    const { cookie, csrf } = await login();
+    const response = await request("/", { headers: { cookie } });
+    const page = await html(response);
+    assert.match(response.headers.get("content-security-policy") ?? "", /script-src 'self'/);
+    assert.match(page, /<h1>Devices<\/h1>/);
+    assert.match(page, /<a href="\/" aria-current="page">Devices<\/a>/);
+    assert.deepEqual(rowIds(page), ["edge-pi-07", "jetson-02"]);
+    assert.match(page, /data-presence="edge-pi-07"><span class="badge sync-online">Online/);
+    assert.match(page, /data-presence="jetson-02"><span class="badge sync-offline">Offline/);
+    assert.match(page, /<td class="num">4<\/td>/, "lag = lastSeq 45 - ackedSeq 41");
+    assert.match(page, /<td>1\.4\.0<\/td><td>aarch64<\/td>/);
+    assert.match(page, /<code>site=north<\/code>/);
+    assert.ok(!page.includes("<script>alert(1)"), "a label was not escaped");
+    assert.match(page, /note=&lt;script>alert\(1\)&lt;\/script>/);
+    assert.match(page, /2 devices, 1 online\./);
+    assert.match(page, /<form method="post" action="\/logout">/);
+    const props = islandProps(page, "FleetTable");
+    assert.equal(props.csrfToken, csrf);
+    assert.equal(props.apiUrl, "/api/v1/devices");
+    assert.equal(props.pollMs, 5000);
+    assert.equal((props.devices as unknown[]).length, 2);
+  });
+});
+
+Deno.test("the filter matches ids and labels and presence, as a GET form without JavaScript", async () => {
+  await withFleet(async ({ request, store, login }) => {
+    await seed(store);
+    const { cookie } = await login();
+    const get = async (query: string) =>
+      await html(await request(`/?${query}`, { headers: { cookie } }));
+    const byText = await get("q=PI-07");
+    assert.deepEqual(rowIds(byText), ["edge-pi-07"]);
+    assert.match(byText, /<input id="field-q" name="q" type="search" value="PI-07"/);
+    assert.match(byText, /1 of 2 devices match the filter; 1 of them online\./);
+    assert.match(byText, /<a href="\/">Clear<\/a>/);
+    assert.deepEqual(rowIds(await get("q=site%3Dnorth")), ["edge-pi-07"]);
+    const offline = await get("status=offline");
+    assert.deepEqual(rowIds(offline), ["jetson-02"]);
+    assert.match(offline, /<option value="offline" selected>Offline<\/option>/);
+    assert.deepEqual(rowIds(await get("status=online")), ["edge-pi-07"]);
+    const none = await get("q=nothing&status=online");
+    assert.match(none, /No device matches the filter\./);
+    assert.deepEqual(islandProps(none, "FleetTable").filter, { q: "nothing", status: "online" });
+  });
+});
+
+Deno.test("with no devices the table says how devices appear", async () => {
+  await withFleet(async ({ request, login }) => {
+    const { cookie } = await login();
+    const page = await html(await request("/", { headers: { cookie } }));
+    assert.match(page, /No devices are enrolled yet\./);
+    assert.match(page, /0 devices, 0 online\./);
+  });
+});
+
+Deno.test("the device page charts one series per sensor and lists events, desired state and commands", async () => {
+  await withFleet(async ({ request, store, login }) => {
+    await seed(store);
+    await store.createCommand({ deviceId: "edge-pi-07", name: "ping" });
+    const { cookie, csrf } = await login();
+    const page = await html(await request("/devices/edge-pi-07", { headers: { cookie } }));
+    assert.match(page, /<h1>edge-pi-07<\/h1>/);
+    assert.deepEqual([...page.matchAll(/data-series="([^"]+)"/g)].map((m) => m[1]), [
+      "hum",
+      "temp",
+    ]);
+    assert.match(page, /<title id="device-chart-0-hum-title">hum \(%\)<\/title>/);
+    assert.match(page, /Door &lt;b>3&lt;\/b> opened/);
+    assert.match(page, /<dd data-fact="arch">aarch64<\/dd>/);
+    assert.match(page, /<dd data-fact="stats">40 readings, 1 event<\/dd>/);
+    assert.match(page, /<form method="post" action="\/devices\/edge-pi-07\/desired"/);
+    assert.match(
+      page,
+      /<textarea id="field-desired" name="desired" rows="10" required aria-describedby=/,
+    );
+    assert.match(page, new RegExp(`<input type="hidden" name="_csrf" value="${csrf}"/>`));
+    for (const name of ["ping", "resync", "set-log-level"]) {
+      assert.match(page, new RegExp(`<input type="hidden" name="name" value="${name}"/>`));
+    }
+    assert.match(page, /<option value="debug">debug<\/option>/);
+    const commands = islandProps(page, "CommandList");
+    assert.equal(commands.apiUrl, "/api/v1/devices/edge-pi-07/commands?limit=20");
+    assert.equal((commands.commands as { status: string }[])[0].status, "queued");
+    assert.match(page, /<span class="badge command-queued"/);
+  });
+});
+
+Deno.test("an unknown device is a 404 page with the id escaped", async () => {
+  await withFleet(async ({ request, login }) => {
+    const { cookie } = await login();
+    const page = await html(await request("/devices/nope", { headers: { cookie } }), 404);
+    assert.match(page, /<h1>Device not found<\/h1>/);
+    assert.match(page, /<code>nope<\/code>/);
+    const evil = await html(
+      await request(`/devices/${encodeURIComponent("<img src=x>")}`, { headers: { cookie } }),
+      404,
+    );
+    assert.ok(!evil.includes("<img src=x>"));
+    assert.match(evil, /&lt;img src=x>/);
+  });
+});
+
+Deno.test("saving the desired state bumps its version like the API, publishes it and redirects", async () => {
+  await withFleet(async ({ request, form, store, link, login }) => {
+    await seed(store);
+    const { cookie, csrf } = await login();
+    const saved = await form(
+      "/devices/edge-pi-07/desired",
+      { _csrf: csrf, desired: '{\n  "logLevel": "debug",\n  "sampleSeconds": 5\n}' },
+      cookie,
+    );
+    assert.equal(saved.status, 303, await saved.clone().text());
+    assert.equal(saved.headers.get("location"), "/devices/edge-pi-07?saved=1#desired");
+    const device = await store.getDevice("edge-pi-07");
+    assert.equal(device?.desiredVersion, 1);
+    assert.deepEqual(device?.desired, { logLevel: "debug", sampleSeconds: 5 });
+    assert.deepEqual(link.on(topics.desired("edge-pi-07")), [
+      { version: 1, desired: { logLevel: "debug", sampleSeconds: 5 } },
+    ]);
+    const page = await html(
+      await request("/devices/edge-pi-07?saved=1", { headers: { cookie } }),
+    );
+    assert.match(page, /Saved desired state version 1/);
+    assert.match(page, /<dd data-fact="desiredVersion">1<\/dd>/);
+    assert.match(page, /&quot;logLevel&quot;: &quot;debug&quot;|"logLevel": "debug"/);
+    // The API sees the same state and continues the same version sequence.
+    const api = await request("/api/v1/devices/edge-pi-07/desired", {
+      method: "PUT",
+      headers: { "content-type": "application/json", authorization: `Bearer ${ADMIN}` },
+      body: JSON.stringify({ logLevel: "info" }),
+    });
+    assert.deepEqual(await api.json(), { version: 2 });
+  });
+});
+
+Deno.test("an invalid desired state re-renders the editor with an inline error and 422", async () => {
+  await withFleet(async ({ form, store, link, login }) => {
+    await seed(store);
+    const { cookie, csrf } = await login();
+    for (
+      const [text, message] of [
+        ['{"logLevel": ', /Desired state must be valid JSON/],
+        ["[1, 2]", /Desired state must be a JSON object/],
+        ["", /Desired state is required\./],
+      ] as const
+    ) {
+      const page = await html(
+        await form("/devices/edge-pi-07/desired", { _csrf: csrf, desired: text }, cookie),
+        422,
+      );
+      assert.match(page, message);
+      assert.match(page, /<p class="error" id="field-desired-error">/);
+      assert.match(page, /aria-invalid="true"/);
+      assert.match(page, /<a href="#field-desired">/);
+      if (text) assert.ok(page.includes(text.replace(/"/g, "&quot;")) || page.includes(text));
+    }
+    assert.equal((await store.getDevice("edge-pi-07"))?.desiredVersion, 0);
+    assert.deepEqual(link.on(topics.desired("edge-pi-07")), []);
+  });
+});
+
+Deno.test("form posts need the session's CSRF token and the same origin", async () => {
+  await withFleet(async ({ request, form, store, login }) => {
+    await seed(store);
+    const { cookie } = await login();
+    const noCsrf = await form("/devices/edge-pi-07/desired", { desired: "{}" }, cookie);
+    assert.equal(noCsrf.status, 403);
+    assert.equal((await noCsrf.json()).error.code, "csrf_failed");
+    const badCsrf = await form(
+      "/devices/edge-pi-07/commands",
+      { name: "ping", _csrf: "x" },
+      cookie,
+    );
+    assert.equal(badCsrf.status, 403);
+    const crossSite = await request("/devices/edge-pi-07/commands", {
+      method: "POST",
+      headers: {
+        "content-type": "application/x-www-form-urlencoded",
+        origin: "http://evil.example",
+        cookie,
+      },
+      body: "name=ping",
+    });
+    assert.equal(crossSite.status, 403);
+    assert.equal((await crossSite.json()).error.code, "cross_site_request");
+    assert.equal((await store.getDevice("edge-pi-07"))?.desiredVersion, 0);
+    assert.deepEqual(await store.listCommands("edge-pi-07", 10), []);
+  });
+});
+
+Deno.test("command buttons queue commands like the API and show their status", async () => {
+  await withFleet(async ({ request, form, store, link, login }) => {
+    await seed(store);
+    const { cookie, csrf } = await login();
+    const ping = await form("/devices/edge-pi-07/commands", { _csrf: csrf, name: "ping" }, cookie);
+    assert.equal(ping.status, 303);
+    const location = ping.headers.get("location") ?? "";
+    const id = /\?command=([0-9a-f-]{36})#commands$/.exec(location)?.[1];
+    assert.ok(id, location);
+    const stored = await store.getCommand("edge-pi-07", id);
+    assert.equal(stored?.name, "ping");
+    assert.equal(stored?.status, "delivered", "the device is online, so it was published");
+    assert.deepEqual(link.on(topics.command("edge-pi-07")), [{ id, name: "ping" }]);
+
+    const level = await form(
+      "/devices/edge-pi-07/commands",
+      { _csrf: csrf, name: "set-log-level", level: "debug" },
+      cookie,
+    );
+    assert.equal(level.status, 303);
+    const offline = await form(
+      "/devices/jetson-02/commands",
+      { _csrf: csrf, name: "resync" },
+      cookie,
+    );
+    assert.equal(offline.status, 303);
+    assert.equal((await store.listCommands("jetson-02", 10))[0].status, "queued");
+
+    const commands = await store.listCommands("edge-pi-07", 10);
+    assert.deepEqual(commands.map((c) => [c.name, c.args]), [
+      ["set-log-level", { level: "debug" }],
+      ["ping", undefined],
+    ]);
+    const page = await html(await request(location, { headers: { cookie } }));
+    assert.match(page, /<span class="badge command-delivered"/);
+    assert.equal(islandProps(page, "CommandList").highlight, id);
+    assert.match(page, /<time datetime="[^"]+" class="new">/);
+  });
+});
+
+Deno.test("bad command forms answer 422 with the error and queue nothing; unknown devices 404", async () => {
+  await withFleet(async ({ form, store, login }) => {
+    await seed(store);
+    const { cookie, csrf } = await login();
+    const unknown = await html(
+      await form("/devices/edge-pi-07/commands", { _csrf: csrf, name: "reboot" }, cookie),
+      422,
+    );
+    assert.match(unknown, /Command must be one of: ping, resync, set-log-level\./);
+    const level = await html(
+      await form(
+        "/devices/edge-pi-07/commands",
+        { _csrf: csrf, name: "set-log-level", level: "loud" },
+        cookie,
+      ),
+      422,
+    );
+    assert.match(level, /Log level must be one of: debug, info, warn, error\./);
+    assert.match(level, /<p class="error" id="field-level-error">/);
+    assert.deepEqual(await store.listCommands("edge-pi-07", 10), []);
+    await html(await form("/devices/ghost/commands", { _csrf: csrf, name: "ping" }, cookie), 404);
+    await html(await form("/devices/ghost/desired", { _csrf: csrf, desired: "{}" }, cookie), 404);
+  });
+});
+
+Deno.test("the islands reach the API with the session cookie plus its CSRF header, not the cookie alone", async () => {
+  await withFleet(async ({ request, store, login }) => {
+    await seed(store);
+    const { cookie, csrf } = await login();
+    const withSession = await request("/api/v1/devices", {
+      headers: { cookie, [CSRF_HEADER]: csrf },
+    });
+    assert.equal(withSession.status, 200);
+    assert.equal((await withSession.json()).items.length, 2);
+    assert.equal((await request("/api/v1/devices", { headers: { cookie } })).status, 401);
+    assert.equal(
+      (await request("/api/v1/devices", { headers: { [CSRF_HEADER]: csrf } })).status,
+      401,
+    );
+    const commands = await request("/api/v1/devices/edge-pi-07/commands?limit=20", {
+      headers: { cookie, [CSRF_HEADER]: csrf },
+    });
+    assert.equal(commands.status, 200);
+  });
+});
+
+Deno.test("logging out needs the CSRF token and clears the cookie", async () => {
+  await withFleet(async ({ form, login }) => {
+    const { cookie, csrf } = await login();
+    assert.equal((await form("/logout", {}, cookie)).status, 403);
+    const out = await form("/logout", { _csrf: csrf }, cookie);
+    assert.equal(out.status, 303);
+    assert.equal(out.headers.get("location"), "/login");
+    assert.match(out.headers.get("set-cookie") ?? "", /^outpost_fleet_session=; .*Max-Age=0/);
+  });
+});
+
+Deno.test("pages answer 503 with a starting page until the database is ready", async () => {
+  await withFleet(async ({ request, login }) => {
+    const { cookie } = await login();
+    const response = await request("/", { headers: { cookie } });
+    assert.match(await html(response, 503), /<h1>Starting up<\/h1>/);
+    assert.equal(response.headers.get("retry-after"), "1");
+  }, { isReady: () => false });
+});

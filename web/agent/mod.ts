@@ -1,8 +1,0 @@
-/**
- * The agent console (server-rendered pages with islands) as a Hono sub-app:
- * `createAgentApp({ ui: createAgentUi({ store, … }) })`.
- * @module
- */
-export { type AgentUiOptions, createAgentUi } from "./routes.tsx";
-export { safeNext } from "../form_guard.ts";
-export type { EnrollmentView } from "./pages/settings.tsx";
