@@ -5,22 +5,22 @@
  */
 import type { AgentConfig } from "./config/config.ts";
 import { createAgentApp } from "./http/app.ts";
-import type { Logger } from "./platform/log.ts";
-import { MetricsRegistry } from "./platform/metrics.ts";
-import { listen } from "./platform/serve.ts";
-import { openSqlite, runMigrations } from "./platform/sqlite.ts";
+import type { Logger } from "@outpost/platform/log";
+import { MetricsRegistry } from "@outpost/platform/metrics";
+import { listen } from "@outpost/platform/serve";
+import { openSqlite, runMigrations } from "@outpost/platform/sqlite";
 import { agentMigrations } from "./store/migrations/mod.ts";
 import { AGENT_DB_FILE } from "./store/open.ts";
 import type { AgentDatabase } from "./store/schema.ts";
 import { AgentStore } from "./store/store.ts";
-import { VERSION } from "./platform/version.ts";
+import { VERSION } from "@outpost/platform/version";
 import type { SyncService } from "./sync/service.ts";
-import { unenrolledConnection } from "./http/status.ts";
+import { unenrolledConnection } from "./sync/state.ts";
 import { join } from "node:path";
 import { loadCredentials } from "./sync/credentials.ts";
 import { createAgentUi } from "./ui/mod.ts";
-import { loadAssets } from "../web/assets.ts";
-import { createSessionAuth } from "../web/session.ts";
+import { loadAssets } from "@outpost/web/assets";
+import { createSessionAuth } from "@outpost/web/session";
 
 /** A running agent. */
 export interface RunningAgent {

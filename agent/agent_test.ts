@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { loadSyncService, startAgent } from "./agent.ts";
 import { loadAgentConfig } from "./config/config.ts";
-import { createLogger } from "./platform/log.ts";
+import { createLogger } from "@outpost/platform/log";
 
 const quiet = createLogger({ level: "error", write: () => {} });
 

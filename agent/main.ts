@@ -4,6 +4,6 @@
  */
 import { startAgent } from "./agent.ts";
 import { loadAgentConfig } from "./config/config.ts";
-import { runMain } from "./platform/run_main.ts";
+import { runMain } from "@outpost/platform/run_main";
 
 Deno.exit(await runMain({ component: "agent", loadConfig: loadAgentConfig, start: startAgent }));

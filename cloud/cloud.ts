@@ -8,11 +8,11 @@
  * @module
  */
 import type { Hono } from "hono";
-import type { Logger } from "../agent/platform/log.ts";
-import { MetricsRegistry } from "../agent/platform/metrics.ts";
-import { listen } from "../agent/platform/serve.ts";
-import { VERSION } from "../agent/platform/version.ts";
-import { loadAssets } from "../web/assets.ts";
+import type { Logger } from "@outpost/platform/log";
+import { MetricsRegistry } from "@outpost/platform/metrics";
+import { listen } from "@outpost/platform/serve";
+import { VERSION } from "@outpost/platform/version";
+import { loadAssets } from "@outpost/web/assets";
 import { createFleetSessionAuth, createFleetUi } from "./ui/mod.ts";
 import { Downlink } from "./broker/downlink.ts";
 import { redactUrl } from "./broker/link.ts";

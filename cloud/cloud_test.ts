@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import mqtt from "mqtt";
-import { topics } from "../agent/protocol/topics.ts";
+import { topics } from "@outpost/protocol";
 import { startCloud } from "./cloud.ts";
 import { loadCloudConfig } from "./config.ts";
 import { collectingLogger, eventually, readingBatch } from "./testing/fixtures.ts";

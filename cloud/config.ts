@@ -5,7 +5,7 @@
  */
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { LOG_LEVELS, type LogLevel } from "../agent/platform/log.ts";
+import { LOG_LEVELS, type LogLevel } from "@outpost/platform/log";
 import {
   enumParser,
   intParser,
@@ -17,7 +17,7 @@ import {
   type SettingValues,
   urlParser,
   wordParser,
-} from "../agent/platform/settings.ts";
+} from "@outpost/platform/settings";
 
 /** Where the cloud keeps its data: a libSQL (SQLite) file or a PostgreSQL server. */
 export type DatabaseLocation =

@@ -2,7 +2,7 @@
  * Entry point of the Outpost cloud: reads configuration and wires the running parts.
  * @module
  */
-import { runMain } from "../agent/platform/run_main.ts";
+import { runMain } from "@outpost/platform/run_main";
 import { startCloud } from "./cloud.ts";
 import { loadCloudConfig } from "./config.ts";
 

@@ -5,8 +5,8 @@
  */
 import { Buffer } from "node:buffer";
 import { join } from "node:path";
-import type { Logger } from "../agent/platform/log.ts";
-import { ConfigError } from "../agent/platform/settings.ts";
+import type { Logger } from "@outpost/platform/log";
+import { ConfigError } from "@outpost/platform/settings";
 
 /** Options of {@link ensureToken}. */
 export interface EnsureTokenOptions {

@@ -13,8 +13,8 @@
  */
 import { Hono } from "hono";
 import { extname, join } from "node:path";
-import { HttpError } from "../agent/platform/http_error.ts";
-import type { Logger } from "../agent/platform/log.ts";
+import { HttpError } from "@outpost/platform/http_error";
+import type { Logger } from "@outpost/platform/log";
 import { type AssetManifest, BUILD_DIR, hashedName, MANIFEST_FILE, STYLESHEETS } from "./build.ts";
 
 /** One servable file. */

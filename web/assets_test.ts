@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { errorHandler, notFoundHandler } from "../agent/platform/http_middleware.ts";
-import { createLogger } from "../agent/platform/log.ts";
+import { errorHandler, notFoundHandler } from "@outpost/platform/http_middleware";
+import { createLogger } from "@outpost/platform/log";
 import { Hono } from "hono";
 import { assetRoutes, IMMUTABLE, loadAssets } from "./assets.ts";
 

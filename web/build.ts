@@ -124,7 +124,9 @@ export function parseEntries(values: string[]): Record<string, string> {
   for (const value of values) {
     const match = /^([\w.-]+\.js)=(.+)$/.exec(value);
     if (!match) {
-      throw new Error(`Cannot build the UI: --entry must be NAME.js=PATH: current value is '${value}'`);
+      throw new Error(
+        `Cannot build the UI: --entry must be NAME.js=PATH: current value is '${value}'`,
+      );
     }
     entries[match[1]] = join(REPO_ROOT, match[2]);
   }

@@ -3,8 +3,8 @@
  * statuses: 415 for another content type, 413 when too large.
  * @module
  */
-import { HttpError } from "../agent/platform/http_error.ts";
-import { incompleteBody } from "../agent/platform/json_body.ts";
+import { HttpError } from "@outpost/platform/http_error";
+import { incompleteBody } from "@outpost/platform/json_body";
 
 /** Forms here are a few fields; anything bigger is not one of ours. */
 export const MAX_FORM_BYTES = 64 * 1024;

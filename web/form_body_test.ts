@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { HttpError } from "../agent/platform/http_error.ts";
+import { HttpError } from "@outpost/platform/http_error";
 import { readFormBody } from "./form_body.ts";
 
 function post(body: string, type = "application/x-www-form-urlencoded"): Request {

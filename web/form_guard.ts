@@ -3,7 +3,7 @@
  * same-origin only, the session's CSRF token, and `next` redirects to local paths only.
  * @module
  */
-import { HttpError } from "../agent/platform/http_error.ts";
+import { HttpError } from "@outpost/platform/http_error";
 import { readFormBody } from "./form_body.ts";
 import { CSRF_FIELD, isSameOriginRequest, type Session, type SessionAuth } from "./session.ts";
 

@@ -49,6 +49,8 @@ export const COMPONENT_RUNTIME_FLAGS: Record<keyof typeof ENTRYPOINTS, string[]>
 };
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const STAGED = ["agent", "cloud", "web", "deno.json", "deno.lock"];
+/** Workspace members the binaries do not contain, staged as their deno.json only. */
+const STAGED_MANIFESTS = ["tests/deno.json"];
 
 async function run(
   cmd: string,
@@ -93,6 +95,10 @@ export async function denortSource(target: string): Promise<{ ok: boolean; detai
 export async function stage(target: string, version: string): Promise<string> {
   const dir = await Deno.makeTempDir({ prefix: `outpost-compile-${target}-` });
   for (const entry of STAGED) await run("cp", ["-a", join(ROOT, entry), dir]);
+  for (const manifest of STAGED_MANIFESTS) {
+    await Deno.mkdir(join(dir, manifest, ".."), { recursive: true });
+    await Deno.copyFile(join(ROOT, manifest), join(dir, manifest));
+  }
   await Deno.writeTextFile(
     join(dir, "agent", "platform", "version.ts"),
     `/** The version of Outpost, stamped by deno task compile. */\nexport const VERSION = ${

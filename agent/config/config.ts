@@ -4,7 +4,7 @@
  * @module
  */
 import { hostname } from "node:os";
-import { LOG_LEVELS, type LogLevel } from "../platform/log.ts";
+import { LOG_LEVELS, type LogLevel } from "@outpost/platform/log";
 import { isLoopbackHost } from "../sync/transport.ts";
 import {
   booleanParser,
@@ -17,7 +17,7 @@ import {
   type SettingValues,
   urlParser,
   wordParser,
-} from "../platform/settings.ts";
+} from "@outpost/platform/settings";
 
 const DEVICE_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 

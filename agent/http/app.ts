@@ -2,15 +2,16 @@
  * The agent's Hono app, built by a factory so tests drive it with `app.request()`.
  * @module
  */
-import { installSystemRoutes } from "../platform/system_routes.ts";
+import { installSystemRoutes } from "@outpost/platform/system_routes";
 import { Hono } from "hono";
-import { bearerAuth, readinessGate } from "../platform/http_middleware.ts";
-import type { Logger } from "../platform/log.ts";
-import type { MetricsRegistry } from "../platform/metrics.ts";
+import { bearerAuth, readinessGate } from "@outpost/platform/http_middleware";
+import type { Logger } from "@outpost/platform/log";
+import type { MetricsRegistry } from "@outpost/platform/metrics";
 import type { AgentStore } from "../store/store.ts";
 import { eventsDocs, eventsRoutes } from "./events.ts";
 import { readingsDocs, readingsRoutes } from "./readings.ts";
-import { statusDocs, statusRoutes, type SyncConnection, unenrolledConnection } from "./status.ts";
+import { type SyncConnection, unenrolledConnection } from "../sync/state.ts";
+import { statusDocs, statusRoutes } from "./status.ts";
 
 /** Dependencies of {@link createAgentApp}. */
 export interface AgentAppOptions {

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { type AgentAppOptions, createAgentApp } from "./app.ts";
 import { openAgentStore } from "../store/open.ts";
-import { createLogger } from "../platform/log.ts";
-import { MetricsRegistry } from "../platform/metrics.ts";
+import { createLogger } from "@outpost/platform/log";
+import { MetricsRegistry } from "@outpost/platform/metrics";
 
 interface Harness {
   request: (path: string, init?: RequestInit) => Promise<Response>;

@@ -3,10 +3,10 @@
  * @module
  */
 import { Hono } from "hono";
-import { HttpError } from "../platform/http_error.ts";
-import { readJsonBody, validate } from "../platform/json_body.ts";
-import type { RouteDoc } from "../platform/openapi.ts";
-import type { Counter } from "../platform/metrics.ts";
+import { HttpError } from "@outpost/platform/http_error";
+import { readJsonBody, validate } from "@outpost/platform/json_body";
+import type { RouteDoc } from "@outpost/platform/openapi";
+import type { Counter } from "@outpost/platform/metrics";
 import type { AgentStore } from "../store/store.ts";
 import { EventInput, EventOutput, EventsList, EventsQueryParams } from "./schemas.ts";
 

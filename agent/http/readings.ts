@@ -3,18 +3,13 @@
  * @module
  */
 import { Hono } from "hono";
-import { readJsonBody, validate } from "../platform/json_body.ts";
-import type { RouteDoc } from "../platform/openapi.ts";
-import type { Counter } from "../platform/metrics.ts";
+import { readJsonBody, validate } from "@outpost/platform/json_body";
+import type { RouteDoc } from "@outpost/platform/openapi";
+import type { Counter } from "@outpost/platform/metrics";
+import { bucketMs } from "@outpost/platform/buckets";
 import type { AgentStore, NewReading } from "../store/store.ts";
 import { ResponseCache } from "./response_cache.ts";
-import {
-  bucketMs,
-  ReadingsAccepted,
-  ReadingsBody,
-  ReadingsList,
-  ReadingsQueryParams,
-} from "./schemas.ts";
+import { ReadingsAccepted, ReadingsBody, ReadingsList, ReadingsQueryParams } from "./schemas.ts";
 
 /** Dependencies of {@link readingsRoutes}. */
 export interface ReadingsRoutesOptions {

@@ -3,8 +3,10 @@
  * @module
  */
 import { z } from "zod";
-import { MAX_JSON_DEPTH, nestsAtMost } from "../platform/json_limits.ts";
-import { SEVERITIES } from "../protocol/records.ts";
+import { MAX_JSON_DEPTH, nestsAtMost } from "@outpost/platform/json_limits";
+import { SEVERITIES } from "@outpost/protocol";
+import { SYNC_STATES } from "../sync/state.ts";
+import { BucketParam } from "@outpost/platform/buckets";
 
 /** The most readings one request may carry. */
 export const MAX_READINGS_PER_REQUEST = 10_000;
@@ -27,19 +29,6 @@ export const ReadingsBody = z.union([
 
 /** `POST /api/v1/readings` response. */
 export const ReadingsAccepted = z.object({ accepted: z.number().int(), lastSeq: z.number().int() });
-
-/** A bucket width such as `30s`, `5m`, `1h`, `1d`. */
-export const BucketParam = z.string().regex(
-  /^[1-9]\d{0,5}(s|m|h|d)$/,
-  "must look like 30s, 5m, 1h or 1d",
-);
-
-/** Converts a {@link BucketParam} to milliseconds. */
-export function bucketMs(bucket: string): number {
-  const unit = bucket.slice(-1);
-  const count = Number(bucket.slice(0, -1));
-  return count * { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[unit as "s"];
-}
 
 /** `GET /api/v1/readings` query. */
 export const ReadingsQueryParams = z.object({
@@ -126,9 +115,6 @@ export const EventsQueryParams = z.object({
 
 /** `GET /api/v1/events` response. */
 export const EventsList = z.object({ items: z.array(EventOutput) });
-
-/** Sync states as DESIGN.md names them. */
-export const SYNC_STATES = ["unenrolled", "connecting", "online", "offline"] as const;
 
 /** `GET /api/v1/sync` response. */
 export const SyncStatusOutput = z.object({

@@ -4,25 +4,15 @@
  * @module
  */
 import { Hono } from "hono";
-import type { RouteDoc } from "../platform/openapi.ts";
+import type { RouteDoc } from "@outpost/platform/openapi";
 import type { AgentStore } from "../store/store.ts";
-import { ConfigOutput, SYNC_STATES, SyncStatusOutput } from "./schemas.ts";
-
-/** The connection side of the sync status, provided by the sync loop. */
-export interface SyncConnection {
-  state: typeof SYNC_STATES[number];
-  lastError: string | null;
-}
+import type { SyncConnection } from "../sync/state.ts";
+import { ConfigOutput, SyncStatusOutput } from "./schemas.ts";
 
 /** Dependencies of {@link statusRoutes}. */
 export interface StatusRoutesOptions {
   store: AgentStore;
   connection: () => SyncConnection;
-}
-
-/** A connection view for an agent with no cloud configured. */
-export function unenrolledConnection(): SyncConnection {
-  return { state: "unenrolled", lastError: null };
 }
 
 /** The status routes, mounted under `/api/v1`. */

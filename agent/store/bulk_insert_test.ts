@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { sql } from "kysely";
-import { openSqlite, transact } from "../platform/sqlite.ts";
+import { openSqlite, transact } from "@outpost/platform/sqlite";
 import { BULK_CHUNK_ROWS, BulkInserter, chunkSizes } from "./bulk_insert.ts";
 
 Deno.test("chunkSizes covers every row with full chunks and powers of two", () => {

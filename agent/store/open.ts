@@ -8,7 +8,7 @@ import {
   type OpenSqliteOptions,
   runMigrations,
   type SqliteHandle,
-} from "../platform/sqlite.ts";
+} from "@outpost/platform/sqlite";
 import { agentMigrations } from "./migrations/mod.ts";
 import type { AgentDatabase } from "./schema.ts";
 import { AgentStore } from "./store.ts";

@@ -5,10 +5,10 @@
  */
 import { type Kysely, sql, type Transaction } from "kysely";
 import type Database from "libsql";
-import { transact } from "../platform/sqlite.ts";
+import { transact } from "@outpost/platform/sqlite";
 import { BulkInserter } from "./bulk_insert.ts";
 import type { AgentDatabase } from "./schema.ts";
-import type { EventRecord, OutboxPayload, ReadingRecord } from "../protocol/records.ts";
+import type { EventRecord, OutboxPayload, ReadingRecord } from "@outpost/protocol";
 
 /** A reading to store; `ts` is device time in ms since the epoch. */
 export interface NewReading {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { sql } from "kysely";
 import { openAgentStore } from "./open.ts";
-import { pragmaValue } from "../platform/sqlite.ts";
+import { pragmaValue } from "@outpost/platform/sqlite";
 import { agentMigrations } from "./migrations/mod.ts";
 
 async function withStore(

@@ -3,7 +3,7 @@
  * @module
  */
 import { join } from "node:path";
-import { EnrollResponse } from "../protocol/messages.ts";
+import { EnrollResponse } from "@outpost/protocol";
 
 /** File name of the credentials inside the data dir. */
 export const CREDENTIALS_FILE = "credentials.json";

@@ -3,11 +3,11 @@
  * and commands (run once per id, results reported through the outbox).
  * @module
  */
-import type { Logger, LogLevel } from "../platform/log.ts";
-import { LOG_LEVELS } from "../platform/log.ts";
-import type { Command, Desired } from "../protocol/messages.ts";
-import { CommandResultRecord, type ReportedRecord } from "../protocol/records.ts";
-import { transact } from "../platform/sqlite.ts";
+import type { Logger, LogLevel } from "@outpost/platform/log";
+import { LOG_LEVELS } from "@outpost/platform/log";
+import type { Command, Desired } from "@outpost/protocol";
+import { CommandResultRecord, type ReportedRecord } from "@outpost/protocol";
+import { transact } from "@outpost/platform/sqlite";
 import { type AgentStore, appendOutbox, readState, writeState } from "../store/store.ts";
 
 /** The longest `error` a command result may carry (the protocol's own limit). */

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { DownlinkHandler } from "./downlink.ts";
-import { CommandResultRecord } from "../protocol/records.ts";
+import { CommandResultRecord } from "@outpost/protocol";
 import { openAgentStore } from "../store/open.ts";
-import { createLogger } from "../platform/log.ts";
+import { createLogger } from "@outpost/platform/log";
 import type { AgentStore } from "../store/store.ts";
 
 async function withHandler(

@@ -2,7 +2,7 @@
  * Enrollment: trade the bootstrap token for MQTT credentials at the cloud.
  * @module
  */
-import { EnrollResponse } from "../protocol/messages.ts";
+import { EnrollResponse } from "@outpost/protocol";
 
 /** Options of {@link enroll}. */
 export interface EnrollOptions {

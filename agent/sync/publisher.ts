@@ -4,9 +4,9 @@
  * Memory stays bounded by the window, whatever the backlog.
  * @module
  */
-import type { Logger } from "../platform/log.ts";
-import { MAX_BATCH_BYTES, MAX_BATCH_RECORDS } from "../protocol/messages.ts";
-import { topics } from "../protocol/topics.ts";
+import type { Logger } from "@outpost/platform/log";
+import { MAX_BATCH_BYTES, MAX_BATCH_RECORDS } from "@outpost/protocol";
+import { topics } from "@outpost/protocol";
 import type { AgentStore, OutboxRow } from "../store/store.ts";
 
 /**

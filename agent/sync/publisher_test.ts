@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { encodeBatch, OutboxPublisher, takeBatch } from "./publisher.ts";
 import { openAgentStore } from "../store/open.ts";
-import { createLogger } from "../platform/log.ts";
-import { Batch, decodeMessage } from "../protocol/messages.ts";
+import { createLogger } from "@outpost/platform/log";
+import { Batch, decodeMessage } from "@outpost/protocol";
 import type { AgentStore } from "../store/store.ts";
 
 interface Sent {

@@ -5,10 +5,10 @@
  * @module
  */
 import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
-import type { Logger } from "../platform/log.ts";
-import type { SyncConnection } from "../http/status.ts";
-import { Ack, Command, decodeMessage, Desired, type Status } from "../protocol/messages.ts";
-import { parseTopic, topics } from "../protocol/topics.ts";
+import type { Logger } from "@outpost/platform/log";
+import type { SyncConnection } from "./state.ts";
+import { Ack, Command, decodeMessage, Desired, type Status } from "@outpost/protocol";
+import { parseTopic, topics } from "@outpost/protocol";
 import type { AgentStore } from "../store/store.ts";
 import { type Backoff, createBackoff } from "./backoff.ts";
 import {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { createServer, type Socket } from "node:net";
 import { Aedes } from "aedes";
-import { createLogger } from "../platform/log.ts";
+import { createLogger } from "@outpost/platform/log";
 import { openAgentStore } from "../store/open.ts";
 import { CREDENTIALS_FILE, saveCredentials } from "./credentials.ts";
 import { SyncService } from "./service.ts";

@@ -3,7 +3,7 @@
  * `deno task build:web` into `web/static/build/agent.<hash>.js`.
  * @module
  */
-import { hydrateIslands } from "../../web/island_runtime.ts";
+import { hydrateIslands } from "@outpost/web/island_runtime";
 import { agentIslands } from "./islands/mod.ts";
 
 hydrateIslands(agentIslands);

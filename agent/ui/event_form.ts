@@ -6,7 +6,7 @@
 import { z } from "zod";
 import { EventInput } from "../http/schemas.ts";
 import type { NewEvent } from "../store/store.ts";
-import { checkFields, type FieldRule, type FieldRules } from "../../web/components/field_rules.ts";
+import { checkFields, type FieldRule, type FieldRules } from "@outpost/web/components/field_rules";
 import type { EventFormValues } from "./islands/events_panel.tsx";
 
 const COPY: Record<keyof EventFormValues, { label: string; hint?: string }> = {

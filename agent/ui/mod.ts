@@ -4,5 +4,5 @@
  * @module
  */
 export { type AgentUiOptions, createAgentUi } from "./routes.tsx";
-export { safeNext } from "../../web/form_guard.ts";
+export { safeNext } from "@outpost/web/form_guard";
 export type { EnrollmentView } from "./pages/settings.tsx";

@@ -4,10 +4,10 @@
  * @module
  */
 import type { ComponentChildren, JSX } from "preact";
-import { type AssetSet, pageAssets } from "../../web/assets.ts";
-import { AccountControl } from "../../web/components/account.tsx";
-import { Layout } from "../../web/components/layout.tsx";
-import type { Session } from "../../web/session.ts";
+import { type AssetSet, pageAssets } from "@outpost/web/assets";
+import { AccountControl } from "@outpost/web/components/account";
+import { Layout } from "@outpost/web/components/layout";
+import type { Session } from "@outpost/web/session";
 
 /** What every agent page knows about the request. */
 export interface PageContext {

@@ -10,11 +10,11 @@
  */
 import { type Context, Hono } from "hono";
 import type { AgentStore } from "../store/store.ts";
-import { assetRoutes, type AssetSet } from "../../web/assets.ts";
+import { assetRoutes, type AssetSet } from "@outpost/web/assets";
 import type { SyncStatusView } from "./components/sync.tsx";
-import { loginHref, readGuardedForm, requireCsrf, safeNext } from "../../web/form_guard.ts";
-import { pageResponse, startingResponse } from "../../web/render.ts";
-import { isHttps, type SessionAuth } from "../../web/session.ts";
+import { loginHref, readGuardedForm, requireCsrf, safeNext } from "@outpost/web/form_guard";
+import { pageResponse, startingResponse } from "@outpost/web/render";
+import { isHttps, type SessionAuth } from "@outpost/web/session";
 import { emptyEventForm, eventFieldRules, parseEventForm } from "./event_form.ts";
 import type { PageContext } from "./page.tsx";
 import { createDashboardLoader, DashboardPage } from "./pages/dashboard.tsx";

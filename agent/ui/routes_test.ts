@@ -1,13 +1,13 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { type AgentAppOptions, createAgentApp } from "../http/app.ts";
-import { createLogger } from "../platform/log.ts";
-import { MetricsRegistry } from "../platform/metrics.ts";
+import { createLogger } from "@outpost/platform/log";
+import { MetricsRegistry } from "@outpost/platform/metrics";
 import { openAgentStore } from "../store/open.ts";
 import type { AgentStore } from "../store/store.ts";
-import { loadAssets } from "../../web/assets.ts";
-import { createSessionAuth, CSRF_HEADER } from "../../web/session.ts";
-import { html, islandProps } from "../../web/testing/html.ts";
+import { loadAssets } from "@outpost/web/assets";
+import { createSessionAuth, CSRF_HEADER } from "@outpost/web/session";
+import { html, islandProps } from "@outpost/web/testing/html";
 import { type AgentUiOptions, createAgentUi } from "./mod.ts";
 
 const TOKEN = "ui-test-token-0123456789";

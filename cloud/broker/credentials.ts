@@ -5,7 +5,7 @@
  */
 import { Buffer } from "node:buffer";
 import { createHash, timingSafeEqual } from "node:crypto";
-import { HttpError } from "../../agent/platform/http_error.ts";
+import { HttpError } from "@outpost/platform/http_error";
 
 /** Broker credentials of one device, as enrollment returns them. */
 export interface DeviceCredentials {

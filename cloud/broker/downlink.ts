@@ -3,9 +3,9 @@
  * device comes back online.
  * @module
  */
-import type { Logger } from "../../agent/platform/log.ts";
-import type { Ack, Command, Desired } from "../../agent/protocol/messages.ts";
-import { topics } from "../../agent/protocol/topics.ts";
+import type { Logger } from "@outpost/platform/log";
+import type { Ack, Command, Desired } from "@outpost/protocol";
+import { topics } from "@outpost/protocol";
 import type { CloudStore, CommandView } from "../store/store.ts";
 import type { BrokerLink } from "./link.ts";
 

@@ -9,7 +9,7 @@
  * @module
  */
 import mqtt, { type MqttClient } from "mqtt";
-import type { Logger } from "../../agent/platform/log.ts";
+import type { Logger } from "@outpost/platform/log";
 import { redactUrl } from "./link.ts";
 
 /** Where commands go. */

@@ -8,16 +8,16 @@ import { Aedes, type AedesPublishPacket, type Client } from "aedes";
 import { Buffer } from "node:buffer";
 import type { EventEmitter } from "node:events";
 import { createServer, type Server } from "node:net";
-import type { Logger } from "../../agent/platform/log.ts";
-import type { MetricsRegistry } from "../../agent/platform/metrics.ts";
-import { ConfigError } from "../../agent/platform/settings.ts";
+import type { Logger } from "@outpost/platform/log";
+import type { MetricsRegistry } from "@outpost/platform/metrics";
+import { ConfigError } from "@outpost/platform/settings";
 import {
   deviceMayPublish,
   deviceMaySubscribe,
   isDeviceId,
   parseTopic,
   topics,
-} from "../../agent/protocol/topics.ts";
+} from "@outpost/protocol";
 import { verifyPassword } from "./credentials.ts";
 import type { BrokerLink, PublishOptions, UplinkHandler } from "./link.ts";
 import { indexRetained, type RetainedPersistence } from "./retained.ts";

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
-import { MetricsRegistry } from "../../agent/platform/metrics.ts";
-import type { Ack, Desired } from "../../agent/protocol/messages.ts";
-import { topics } from "../../agent/protocol/topics.ts";
+import { MetricsRegistry } from "@outpost/platform/metrics";
+import type { Ack, Desired } from "@outpost/protocol";
+import { topics } from "@outpost/protocol";
 import { createCloudApp } from "../http/app.ts";
 import { createIngest } from "../ingest/ingest.ts";
 import type { CloudStore } from "../store/store.ts";

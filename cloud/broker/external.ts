@@ -12,8 +12,8 @@
  */
 import mqtt from "mqtt";
 import { hostname } from "node:os";
-import type { Logger } from "../../agent/platform/log.ts";
-import { topics } from "../../agent/protocol/topics.ts";
+import type { Logger } from "@outpost/platform/log";
+import { topics } from "@outpost/protocol";
 import { type BrokerLink, type PublishOptions, redactUrl, type UplinkHandler } from "./link.ts";
 
 export { redactUrl };

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { Aedes } from "aedes";
 import mqtt from "mqtt";
 import { createServer } from "node:net";
-import { topics } from "../../agent/protocol/topics.ts";
+import { topics } from "@outpost/protocol";
 import { collectingLogger, eventually } from "../testing/fixtures.ts";
 import { connectExternalBroker, redactUrl } from "./external.ts";
 

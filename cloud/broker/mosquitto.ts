@@ -14,9 +14,9 @@
  */
 import { createHmac } from "node:crypto";
 import mqtt from "mqtt";
-import { HttpError } from "../../agent/platform/http_error.ts";
-import type { Logger } from "../../agent/platform/log.ts";
-import { topics } from "../../agent/protocol/topics.ts";
+import { HttpError } from "@outpost/platform/http_error";
+import type { Logger } from "@outpost/platform/log";
+import { topics } from "@outpost/protocol";
 import { type DeviceCredentialsProvisioner, randomPassword } from "./credentials.ts";
 import {
   connectDynsec,

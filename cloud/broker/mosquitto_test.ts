@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { HttpError } from "../../agent/platform/http_error.ts";
+import { HttpError } from "@outpost/platform/http_error";
 import {
   type DynsecCommand,
   type DynsecControl,

@@ -11,7 +11,7 @@
  * @module
  */
 import { Readable } from "node:stream";
-import { DEVICE_TOPIC_LEVELS } from "../../agent/protocol/topics.ts";
+import { DEVICE_TOPIC_LEVELS } from "@outpost/protocol";
 
 /** Topic levels that form a bucket's key: one bucket per device. */
 export const BUCKET_LEVELS = DEVICE_TOPIC_LEVELS;

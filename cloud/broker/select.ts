@@ -5,9 +5,9 @@
  * measured alone, aedes adds ~15 MB of RSS and MQTT.js ~16 MB (docs/PERFORMANCE.md).
  * @module
  */
-import type { Logger } from "../../agent/platform/log.ts";
-import type { MetricsRegistry } from "../../agent/platform/metrics.ts";
-import { ConfigError } from "../../agent/platform/settings.ts";
+import type { Logger } from "@outpost/platform/log";
+import type { MetricsRegistry } from "@outpost/platform/metrics";
+import { ConfigError } from "@outpost/platform/settings";
 import type { CloudConfig } from "../config.ts";
 import type { CloudStore } from "../store/store.ts";
 import {

@@ -2,11 +2,11 @@
  * The cloud's Hono app, built by a factory so tests drive it with `app.request()`.
  * @module
  */
-import { installSystemRoutes } from "../../agent/platform/system_routes.ts";
+import { installSystemRoutes } from "@outpost/platform/system_routes";
 import { Hono, type MiddlewareHandler } from "hono";
-import { bearerAuth, readinessGate } from "../../agent/platform/http_middleware.ts";
-import type { Logger } from "../../agent/platform/log.ts";
-import type { MetricsRegistry } from "../../agent/platform/metrics.ts";
+import { bearerAuth, readinessGate } from "@outpost/platform/http_middleware";
+import type { Logger } from "@outpost/platform/log";
+import type { MetricsRegistry } from "@outpost/platform/metrics";
 import type { DeviceCredentialsProvisioner } from "../broker/credentials.ts";
 import type { Downlink } from "../broker/downlink.ts";
 import type { CloudStore } from "../store/store.ts";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { MetricsRegistry } from "../../agent/platform/metrics.ts";
-import { topics } from "../../agent/protocol/topics.ts";
+import { MetricsRegistry } from "@outpost/platform/metrics";
+import { topics } from "@outpost/protocol";
 import {
   type DeviceCredentialsProvisioner,
   deviceTableProvisioner,

@@ -3,9 +3,9 @@
  * @module
  */
 import { Hono } from "hono";
-import { validate } from "../../agent/platform/json_body.ts";
-import type { RouteDoc } from "../../agent/platform/openapi.ts";
-import { bucketMs } from "../../agent/http/schemas.ts";
+import { validate } from "@outpost/platform/json_body";
+import type { RouteDoc } from "@outpost/platform/openapi";
+import { bucketMs } from "@outpost/platform/buckets";
 import type { CloudStore } from "../store/store.ts";
 import {
   CloudEventsList,

@@ -3,11 +3,11 @@
  * @module
  */
 import { Hono } from "hono";
-import { HttpError } from "../../agent/platform/http_error.ts";
-import { readJsonBody, validate } from "../../agent/platform/json_body.ts";
-import type { Logger } from "../../agent/platform/log.ts";
-import type { RouteDoc } from "../../agent/platform/openapi.ts";
-import { isDeviceId } from "../../agent/protocol/topics.ts";
+import { HttpError } from "@outpost/platform/http_error";
+import { readJsonBody, validate } from "@outpost/platform/json_body";
+import type { Logger } from "@outpost/platform/log";
+import type { RouteDoc } from "@outpost/platform/openapi";
+import { isDeviceId } from "@outpost/protocol";
 import type { Downlink } from "../broker/downlink.ts";
 import type { CloudStore, CommandView } from "../store/store.ts";
 import {

@@ -4,13 +4,13 @@
  * @module
  */
 import { Hono } from "hono";
-import { secretsEqual } from "../../agent/platform/constant_time.ts";
-import { HttpError } from "../../agent/platform/http_error.ts";
-import { readJsonBody, validate } from "../../agent/platform/json_body.ts";
-import type { Logger } from "../../agent/platform/log.ts";
-import type { Counter } from "../../agent/platform/metrics.ts";
-import type { RouteDoc } from "../../agent/platform/openapi.ts";
-import type { EnrollResponse } from "../../agent/protocol/messages.ts";
+import { secretsEqual } from "@outpost/platform/constant_time";
+import { HttpError } from "@outpost/platform/http_error";
+import { readJsonBody, validate } from "@outpost/platform/json_body";
+import type { Logger } from "@outpost/platform/log";
+import type { Counter } from "@outpost/platform/metrics";
+import type { RouteDoc } from "@outpost/platform/openapi";
+import type { EnrollResponse } from "@outpost/protocol";
 import type { DeviceCredentialsProvisioner } from "../broker/credentials.ts";
 import type { CloudStore } from "../store/store.ts";
 import { EnrollRequest, EnrollResponse as EnrollResponseSchema } from "./schemas.ts";

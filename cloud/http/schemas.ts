@@ -4,14 +4,14 @@
  * APIs aggregate the same way.
  * @module
  */
-import { MAX_JSON_DEPTH, nestsAtMost } from "../../agent/platform/json_limits.ts";
+import { MAX_JSON_DEPTH, nestsAtMost } from "@outpost/platform/json_limits";
 import { z } from "zod";
-import { SEVERITIES } from "../../agent/protocol/records.ts";
-import { DEVICE_ID_PATTERN } from "../../agent/protocol/topics.ts";
-import { BucketParam } from "../../agent/http/schemas.ts";
+import { SEVERITIES } from "@outpost/protocol";
+import { DEVICE_ID_PATTERN } from "@outpost/protocol";
+import { BucketParam } from "@outpost/platform/buckets";
 import { COMMAND_STATUSES } from "../store/schema.ts";
 
-export { EnrollRequest, EnrollResponse } from "../../agent/protocol/messages.ts";
+export { EnrollRequest, EnrollResponse } from "@outpost/protocol";
 
 /** The most readings one query returns. */
 export const MAX_READINGS_PER_QUERY = 10_000;

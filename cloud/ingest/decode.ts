@@ -6,7 +6,7 @@
  * that of `decodeMessage(Batch, …)`.
  * @module
  */
-import { Batch, decodeMessage, MAX_BATCH_RECORDS } from "../../agent/protocol/messages.ts";
+import { Batch, decodeMessage, MAX_BATCH_RECORDS } from "@outpost/protocol";
 
 /** What decoding a batch gave: the batch, or why it is rejected (as `decodeMessage` words it). */
 export type DecodedBatch = { ok: true; value: Batch } | { ok: false; error: string };

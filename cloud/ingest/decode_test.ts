@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Batch, decodeMessage } from "../../agent/protocol/messages.ts";
+import { Batch, decodeMessage } from "@outpost/protocol";
 import { reading, readingBatch } from "../testing/fixtures.ts";
 import { badTimestamp, decodeBatch, isPlainReadingBatch } from "./decode.ts";
 

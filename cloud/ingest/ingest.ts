@@ -4,10 +4,10 @@
  * ingest carries on.
  * @module
  */
-import type { Logger } from "../../agent/platform/log.ts";
-import type { MetricsRegistry } from "../../agent/platform/metrics.ts";
-import { decodeMessage, MAX_MESSAGE_BYTES, Status } from "../../agent/protocol/messages.ts";
-import { parseTopic } from "../../agent/protocol/topics.ts";
+import type { Logger } from "@outpost/platform/log";
+import type { MetricsRegistry } from "@outpost/platform/metrics";
+import { decodeMessage, MAX_MESSAGE_BYTES, Status } from "@outpost/protocol";
+import { parseTopic } from "@outpost/protocol";
 import type { Downlink } from "../broker/downlink.ts";
 import type { UplinkHandler } from "../broker/link.ts";
 import type { CloudStore } from "../store/store.ts";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { MetricsRegistry } from "../../agent/platform/metrics.ts";
-import { MAX_BATCH_RECORDS, MAX_MESSAGE_BYTES } from "../../agent/protocol/messages.ts";
-import { topics } from "../../agent/protocol/topics.ts";
+import { MetricsRegistry } from "@outpost/platform/metrics";
+import { MAX_BATCH_RECORDS, MAX_MESSAGE_BYTES } from "@outpost/protocol";
+import { topics } from "@outpost/protocol";
 import { Downlink } from "../broker/downlink.ts";
 import type { CloudStore } from "../store/store.ts";
 import {

@@ -4,13 +4,13 @@
  * @module
  */
 import { type Kysely, sql, type Transaction } from "kysely";
-import type { Batch, BatchRecord } from "../../agent/protocol/messages.ts";
+import type { Batch, BatchRecord } from "@outpost/protocol";
 import type {
   CommandResultRecord,
   EventRecord,
   ReadingRecord,
   ReportedRecord,
-} from "../../agent/protocol/records.ts";
+} from "@outpost/protocol";
 import { selectDeviceForUpdate, type StoreDialect, writeTransaction } from "./dialect.ts";
 import type { CloudDatabase } from "./schema.ts";
 

@@ -5,8 +5,8 @@
  */
 import { dirname } from "node:path";
 import type { Kysely } from "kysely";
-import type { Logger } from "../../agent/platform/log.ts";
-import { openSqlite, runMigrations } from "../../agent/platform/sqlite.ts";
+import type { Logger } from "@outpost/platform/log";
+import { openSqlite, runMigrations } from "@outpost/platform/sqlite";
 import { type DatabaseLocation, DEFAULT_DB_POOL_SIZE } from "../config.ts";
 import type { StoreDialect } from "./dialect.ts";
 import { cloudMigrations } from "./migrations/mod.ts";

@@ -6,8 +6,8 @@
  */
 import { Kysely, PostgresDialect, type PostgresPool } from "kysely";
 import pg from "pg";
-import type { Logger } from "../../agent/platform/log.ts";
-import { ConfigError } from "../../agent/platform/settings.ts";
+import type { Logger } from "@outpost/platform/log";
+import { ConfigError } from "@outpost/platform/settings";
 import { DEFAULT_DB_POOL_SIZE } from "../config.ts";
 import type { CloudDatabase } from "./schema.ts";
 

@@ -1,7 +1,7 @@
 // Needs no PostgreSQL server: what happens when there is none. The store's behaviour on a real
 // PostgreSQL is tested by tests/system/postgres_test.ts.
 import assert from "node:assert/strict";
-import { ConfigError } from "../../agent/platform/settings.ts";
+import { ConfigError } from "@outpost/platform/settings";
 import { openCloudDatabase } from "./open.ts";
 import { redactDatabaseUrl } from "./postgres.ts";
 

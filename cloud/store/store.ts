@@ -5,7 +5,7 @@
  * @module
  */
 import { type Kysely, type Selectable, sql } from "kysely";
-import type { Batch, Status } from "../../agent/protocol/messages.ts";
+import type { Batch, Status } from "@outpost/protocol";
 import { type BatchOutcome, commitBatch } from "./batch.ts";
 import { selectDeviceForUpdate, type StoreDialect, writeTransaction } from "./dialect.ts";
 import type { CloudDatabase, CommandsTable, CommandStatus, DevicesTable } from "./schema.ts";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { pragmaValue } from "../../agent/platform/sqlite.ts";
+import { pragmaValue } from "@outpost/platform/sqlite";
 import { enrollForTest, readingBatch, withStore } from "../testing/fixtures.ts";
 import { openCloudStore } from "./open.ts";
 import { migrationCases, storeCases } from "../testing/store_cases.ts";

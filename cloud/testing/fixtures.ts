@@ -3,8 +3,8 @@
  * records what is published, a logger that collects lines, and batch builders.
  * @module
  */
-import { createLogger, type Logger } from "../../agent/platform/log.ts";
-import type { Batch, BatchRecord } from "../../agent/protocol/messages.ts";
+import { createLogger, type Logger } from "@outpost/platform/log";
+import type { Batch, BatchRecord } from "@outpost/protocol";
 import type { BrokerLink, PublishOptions, UplinkHandler } from "../broker/link.ts";
 import { hashPassword } from "../broker/credentials.ts";
 import { type CloudDatabaseHandle, openCloudStore } from "../store/open.ts";

@@ -6,13 +6,13 @@
  * @module
  */
 import assert from "node:assert/strict";
-import type { BatchRecord } from "../../agent/protocol/messages.ts";
+import type { BatchRecord } from "@outpost/protocol";
 import type { DatabaseLocation } from "../config.ts";
 import { enrollForTest, reading, readingBatch } from "./fixtures.ts";
 import { cloudMigrations } from "../store/migrations/mod.ts";
 import { openCloudDatabase, openCloudStore } from "../store/open.ts";
 import type { CloudStore } from "../store/store.ts";
-import { runMigrations } from "../../agent/platform/sqlite.ts";
+import { runMigrations } from "@outpost/platform/sqlite";
 
 /** One behaviour of the store, run on a freshly migrated, empty store. */
 export interface StoreCase {

@@ -3,7 +3,7 @@
  * `deno task build:web` into `web/static/build/fleet.<hash>.js`.
  * @module
  */
-import { hydrateIslands } from "../../web/island_runtime.ts";
+import { hydrateIslands } from "@outpost/web/island_runtime";
 import { fleetIslands } from "./islands/mod.ts";
 
 hydrateIslands(fleetIslands);

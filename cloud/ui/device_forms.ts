@@ -4,10 +4,10 @@
  * (a known command, validated with the API's `CommandInput`). Errors are keyed by field name.
  * @module
  */
-import { LOG_LEVELS } from "../../agent/platform/log.ts";
+import { LOG_LEVELS } from "@outpost/platform/log";
 import { MAX_DESIRED_BYTES } from "../http/devices.ts";
 import { CommandInput, DesiredInput } from "../http/schemas.ts";
-import { checkField, type FieldRule } from "../../web/components/field_rules.ts";
+import { checkField, type FieldRule } from "@outpost/web/components/field_rules";
 
 /** The editor's field rule (label, required, must be a JSON object). */
 export const DESIRED_RULE: FieldRule = {

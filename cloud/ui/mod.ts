@@ -3,7 +3,7 @@
  * `createCloudApp({ ui: createFleetUi({ store, downlink, … }) })`.
  * @module
  */
-import { createSessionAuth, type SessionAuth } from "../../web/session.ts";
+import { createSessionAuth, type SessionAuth } from "@outpost/web/session";
 
 export { createFleetUi, type FleetUiOptions } from "./routes.tsx";
 

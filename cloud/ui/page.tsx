@@ -4,11 +4,11 @@
  * @module
  */
 import type { ComponentChildren, JSX } from "preact";
-import { type AssetSet, pageAssets } from "../../web/assets.ts";
-import { AccountControl } from "../../web/components/account.tsx";
-import { Layout, PageHeader } from "../../web/components/layout.tsx";
-import { LoginForm } from "../../web/components/login_form.tsx";
-import type { Session } from "../../web/session.ts";
+import { type AssetSet, pageAssets } from "@outpost/web/assets";
+import { AccountControl } from "@outpost/web/components/account";
+import { Layout, PageHeader } from "@outpost/web/components/layout";
+import { LoginForm } from "@outpost/web/components/login_form";
+import type { Session } from "@outpost/web/session";
 
 /** What every fleet page knows about the request. */
 export interface FleetContext {

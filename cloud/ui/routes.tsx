@@ -10,16 +10,16 @@
  * @module
  */
 import { type Context, Hono } from "hono";
-import type { Logger } from "../../agent/platform/log.ts";
-import { isDeviceId } from "../../agent/protocol/topics.ts";
+import type { Logger } from "@outpost/platform/log";
+import { isDeviceId } from "@outpost/protocol";
 import type { Downlink } from "../broker/downlink.ts";
 import { MAX_DESIRED_BYTES, queueCommand, setDesiredState } from "../http/devices.ts";
 import type { CloudStore } from "../store/store.ts";
-import { assetRoutes, type AssetSet } from "../../web/assets.ts";
+import { assetRoutes, type AssetSet } from "@outpost/web/assets";
 import { parseFleetFilter } from "./components/fleet_filter.ts";
-import { loginHref, readGuardedForm, requireCsrf, safeNext } from "../../web/form_guard.ts";
-import { pageResponse, startingResponse } from "../../web/render.ts";
-import { isHttps, type Session, type SessionAuth } from "../../web/session.ts";
+import { loginHref, readGuardedForm, requireCsrf, safeNext } from "@outpost/web/form_guard";
+import { pageResponse, startingResponse } from "@outpost/web/render";
+import { isHttps, type Session, type SessionAuth } from "@outpost/web/session";
 import { parseCommandForm, parseDesiredForm } from "./device_forms.ts";
 import {
   DeviceNotFoundPage,

@@ -1,21 +1,16 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { MetricsRegistry } from "../../agent/platform/metrics.ts";
-import type { BatchRecord } from "../../agent/protocol/messages.ts";
-import { topics } from "../../agent/protocol/topics.ts";
+import { MetricsRegistry } from "@outpost/platform/metrics";
+import type { BatchRecord } from "@outpost/protocol";
+import { topics } from "@outpost/protocol";
 import { deviceTableProvisioner } from "../broker/credentials.ts";
 import { Downlink } from "../broker/downlink.ts";
 import { createCloudApp } from "../http/app.ts";
 import type { CloudStore } from "../store/store.ts";
-import {
-  collectingLogger,
-  enrollForTest,
-  RecordingLink,
-  withStore,
-} from "../testing/fixtures.ts";
-import { loadAssets } from "../../web/assets.ts";
-import { html, islandProps } from "../../web/testing/html.ts";
-import { CSRF_HEADER } from "../../web/session.ts";
+import { collectingLogger, enrollForTest, RecordingLink, withStore } from "../testing/fixtures.ts";
+import { loadAssets } from "@outpost/web/assets";
+import { html, islandProps } from "@outpost/web/testing/html";
+import { CSRF_HEADER } from "@outpost/web/session";
 import { createFleetSessionAuth, createFleetUi, type FleetUiOptions } from "./mod.ts";
 
 const ADMIN = "fleet-admin-token-0123456789";

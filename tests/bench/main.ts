@@ -8,7 +8,7 @@
  */
 import { parseArgs } from "node:util";
 import { sql } from "kysely";
-import { openSqlite, transact } from "../../agent/platform/sqlite.ts";
+import { openSqlite, transact } from "@outpost/platform/sqlite";
 import { freePort, postJson, startTask, waitForOk } from "../support/process.ts";
 import { runLoad, runOpenLoop } from "./load.ts";
 import { catchUp, componentPid, endToEndSync, rssOf } from "./sync.ts";

@@ -22,12 +22,12 @@
  */
 import { parseArgs } from "node:util";
 import mqtt, { type MqttClient } from "mqtt";
-import { createLogger } from "../../agent/platform/log.ts";
-import { Ack, decodeMessage, type Status } from "../../agent/protocol/messages.ts";
-import { parseTopic, topics } from "../../agent/protocol/topics.ts";
-import { enroll } from "../../agent/sync/enroll.ts";
-import { OutboxPublisher, type PublisherOutbox } from "../../agent/sync/publisher.ts";
-import type { OutboxRow, OutboxStats } from "../../agent/store/store.ts";
+import { createLogger } from "@outpost/platform/log";
+import { Ack, decodeMessage, type Status } from "@outpost/protocol";
+import { parseTopic, topics } from "@outpost/protocol";
+import { enroll } from "@outpost/agent/sync/enroll";
+import { OutboxPublisher, type PublisherOutbox } from "@outpost/agent/sync/publisher";
+import type { OutboxRow, OutboxStats } from "@outpost/agent/store";
 import { startMosquitto, startMosquittoCloud, type TestMosquitto } from "../support/mosquitto.ts";
 import {
   type CloudHandle,

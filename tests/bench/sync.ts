@@ -4,8 +4,8 @@
  * the catch-up of a backlog written while the cloud was down.
  * @module
  */
-import { openCloudStore } from "../../cloud/store/open.ts";
-import type { Batch } from "../../agent/protocol/messages.ts";
+import { openCloudStore } from "@outpost/cloud/store/open";
+import type { Batch } from "@outpost/protocol";
 import { startMosquitto, startMosquittoCloud } from "../support/mosquitto.ts";
 import { startPostgres } from "../support/postgres.ts";
 import {

@@ -2,8 +2,8 @@
 // agent/build/compile.ts): the largest bodies the API accepts still work, and the resident
 // memory stays well under the DaemonSet's limit after a batch ingest (issue 9).
 import assert from "node:assert/strict";
-import { DEFAULT_MAX_BODY_BYTES } from "../../agent/platform/json_body.ts";
-import { MAX_READINGS_PER_REQUEST } from "../../agent/http/schemas.ts";
+import { DEFAULT_MAX_BODY_BYTES } from "@outpost/platform/json_body";
+import { MAX_READINGS_PER_REQUEST } from "@outpost/agent/schemas";
 import { componentPid, rssOf } from "../bench/sync.ts";
 import { freePort, startTask, waitForOk } from "../support/process.ts";
 

@@ -5,8 +5,8 @@
 // and printed by the test (ports, mount paths, unreachable servers, deno run instead of the
 // compiled binary).
 import assert from "node:assert/strict";
-import { loadAgentConfig } from "../../agent/config/config.ts";
-import { loadCloudConfig } from "../../cloud/config.ts";
+import { loadAgentConfig } from "@outpost/agent/config";
+import { loadCloudConfig } from "@outpost/cloud/config";
 import { startPostgres } from "../support/postgres.ts";
 import {
   type Container,

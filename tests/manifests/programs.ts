@@ -9,9 +9,9 @@
  * - `nginxinc/nginx-unprivileged`: the `nginx` of this machine, with the container's command.
  * @module
  */
-import { COMPONENT_RUNTIME_FLAGS } from "../../agent/build/compile.ts";
-import { agentSettings } from "../../agent/config/config.ts";
-import { cloudSettings } from "../../cloud/config.ts";
+import { COMPONENT_RUNTIME_FLAGS } from "@outpost/agent/build";
+import { agentSettings } from "@outpost/agent/config";
+import { cloudSettings } from "@outpost/cloud/config";
 import { execForm, finalStage, parseDockerfile, stageEnv } from "./dockerfile.ts";
 import { type Container, REPO_ROOT, requireTool, runCommand } from "./kube.ts";
 import { ContainerProcess, expandKubeVars, type PodSandbox } from "./pod.ts";

@@ -8,9 +8,9 @@ import {
   connectDynsec,
   type DynsecCommand,
   type DynsecResponse,
-} from "../../cloud/broker/dynsec.ts";
+} from "@outpost/cloud/broker/dynsec";
 import { prepareLocalMosquitto } from "./mosquitto_local.ts";
-import { createLogger } from "../../agent/platform/log.ts";
+import { createLogger } from "@outpost/platform/log";
 import { requireTool } from "../manifests/kube.ts";
 import { freePort } from "./process.ts";
 import { type CloudHandle, eventually, startCloud } from "./stack.ts";

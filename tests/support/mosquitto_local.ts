@@ -12,7 +12,7 @@
 import { parseArgs } from "node:util";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { randomPassword } from "../../cloud/broker/credentials.ts";
+import { randomPassword } from "@outpost/cloud/broker/credentials";
 
 /** The broker config the cluster runs; the one source of Mosquitto settings. */
 export const SHIPPED_CONFIG = fileURLToPath(

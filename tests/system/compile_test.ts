@@ -4,7 +4,7 @@
  * elsewhere; what can run here — staging per target and the plain error — always runs.
  */
 import assert from "node:assert/strict";
-import { denortSource, stage } from "../../agent/build/compile.ts";
+import { denortSource, stage } from "@outpost/agent/build";
 import { freePort, postJson, REPO_ROOT, waitForOk } from "../support/process.ts";
 
 const denortBin = Deno.env.get("DENORT_BIN");

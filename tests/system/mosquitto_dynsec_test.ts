@@ -4,8 +4,8 @@
  */
 import assert from "node:assert/strict";
 import mqtt from "mqtt";
-import { topics } from "../../agent/protocol/topics.ts";
-import { deviceRoleName, INGEST_USERNAME } from "../../cloud/broker/mosquitto.ts";
+import { topics } from "@outpost/protocol";
+import { deviceRoleName, INGEST_USERNAME } from "@outpost/cloud/broker/mosquitto";
 import {
   dynsec,
   startMosquitto,

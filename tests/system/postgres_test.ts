@@ -8,13 +8,13 @@
  */
 import { sql } from "kysely";
 import assert from "node:assert/strict";
-import type { Batch, BatchRecord } from "../../agent/protocol/messages.ts";
-import { openCloudDatabase, openCloudStore } from "../../cloud/store/open.ts";
-import { cloudMigrations } from "../../cloud/store/migrations/mod.ts";
-import { concurrentBatches, migrationCases, storeCases } from "../../cloud/testing/store_cases.ts";
-import type { BatchOutcome } from "../../cloud/store/batch.ts";
-import type { CloudStore } from "../../cloud/store/store.ts";
-import { enrollForTest, readingBatch } from "../../cloud/testing/fixtures.ts";
+import type { Batch, BatchRecord } from "@outpost/protocol";
+import { openCloudDatabase, openCloudStore } from "@outpost/cloud/store/open";
+import { cloudMigrations } from "@outpost/cloud/store/migrations";
+import { concurrentBatches, migrationCases, storeCases } from "@outpost/cloud/testing/store_cases";
+import type { BatchOutcome } from "@outpost/cloud/store/batch";
+import type { CloudStore } from "@outpost/cloud/store";
+import { enrollForTest, readingBatch } from "@outpost/cloud/testing/fixtures";
 import { postJson, startTask } from "../support/process.ts";
 import { cloudRecordsPostgres, startPostgres, withPostgres } from "../support/postgres.ts";
 import {

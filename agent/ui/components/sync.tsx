@@ -3,26 +3,23 @@
  * @module
  */
 import type { JSX } from "preact";
-import { formatDateTime } from "../../../web/components/format.ts";
+import type { z } from "zod";
+import { Badge } from "@outpost/web/components/badge";
+import { formatDateTime } from "@outpost/web/components/format";
+import type { SyncStatusOutput } from "../../http/schemas.ts";
+import type { SyncState } from "../../sync/state.ts";
 
-/** `GET /api/v1/sync`. */
-export interface SyncStatusView {
-  state: "unenrolled" | "connecting" | "online" | "offline";
-  pending: number;
-  lastSeq: number;
-  ackedSeq: number;
-  lastAckAt: string | null;
-  lastError: string | null;
-}
+/** `GET /api/v1/sync`, as the route's schema types it. */
+export type SyncStatusView = z.infer<typeof SyncStatusOutput>;
 
-const STATE_TEXT: Record<SyncStatusView["state"], string> = {
+const STATE_TEXT: Record<SyncState, string> = {
   online: "Online",
   connecting: "Connecting",
   offline: "Offline",
   unenrolled: "Not enrolled",
 };
 
-const STATE_HELP: Record<SyncStatusView["state"], string> = {
+const STATE_HELP: Record<SyncState, string> = {
   online: "Connected to the cloud; records upload as they are written.",
   connecting: "Trying to reach the cloud; writes queue locally meanwhile.",
   offline: "No connection to the cloud; writes queue locally and upload on reconnect.",
@@ -30,8 +27,8 @@ const STATE_HELP: Record<SyncStatusView["state"], string> = {
 };
 
 /** The state as a word in a badge. */
-export function SyncBadge(props: { state: SyncStatusView["state"] }): JSX.Element {
-  return <span class={`badge sync-${props.state}`}>{STATE_TEXT[props.state]}</span>;
+export function SyncBadge(props: { state: SyncState }): JSX.Element {
+  return <Badge state={`sync-${props.state}`} text={STATE_TEXT[props.state]} />;
 }
 
 /** The sync state, outbox counters and last ack as a description list. */

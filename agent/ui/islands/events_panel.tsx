@@ -7,10 +7,10 @@
  */
 import type { JSX, TargetedSubmitEvent } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
-import { EventsTable, type EventView } from "../../../web/components/events.tsx";
-import { checkField, checkFields, type FieldRules } from "../../../web/components/field_rules.ts";
-import { ErrorSummary, Hidden, Select, TextArea, TextInput } from "../../../web/components/form.tsx";
-import { Section } from "../../../web/components/layout.tsx";
+import { EventsTable, type EventView } from "@outpost/web/components/events";
+import { checkField, checkFields, type FieldRules } from "@outpost/web/components/field_rules";
+import { ErrorSummary, Hidden, Select, TextArea, TextInput } from "@outpost/web/components/form";
+import { Section } from "@outpost/web/components/layout";
 
 /** The form's fields as typed. */
 export interface EventFormValues {

@@ -6,11 +6,11 @@
  */
 import type { JSX } from "preact";
 import { useRef, useState } from "preact/hooks";
-import { EventsTable, type EventView } from "../../../web/components/events.tsx";
-import { Section } from "../../../web/components/layout.tsx";
-import { SensorCharts, type SensorSeriesView } from "../../../web/components/sensor_charts.tsx";
+import { EventsTable, type EventView } from "@outpost/web/components/events";
+import { Section } from "@outpost/web/components/layout";
+import { SensorCharts, type SensorSeriesView } from "@outpost/web/components/sensor_charts";
 import { SyncPanel, type SyncStatusView } from "../components/sync.tsx";
-import { getJson, LiveIndicator, usePoll } from "../../../web/components/live.tsx";
+import { getJson, LiveIndicator, usePoll } from "@outpost/web/components/live";
 
 /** Props of {@link LiveDashboard} (plain data: they travel in the page). */
 export interface LiveDashboardProps {

@@ -4,7 +4,7 @@
  * here and in no other place.
  * @module
  */
-import type { IslandRegistry } from "../../../web/island_runtime.ts";
+import type { IslandRegistry } from "@outpost/web/island_runtime";
 import { EventsPanel } from "./events_panel.tsx";
 import { LiveDashboard } from "./live_dashboard.tsx";
 

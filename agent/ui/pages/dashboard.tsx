@@ -5,9 +5,9 @@
  */
 import type { JSX } from "preact";
 import type { AgentStore } from "../../store/store.ts";
-import { PageHeader } from "../../../web/components/layout.tsx";
+import { PageHeader } from "@outpost/web/components/layout";
 import type { SyncStatusView } from "../components/sync.tsx";
-import { island } from "../../../web/island_runtime.ts";
+import { island } from "@outpost/web/island_runtime";
 import { LiveDashboard, type LiveDashboardProps } from "../islands/live_dashboard.tsx";
 import { AgentPage, type PageContext } from "../page.tsx";
 

@@ -3,9 +3,9 @@
  * @module
  */
 import type { JSX } from "preact";
-import type { EventView } from "../../../web/components/events.tsx";
-import { PageHeader } from "../../../web/components/layout.tsx";
-import { island } from "../../../web/island_runtime.ts";
+import type { EventView } from "@outpost/web/components/events";
+import { PageHeader } from "@outpost/web/components/layout";
+import { island } from "@outpost/web/island_runtime";
 import { EventsPanel, type EventsPanelProps } from "../islands/events_panel.tsx";
 import { AgentPage, type PageContext } from "../page.tsx";
 

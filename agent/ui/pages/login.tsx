@@ -3,8 +3,8 @@
  * @module
  */
 import type { JSX } from "preact";
-import { PageHeader } from "../../../web/components/layout.tsx";
-import { LoginForm } from "../../../web/components/login_form.tsx";
+import { PageHeader } from "@outpost/web/components/layout";
+import { LoginForm } from "@outpost/web/components/login_form";
 import { AgentPage, type PageContext } from "../page.tsx";
 
 /** Props of {@link LoginPage}. */

@@ -4,14 +4,14 @@
  * @module
  */
 import type { JSX } from "preact";
-import { bucketMs, BucketParam } from "../../http/schemas.ts";
+import { bucketMs, BucketParam } from "@outpost/platform/buckets";
 import type { AgentStore, ReadingBucket } from "../../store/store.ts";
-import { LineChart } from "../../../web/components/chart.tsx";
-import { ErrorSummary, Select, TextInput } from "../../../web/components/form.tsx";
-import { formatDateTime, formatNumber } from "../../../web/components/format.ts";
-import { PageHeader, Section } from "../../../web/components/layout.tsx";
-import { slug } from "../../../web/components/sensor_charts.tsx";
-import { DataTable } from "../../../web/components/table.tsx";
+import { LineChart } from "@outpost/web/components/chart";
+import { ErrorSummary, Select, TextInput } from "@outpost/web/components/form";
+import { formatDateTime, formatNumber } from "@outpost/web/components/format";
+import { PageHeader, Section } from "@outpost/web/components/layout";
+import { slug } from "@outpost/web/components/sensor_charts";
+import { DataTable } from "@outpost/web/components/table";
 import { AgentPage, type PageContext } from "../page.tsx";
 
 /** Time ranges offered, ending now (or at `to`). */

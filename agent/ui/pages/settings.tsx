@@ -5,8 +5,8 @@
  */
 import type { JSX } from "preact";
 import type { DeviceConfig } from "../../store/store.ts";
-import { formatDateTime } from "../../../web/components/format.ts";
-import { PageHeader, Section } from "../../../web/components/layout.tsx";
+import { formatDateTime } from "@outpost/web/components/format";
+import { PageHeader, Section } from "@outpost/web/components/layout";
 import { AgentPage, type PageContext } from "../page.tsx";
 
 /** What the settings page says about enrollment (no secrets). */

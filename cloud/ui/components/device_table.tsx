@@ -5,16 +5,18 @@
  */
 import type { JSX } from "preact";
 import type { DeviceSummary } from "../../store/store.ts";
-import { SyncBadge } from "../../../agent/ui/components/sync.tsx";
-import { DataTable } from "../../../web/components/table.tsx";
-import { Timestamp } from "../../../web/components/timestamp.tsx";
+import { Badge } from "@outpost/web/components/badge";
+import { DataTable } from "@outpost/web/components/table";
+import { Timestamp } from "@outpost/web/components/timestamp";
 
 /** A device as `GET /api/v1/devices` lists it. */
 export type DeviceView = DeviceSummary;
 
 /** Online or offline, as a word in a badge. */
 export function PresenceBadge(props: { online: boolean }): JSX.Element {
-  return <SyncBadge state={props.online ? "online" : "offline"} />;
+  return props.online
+    ? <Badge state="sync-online" text="Online" />
+    : <Badge state="sync-offline" text="Offline" />;
 }
 
 /** Labels as `key=value` chips, or a dash. */

@@ -7,10 +7,10 @@
 import type { JSX } from "preact";
 import { useState } from "preact/hooks";
 import type { CommandView } from "../../store/store.ts";
-import { truncate } from "../../../web/components/format.ts";
-import { DataTable } from "../../../web/components/table.tsx";
-import { Timestamp } from "../../../web/components/timestamp.tsx";
-import { getJson, LiveIndicator, usePoll } from "../../../web/components/live.tsx";
+import { truncate } from "@outpost/web/components/format";
+import { DataTable } from "@outpost/web/components/table";
+import { Timestamp } from "@outpost/web/components/timestamp";
+import { getJson, LiveIndicator, usePoll } from "@outpost/web/components/live";
 
 /** A command as `GET /api/v1/devices/:id/commands` lists it. */
 export type CommandItem = Omit<CommandView, "deviceId">;

@@ -9,7 +9,7 @@ import type { JSX } from "preact";
 import { useState } from "preact/hooks";
 import { DeviceTable, type DeviceView } from "../components/device_table.tsx";
 import { type FleetFilter, isEmptyFilter, matchesFleetFilter } from "../components/fleet_filter.ts";
-import { getJson, LiveIndicator, usePoll } from "../../../web/components/live.tsx";
+import { getJson, LiveIndicator, usePoll } from "@outpost/web/components/live";
 
 /** Props of {@link FleetTable} (plain data: they travel in the page). */
 export interface FleetTableProps {

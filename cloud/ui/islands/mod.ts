@@ -4,7 +4,7 @@
  * here and in no other place.
  * @module
  */
-import type { IslandRegistry } from "../../../web/island_runtime.ts";
+import type { IslandRegistry } from "@outpost/web/island_runtime";
 import { CommandList } from "./command_list.tsx";
 import { FleetTable } from "./fleet_table.tsx";
 

@@ -7,18 +7,14 @@
 import type { ComponentChildren, JSX } from "preact";
 import type { CloudStore, DeviceDetail } from "../../store/store.ts";
 import { Labels, PresenceBadge } from "../components/device_table.tsx";
-import { EventsTable, type EventView } from "../../../web/components/events.tsx";
-import { ErrorSummary, Hidden, Select, TextArea } from "../../../web/components/form.tsx";
-import { formatDateTime } from "../../../web/components/format.ts";
-import { PageHeader, Section } from "../../../web/components/layout.tsx";
-import { SensorCharts, type SensorSeriesView } from "../../../web/components/sensor_charts.tsx";
-import { island } from "../../../web/island_runtime.ts";
-import {
-  type CommandItem,
-  CommandList,
-  type CommandListProps,
-} from "../islands/command_list.tsx";
-import { CSRF_FIELD } from "../../../web/session.ts";
+import { EventsTable, type EventView } from "@outpost/web/components/events";
+import { ErrorSummary, Hidden, Select, TextArea } from "@outpost/web/components/form";
+import { formatDateTime } from "@outpost/web/components/format";
+import { PageHeader, Section } from "@outpost/web/components/layout";
+import { SensorCharts, type SensorSeriesView } from "@outpost/web/components/sensor_charts";
+import { island } from "@outpost/web/island_runtime";
+import { type CommandItem, CommandList, type CommandListProps } from "../islands/command_list.tsx";
+import { CSRF_FIELD } from "@outpost/web/session";
 import { COMMAND_CHOICES, DESIRED_RULE, LOG_LEVEL_CHOICES } from "../device_forms.ts";
 import { type FleetContext, FleetPage } from "../page.tsx";
 

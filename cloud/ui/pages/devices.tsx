@@ -6,14 +6,10 @@
 import type { JSX } from "preact";
 import type { CloudStore } from "../../store/store.ts";
 import type { DeviceView } from "../components/device_table.tsx";
-import {
-  type FleetFilter,
-  isEmptyFilter,
-  matchesFleetFilter,
-} from "../components/fleet_filter.ts";
-import { Select, TextInput } from "../../../web/components/form.tsx";
-import { PageHeader } from "../../../web/components/layout.tsx";
-import { island } from "../../../web/island_runtime.ts";
+import { type FleetFilter, isEmptyFilter, matchesFleetFilter } from "../components/fleet_filter.ts";
+import { Select, TextInput } from "@outpost/web/components/form";
+import { PageHeader } from "@outpost/web/components/layout";
+import { island } from "@outpost/web/island_runtime";
 import { FleetTable, type FleetTableProps } from "../islands/fleet_table.tsx";
 import { type FleetContext, FleetPage } from "../page.tsx";
 

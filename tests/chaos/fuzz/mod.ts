@@ -9,7 +9,7 @@ import Database from "libsql";
 import type { Cluster, Component } from "../cluster.ts";
 import type { Rng } from "../rng.ts";
 import type { RunLog } from "../run_log.ts";
-import { CSRF_FIELD } from "../../../web/session.ts";
+import { CSRF_FIELD } from "@outpost/web/session";
 import { discoverEndpoints, fuzzHttp, type HttpFuzzResult, type HttpTarget } from "./http.ts";
 import { fuzzMqtt, type MqttFuzzResult } from "./mqtt.ts";
 

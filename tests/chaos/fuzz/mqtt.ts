@@ -7,8 +7,8 @@
  */
 import { Buffer } from "node:buffer";
 import mqtt, { type MqttClient } from "mqtt";
-import { Batch, decodeMessage, MAX_BATCH_RECORDS } from "../../../agent/protocol/messages.ts";
-import { topics } from "../../../agent/protocol/topics.ts";
+import { Batch, decodeMessage, MAX_BATCH_RECORDS } from "@outpost/protocol";
+import { topics } from "@outpost/protocol";
 import type { Rng } from "../rng.ts";
 import { corruptText, deepArrayText, hostileValue, type Json, mutateValue } from "./values.ts";
 
