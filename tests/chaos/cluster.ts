@@ -10,7 +10,7 @@ import { prepareLocalMosquitto } from "../support/mosquitto_local.ts";
 import { type RunningProcess, spawnProcess, startTask, waitForOk } from "../support/process.ts";
 import { TEST_DYNSEC_ADMIN } from "../support/mosquitto.ts";
 import { TEST_ADMIN_TOKEN, TEST_ENROLL_TOKEN } from "../support/stack.ts";
-import { faketimeEnv } from "./preflight.ts";
+import { faketimeEnv } from "./faults/faketime.ts";
 import { run, tryRun } from "./shell.ts";
 import type { Topology } from "./topology.ts";
 

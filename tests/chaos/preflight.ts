@@ -7,6 +7,7 @@
 import type { ImpairMethod } from "./topology.ts";
 import type { BrokerKind } from "./cluster.ts";
 import { findDynsecPlugin } from "../support/mosquitto_local.ts";
+import { faketimeEnv } from "./faults/faketime.ts";
 import { run, tryRun } from "./shell.ts";
 
 /** Where Debian's `faketime` package puts the preload library, per architecture. */
@@ -15,18 +16,6 @@ const LIBFAKETIME_CANDIDATES = [
   "/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1",
   "/usr/lib/faketime/libfaketime.so.1",
 ];
-
-/** The environment that makes a process see a clock shifted by what `file` holds. */
-export function faketimeEnv(library: string, file: string): Record<string, string> {
-  return {
-    LD_PRELOAD: library,
-    FAKETIME_TIMESTAMP_FILE: file,
-    // Re-read the file every second, so a skew can change while the agent runs.
-    FAKETIME_CACHE_DURATION: "1",
-    // A real clock step (NTP, a wrong RTC) moves wall-clock time, never CLOCK_MONOTONIC.
-    FAKETIME_DONT_FAKE_MONOTONIC: "1",
-  };
-}
 
 /** What the preflight found. */
 export interface Preflight {
