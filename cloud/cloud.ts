@@ -15,6 +15,7 @@ import { VERSION } from "@outpost/platform/version";
 import { loadAssets } from "@outpost/web/assets";
 import { createFleetSessionAuth, createFleetUi } from "./ui/mod.ts";
 import { Downlink } from "./broker/downlink.ts";
+import { FleetOperations } from "./fleet/operations.ts";
 import { redactUrl } from "./broker/link.ts";
 import { type BrokerSetup, startBroker } from "./broker/select.ts";
 import type { CloudConfig } from "./config.ts";
@@ -101,11 +102,12 @@ export async function startCloud(
     };
     broker = await startBroker(config, { store, isReady: () => isReady, logger, metrics });
     downlink = new Downlink({ link: broker.link, store, logger });
+    const fleet = new FleetOperations({ store, downlink, logger: logger.child({ part: "fleet" }) });
     // The fleet console logs in with the admin token; its islands call the API with the session.
     const session = createFleetSessionAuth(tokens.admin);
     const ui = options.ui ?? createFleetUi({
-      store,
-      downlink,
+      reads: store,
+      fleet,
       logger: logger.child({ part: "ui" }),
       session,
       assets: await loadAssets({ logger: logger.child({ part: "ui" }) }),
@@ -113,7 +115,7 @@ export async function startCloud(
     });
     const app = createCloudApp({
       store,
-      downlink,
+      fleet,
       provisioner: broker.provisioner,
       logger,
       metrics,

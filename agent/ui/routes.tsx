@@ -9,7 +9,7 @@
  * @module
  */
 import { type Context, Hono } from "hono";
-import type { AgentStore } from "../store/store.ts";
+import type { ConsoleStore } from "./console_store.ts";
 import { assetRoutes, type AssetSet } from "@outpost/web/assets";
 import type { SyncStatusView } from "./components/sync.tsx";
 import { loginHref, readGuardedForm, requireCsrf, safeNext } from "@outpost/web/form_guard";
@@ -26,7 +26,7 @@ import type { EventFormValues, EventsPanelProps } from "./islands/events_panel.t
 
 /** Dependencies of {@link createAgentUi}. */
 export interface AgentUiOptions {
-  store: AgentStore;
+  store: ConsoleStore;
   deviceId: string;
   version: string;
   assets: AssetSet;

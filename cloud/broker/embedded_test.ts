@@ -9,6 +9,7 @@ import type { CloudStore } from "../store/store.ts";
 import { collectingLogger, eventually, readingBatch, withStore } from "../testing/fixtures.ts";
 import { deviceTableProvisioner, hashPassword } from "./credentials.ts";
 import { Downlink } from "./downlink.ts";
+import { FleetOperations } from "../fleet/operations.ts";
 import { type EmbeddedBroker, startEmbeddedBroker } from "./embedded.ts";
 
 const PASSWORD = "correct-horse-battery-staple";
@@ -52,7 +53,7 @@ async function withBroker(
     broker.onDeviceDisconnect!(ingest.deviceDisconnected);
     const app = createCloudApp({
       store,
-      downlink,
+      fleet: new FleetOperations({ store, downlink, logger }),
       provisioner: deviceTableProvisioner(),
       logger,
       metrics,

@@ -8,7 +8,7 @@ import { bearerAuth, readinessGate } from "@outpost/platform/http_middleware";
 import type { Logger } from "@outpost/platform/log";
 import type { MetricsRegistry } from "@outpost/platform/metrics";
 import type { DeviceCredentialsProvisioner } from "../broker/credentials.ts";
-import type { Downlink } from "../broker/downlink.ts";
+import type { FleetOperations } from "../fleet/operations.ts";
 import type { CloudStore } from "../store/store.ts";
 import { dataDocs, dataRoutes } from "./data.ts";
 import { devicesDocs, devicesRoutes } from "./devices.ts";
@@ -17,7 +17,8 @@ import { enrollDocs, enrollRoutes, type PublicBroker } from "./enroll.ts";
 /** Dependencies of {@link createCloudApp}. */
 export interface CloudAppOptions {
   store: CloudStore;
-  downlink: Downlink;
+  /** The fleet use cases the device routes call. */
+  fleet: FleetOperations;
   provisioner: DeviceCredentialsProvisioner;
   logger: Logger;
   metrics: MetricsRegistry;
@@ -104,7 +105,7 @@ export function createCloudApp(options: CloudAppOptions): Hono {
   );
   app.route(
     "/api/v1",
-    devicesRoutes({ store: options.store, downlink: options.downlink, logger: options.logger }),
+    devicesRoutes({ store: options.store, fleet: options.fleet }),
   );
   app.route("/api/v1", dataRoutes({ store: options.store }));
   if (options.ui) app.route("/", options.ui);

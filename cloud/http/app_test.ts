@@ -8,6 +8,7 @@ import {
   verifyPassword,
 } from "../broker/credentials.ts";
 import { Downlink } from "../broker/downlink.ts";
+import { FleetOperations } from "../fleet/operations.ts";
 import type { CloudStore } from "../store/store.ts";
 import { collectingLogger, readingBatch, RecordingLink, withStore } from "../testing/fixtures.ts";
 import { type CloudAppOptions, createCloudApp } from "./app.ts";
@@ -35,7 +36,11 @@ async function withApp(
     const { logger } = collectingLogger();
     const app = createCloudApp({
       store,
-      downlink: new Downlink({ link, store, logger }),
+      fleet: new FleetOperations({
+        store,
+        downlink: new Downlink({ link, store, logger }),
+        logger,
+      }),
       provisioner: deviceTableProvisioner(),
       logger,
       metrics: new MetricsRegistry(),

@@ -5,11 +5,10 @@
 import { Hono } from "hono";
 import { HttpError } from "@outpost/platform/http_error";
 import { readJsonBody, validate } from "@outpost/platform/json_body";
-import type { Logger } from "@outpost/platform/log";
 import type { RouteDoc } from "@outpost/platform/openapi";
 import { isDeviceId } from "@outpost/protocol";
-import type { Downlink } from "../broker/downlink.ts";
-import type { CloudStore, CommandView } from "../store/store.ts";
+import { type FleetOperations, MAX_DESIRED_BYTES } from "../fleet/operations.ts";
+import type { CloudStore } from "../store/store.ts";
 import {
   CommandCreated,
   CommandInput,
@@ -24,57 +23,18 @@ import {
 
 /** Dependencies of {@link devicesRoutes}. */
 export interface DevicesRoutesOptions {
-  store: CloudStore;
-  downlink: Downlink;
-  logger: Logger;
+  store: Pick<
+    CloudStore,
+    "deviceExists" | "listDevices" | "getDevice" | "listCommands" | "getCommand"
+  >;
+  fleet: FleetOperations;
 }
 
-/** The largest desired state accepted; it travels as one retained MQTT message. */
-export const MAX_DESIRED_BYTES = 256 * 1024;
 const MAX_COMMAND_BYTES = 64 * 1024;
 const COMMAND_ID = /^[\w-]{1,64}$/;
 
 function unknownDevice(id: string): HttpError {
   return new HttpError(404, "not_found", `No device with id '${id.slice(0, 80)}'`);
-}
-
-/**
- * Replaces a device's desired state (bumping its version) and publishes it retained; the API
- * and the fleet console both call this, so they behave the same.
- * @returns the new version, or undefined when the device is not enrolled.
- */
-export async function setDesiredState(
-  options: DevicesRoutesOptions,
-  deviceId: string,
-  desired: Record<string, unknown>,
-): Promise<number | undefined> {
-  const { store, downlink, logger } = options;
-  const version = await store.setDesired(deviceId, desired);
-  if (version === undefined) return undefined;
-  try {
-    await downlink.desired(deviceId, { version, desired });
-  } catch (error) {
-    // Stored: it is re-sent when the device next comes online.
-    logger.warn("cannot publish desired state now", { deviceId, version, error });
-  }
-  logger.info("desired state set", { deviceId, version });
-  return version;
-}
-
-/**
- * Stores a command as queued and publishes it at once when the device is online; the API and
- * the fleet console both call this. The device must exist.
- */
-export async function queueCommand(
-  options: DevicesRoutesOptions,
-  deviceId: string,
-  input: { name: string; args?: Record<string, unknown> },
-): Promise<CommandView> {
-  const { store, downlink, logger } = options;
-  const command = await store.createCommand({ deviceId, name: input.name, args: input.args });
-  const delivered = await downlink.sendCommand(command);
-  logger.info("command queued", { deviceId, commandId: command.id, name: command.name, delivered });
-  return command;
 }
 
 /** The device routes, mounted under `/api/v1`. */
@@ -99,7 +59,7 @@ export function devicesRoutes(options: DevicesRoutesOptions): Hono {
     const id = c.req.param("id");
     if (!isDeviceId(id)) throw unknownDevice(id);
     const desired = validate(DesiredInput, await readJsonBody(c.req.raw, MAX_DESIRED_BYTES));
-    const version = await setDesiredState(options, id, desired);
+    const version = await options.fleet.setDesired(id, desired);
     if (version === undefined) throw unknownDevice(id);
     return c.json({ version });
   });
@@ -108,7 +68,7 @@ export function devicesRoutes(options: DevicesRoutesOptions): Hono {
     const id = c.req.param("id");
     await requireDevice(id);
     const input = validate(CommandInput, await readJsonBody(c.req.raw, MAX_COMMAND_BYTES));
-    const command = await queueCommand(options, id, input);
+    const command = await options.fleet.queueCommand(id, input);
     c.header("Location", `/api/v1/devices/${id}/commands/${command.id}`);
     return c.json({ id: command.id }, 201);
   });

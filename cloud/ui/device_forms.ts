@@ -5,7 +5,7 @@
  * @module
  */
 import { LOG_LEVELS } from "@outpost/platform/log";
-import { MAX_DESIRED_BYTES } from "../http/devices.ts";
+import { MAX_DESIRED_BYTES } from "../fleet/operations.ts";
 import { CommandInput, DesiredInput } from "../http/schemas.ts";
 import { checkField, type FieldRule } from "@outpost/web/components/field_rules";
 

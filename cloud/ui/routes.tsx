@@ -6,15 +6,17 @@
  *
  * Everything but the login needs a session from the admin token; every form post must be
  * same-origin and carry the session's CSRF token (see `web/session.ts`). Desired state and
- * commands go through the same functions as the HTTP API (`cloud/http/devices.ts`).
+ * commands go through the same use cases as the HTTP API (`cloud/fleet/operations.ts`).
  * @module
  */
 import { type Context, Hono } from "hono";
 import type { Logger } from "@outpost/platform/log";
 import { isDeviceId } from "@outpost/protocol";
-import type { Downlink } from "../broker/downlink.ts";
-import { MAX_DESIRED_BYTES, queueCommand, setDesiredState } from "../http/devices.ts";
-import type { CloudStore } from "../store/store.ts";
+import {
+  type FleetOperations,
+  type FleetReadModel,
+  MAX_DESIRED_BYTES,
+} from "../fleet/operations.ts";
 import { assetRoutes, type AssetSet } from "@outpost/web/assets";
 import { parseFleetFilter } from "./components/fleet_filter.ts";
 import { loginHref, readGuardedForm, requireCsrf, safeNext } from "@outpost/web/form_guard";
@@ -32,9 +34,10 @@ import { DevicesPage, loadFleet } from "./pages/devices.tsx";
 
 /** Dependencies of {@link createFleetUi}. */
 export interface FleetUiOptions {
-  store: CloudStore;
-  /** Publishes desired state and commands (the API's own). */
-  downlink: Downlink;
+  /** What the pages read. */
+  reads: FleetReadModel;
+  /** What the forms do (the API's own use cases). */
+  fleet: FleetOperations;
   logger: Logger;
   /** Sessions keyed by the admin token ({@link createFleetSessionAuth}). */
   session: SessionAuth;
@@ -60,11 +63,10 @@ const MAX_DESIRED_FORM_BYTES = 4 * MAX_DESIRED_BYTES;
 
 /** Builds the console's routes. */
 export function createFleetUi(options: FleetUiOptions): Hono {
-  const { store, session: auth } = options;
+  const { reads: store, fleet, session: auth } = options;
   const now = options.now ?? Date.now;
   const isReady = options.isReady ?? (() => true);
   const pollMs = options.pollMs ?? 5000;
-  const actions = { store, downlink: options.downlink, logger: options.logger };
   const app = new Hono();
 
   const contextOf = (c: Context): FleetContext => ({
@@ -177,7 +179,7 @@ export function createFleetUi(options: FleetUiOptions): Hono {
       if (!result.ok) {
         return { forms: { desiredText: result.value, desiredErrors: result.errors }, status: 422 };
       }
-      const version = await setDesiredState(actions, id, result.desired);
+      const version = await fleet.setDesired(id, result.desired);
       // Undefined only when the device was removed meanwhile: the page then says 404.
       if (version === undefined) return { forms: {}, status: 404 };
       return { redirect: `${devicePath(id)}?saved=${version}#desired` };
@@ -191,7 +193,7 @@ export function createFleetUi(options: FleetUiOptions): Hono {
       if (!result.ok) {
         return { forms: { level: result.level, commandErrors: result.errors }, status: 422 };
       }
-      const command = await queueCommand(actions, id, result.command);
+      const command = await fleet.queueCommand(id, result.command);
       return {
         redirect: `${devicePath(id)}?${new URLSearchParams({ command: command.id })}#commands`,
       };

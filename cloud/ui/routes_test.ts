@@ -5,6 +5,7 @@ import type { BatchRecord } from "@outpost/protocol";
 import { topics } from "@outpost/protocol";
 import { deviceTableProvisioner } from "../broker/credentials.ts";
 import { Downlink } from "../broker/downlink.ts";
+import { FleetOperations } from "../fleet/operations.ts";
 import { createCloudApp } from "../http/app.ts";
 import type { CloudStore } from "../store/store.ts";
 import { collectingLogger, enrollForTest, RecordingLink, withStore } from "../testing/fixtures.ts";
@@ -35,9 +36,10 @@ async function withFleet(
     const { logger } = collectingLogger();
     const downlink = new Downlink({ link, store, logger });
     const session = createFleetSessionAuth(ADMIN);
+    const fleet = new FleetOperations({ store, downlink, logger });
     const ui = createFleetUi({
-      store,
-      downlink,
+      reads: store,
+      fleet,
       logger,
       session,
       assets: await loadAssets({ buildDir: join(dir, "no-build") }),
@@ -46,7 +48,7 @@ async function withFleet(
     });
     const app = createCloudApp({
       store,
-      downlink,
+      fleet,
       provisioner: deviceTableProvisioner(),
       logger,
       metrics: new MetricsRegistry(),

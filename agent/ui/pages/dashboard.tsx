@@ -4,7 +4,7 @@
  * @module
  */
 import type { JSX } from "preact";
-import type { AgentStore } from "../../store/store.ts";
+import type { ConsoleStore } from "../console_store.ts";
 import { PageHeader } from "@outpost/web/components/layout";
 import type { SyncStatusView } from "../components/sync.tsx";
 import { island } from "@outpost/web/island_runtime";
@@ -18,9 +18,15 @@ export const DASHBOARD_READINGS = 120;
 /** Events listed. */
 export const DASHBOARD_EVENTS = 10;
 
+/** What the dashboard reads. */
+type DashboardStore = Pick<
+  ConsoleStore,
+  "generation" | "listSensors" | "queryReadings" | "listEvents"
+>;
+
 /** Dependencies of {@link createDashboardLoader}. */
 export interface DashboardSources {
-  store: AgentStore;
+  store: DashboardStore;
   syncStatus: () => Promise<SyncStatusView>;
   now: () => number;
   pollMs: number;
@@ -33,7 +39,7 @@ interface DashboardStoreView {
   events: LiveDashboardProps["events"];
 }
 
-async function readDashboardStore(store: AgentStore): Promise<DashboardStoreView> {
+async function readDashboardStore(store: DashboardStore): Promise<DashboardStoreView> {
   const [names, events] = await Promise.all([
     store.listSensors(),
     store.listEvents({ limit: DASHBOARD_EVENTS }),

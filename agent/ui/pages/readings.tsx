@@ -5,7 +5,8 @@
  */
 import type { JSX } from "preact";
 import { bucketMs, BucketParam } from "@outpost/platform/buckets";
-import type { AgentStore, ReadingBucket } from "../../store/store.ts";
+import type { ReadingBucket } from "../../store/store.ts";
+import type { ConsoleStore } from "../console_store.ts";
 import { LineChart } from "@outpost/web/components/chart";
 import { ErrorSummary, Select, TextInput } from "@outpost/web/components/form";
 import { formatDateTime, formatNumber } from "@outpost/web/components/format";
@@ -126,7 +127,7 @@ export interface ReadingsData {
 
 /** Queries the buckets of a valid filter. */
 export async function loadReadings(
-  store: AgentStore,
+  store: Pick<ConsoleStore, "aggregateReadings" | "queryReadings">,
   filter: Extract<ReadingsFilter, { ok: true }>,
 ): Promise<ReadingsData> {
   const rows = await store.aggregateReadings(

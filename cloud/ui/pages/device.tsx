@@ -5,7 +5,8 @@
  * @module
  */
 import type { ComponentChildren, JSX } from "preact";
-import type { CloudStore, DeviceDetail } from "../../store/store.ts";
+import type { DeviceDetail } from "../../store/store.ts";
+import type { FleetReadModel } from "../../fleet/operations.ts";
 import { Labels, PresenceBadge } from "../components/device_table.tsx";
 import { EventsTable, type EventView } from "@outpost/web/components/events";
 import { ErrorSummary, Hidden, Select, TextArea } from "@outpost/web/components/form";
@@ -57,7 +58,7 @@ export interface DeviceFormsState {
 
 /** Dependencies of {@link loadDevicePage}. */
 export interface DevicePageSources {
-  store: CloudStore;
+  store: Pick<FleetReadModel, "getDevice" | "queryReadings" | "listEvents" | "listCommands">;
   csrfToken: string;
   pollMs: number;
   now: () => number;

@@ -4,7 +4,7 @@
  * @module
  */
 import type { JSX } from "preact";
-import type { CloudStore } from "../../store/store.ts";
+import type { FleetReadModel } from "../../fleet/operations.ts";
 import type { DeviceView } from "../components/device_table.tsx";
 import { type FleetFilter, isEmptyFilter, matchesFleetFilter } from "../components/fleet_filter.ts";
 import { Select, TextInput } from "@outpost/web/components/form";
@@ -18,7 +18,7 @@ export const DEVICES_API = "/api/v1/devices";
 
 /** Dependencies of {@link loadFleet}. */
 export interface FleetSources {
-  store: CloudStore;
+  store: Pick<FleetReadModel, "listDevices">;
   filter: FleetFilter;
   csrfToken: string;
   pollMs: number;
