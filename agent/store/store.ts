@@ -8,7 +8,12 @@ import type Database from "libsql";
 import { transact } from "@outpost/platform/sqlite";
 import { BulkInserter } from "./bulk_insert.ts";
 import type { AgentDatabase } from "./schema.ts";
-import type { EventRecord, OutboxPayload, ReadingRecord } from "@outpost/protocol";
+import type {
+  CommandResultRecord,
+  EventRecord,
+  ReadingRecord,
+  ReportedRecord,
+} from "@outpost/protocol";
 
 /** A reading to store; `ts` is device time in ms since the epoch. */
 export interface NewReading {
@@ -92,9 +97,30 @@ export interface OutboxRow {
   payload: string;
 }
 
-const INSERT_CHUNK = 1000;
+/** A desired-state message as the store keeps it. */
+export interface DesiredMessage {
+  version: number;
+  desired: Record<string, unknown>;
+}
+
+/** A command as the store records it: its id, name and how it ended. */
+export interface CommandOutcomeRecord {
+  id: string;
+  name: string;
+  status: "succeeded" | "failed";
+}
 
 type Db = Kysely<AgentDatabase> | Transaction<AgentDatabase>;
+
+/** The keys of the `sync_state` table, spelled here and nowhere else. */
+const STATE = {
+  ackedSeq: "acked_seq",
+  lastAckAt: "last_ack_at",
+  desired: "desired",
+  desiredVersion: "desired_version",
+  appliedVersion: "applied_version",
+} as const;
+type StateKey = typeof STATE[keyof typeof STATE];
 
 async function currentSeq(db: Db): Promise<number> {
   const row = await sql<{ seq: number }>`SELECT seq FROM sqlite_sequence WHERE name = 'outbox'`
@@ -102,38 +128,21 @@ async function currentSeq(db: Db): Promise<number> {
   return row.rows[0]?.seq ?? 0;
 }
 
-/** Reads a value of the `sync_state` table. */
-export async function readState(db: Db, key: string): Promise<string | undefined> {
+async function readState(db: Db, key: StateKey): Promise<string | undefined> {
   const row = await db.selectFrom("sync_state").select("value").where("key", "=", key)
     .executeTakeFirst();
   return row?.value;
 }
 
-/** Writes a value of the `sync_state` table. */
-export async function writeState(db: Db, key: string, value: string): Promise<void> {
+async function writeState(db: Db, key: StateKey, value: string): Promise<void> {
   await db.insertInto("sync_state").values({ key, value })
     .onConflict((oc) => oc.column("key").doUpdateSet({ value }))
     .execute();
 }
 
-/** Appends records to the outbox with consecutive seqs; returns the first seq used. */
-export async function appendOutbox(db: Db, payloads: string[], kind: string, now: number) {
-  const first = (await currentSeq(db)) + 1;
-  for (let offset = 0; offset < payloads.length; offset += INSERT_CHUNK) {
-    const rows = payloads.slice(offset, offset + INSERT_CHUNK).map((payload, i) => ({
-      seq: first + offset + i,
-      kind,
-      payload,
-      created_at: now,
-    }));
-    await db.insertInto("outbox").values(rows).execute();
-  }
-  return first;
-}
-
 /** The agent's data access. Safe to share: the driver serializes statements. */
 export class AgentStore {
-  readonly db: Kysely<AgentDatabase>;
+  readonly #db: Kysely<AgentDatabase>;
   #appendListeners = new Set<() => void>();
   #generation = 0;
   #outboxInserts: BulkInserter;
@@ -141,7 +150,7 @@ export class AgentStore {
 
   /** `raw` is the libSQL handle under `db` (batch inserts use prepared statements on it). */
   constructor(db: Kysely<AgentDatabase>, raw: Database.Database) {
-    this.db = db;
+    this.#db = db;
     this.#outboxInserts = new BulkInserter(raw, "outbox", ["seq", "kind", "payload", "created_at"]);
     this.#readingInserts = new BulkInserter(raw, "readings", [
       "seq",
@@ -159,8 +168,8 @@ export class AgentStore {
     return () => this.#appendListeners.delete(listener);
   }
 
-  /** Tells the listeners that records were appended; call after a commit. */
-  notifyAppend(): void {
+  /** Tells the listeners that records were appended; called after each commit that did. */
+  #notifyAppend(): void {
     this.#generation++;
     for (const listener of this.#appendListeners) listener();
   }
@@ -176,9 +185,9 @@ export class AgentStore {
     now = Date.now(),
   ): Promise<{ accepted: number; lastSeq: number }> {
     if (readings.length === 0) {
-      return { accepted: 0, lastSeq: await currentSeq(this.db) };
+      return { accepted: 0, lastSeq: await currentSeq(this.#db) };
     }
-    return await transact(this.db, async (tx) => {
+    return await transact(this.#db, async (tx) => {
       const first = (await currentSeq(tx)) + 1;
       const outbox = new Array<unknown>(readings.length * 4);
       const rows = new Array<unknown>(readings.length * 6);
@@ -216,12 +225,12 @@ export class AgentStore {
       this.#outboxInserts.insert(outbox);
       this.#readingInserts.insert(rows);
       return { accepted: readings.length, lastSeq: first + readings.length - 1 };
-    }).finally(() => this.notifyAppend());
+    }).finally(() => this.#notifyAppend());
   }
 
   /** The newest readings first, filtered. */
   async queryReadings(query: ReadingsQuery): Promise<Reading[]> {
-    let select = this.db.selectFrom("readings").select(["seq", "sensor", "value", "unit", "ts"]);
+    let select = this.#db.selectFrom("readings").select(["seq", "sensor", "value", "unit", "ts"]);
     if (query.sensor !== undefined) select = select.where("sensor", "=", query.sensor);
     if (query.from !== undefined) select = select.where("ts", ">=", query.from);
     if (query.to !== undefined) select = select.where("ts", "<", query.to);
@@ -235,7 +244,7 @@ export class AgentStore {
     // A literal, not a parameter: numbers bind as REAL and would make the division fractional.
     const width = sql.lit(Math.max(1, Math.trunc(bucketMs)));
     const bucket = sql<number>`(ts / ${width}) * ${width}`;
-    let select = this.db.selectFrom("readings").select((eb) => [
+    let select = this.#db.selectFrom("readings").select((eb) => [
       "sensor",
       bucket.as("bucket"),
       eb.fn.min<number>("value").as("min"),
@@ -271,7 +280,7 @@ export class AgentStore {
         SELECT (SELECT MIN(sensor) FROM readings WHERE sensor > sensors.sensor)
         FROM sensors WHERE sensors.sensor IS NOT NULL
       )
-      SELECT sensor FROM sensors WHERE sensor IS NOT NULL`.execute(this.db);
+      SELECT sensor FROM sensors WHERE sensor IS NOT NULL`.execute(this.#db);
     return rows.rows.map((row) => row.sensor);
   }
 
@@ -289,8 +298,8 @@ export class AgentStore {
       ...(event.data === undefined ? {} : { data: event.data }),
       ts: createdAt,
     };
-    const seq = await transact(this.db, async (tx) => {
-      const seq = await appendOutbox(tx, [JSON.stringify(record)], "event", now);
+    const seq = await transact(this.#db, async (tx) => {
+      const seq = await this.#appendOutbox(tx, [JSON.stringify(record)], "event", now);
       await tx.insertInto("events").values({
         seq,
         id,
@@ -301,7 +310,7 @@ export class AgentStore {
         created_at: now,
       }).execute();
       return seq;
-    }).finally(() => this.notifyAppend());
+    }).finally(() => this.#notifyAppend());
     return {
       id,
       seq,
@@ -315,7 +324,7 @@ export class AgentStore {
 
   /** The newest events first, filtered. */
   async listEvents(query: EventsQuery): Promise<StoredEvent[]> {
-    let select = this.db.selectFrom("events").selectAll();
+    let select = this.#db.selectFrom("events").selectAll();
     if (query.kind !== undefined) select = select.where("kind", "=", query.kind);
     if (query.severity !== undefined) select = select.where("severity", "=", query.severity);
     const rows = await select.orderBy("seq", "desc").limit(query.limit).execute();
@@ -324,25 +333,94 @@ export class AgentStore {
 
   /** One event by id. */
   async getEvent(id: string): Promise<StoredEvent | undefined> {
-    const row = await this.db.selectFrom("events").selectAll().where("id", "=", id)
+    const row = await this.#db.selectFrom("events").selectAll().where("id", "=", id)
       .executeTakeFirst();
     return row ? toStoredEvent(row) : undefined;
   }
 
-  /** Appends records that have no table of their own (reported state, command results). */
-  async appendRecord(payload: OutboxPayload, now = Date.now()): Promise<number> {
-    return await transact(
-      this.db,
-      (tx) => appendOutbox(tx, [JSON.stringify(payload)], payload.type, now),
-    ).finally(() => this.notifyAppend());
+  /**
+   * The one outbox writer: appends `payloads` with consecutive seqs inside `tx` and returns the
+   * first seq. Runs on the transaction's connection (see bulk_insert.ts), so it commits or rolls
+   * back with the rows it reports.
+   */
+  async #appendOutbox(tx: Db, payloads: string[], kind: string, now: number): Promise<number> {
+    const first = (await currentSeq(tx)) + 1;
+    const values = new Array<unknown>(payloads.length * 4);
+    for (let i = 0; i < payloads.length; i++) {
+      values[i * 4] = first + i;
+      values[i * 4 + 1] = kind;
+      values[i * 4 + 2] = payloads[i];
+      values[i * 4 + 3] = now;
+    }
+    this.#outboxInserts.insert(values);
+    return first;
+  }
+
+  /** The version of the desired state held (0 before the first). */
+  async desiredVersion(): Promise<number> {
+    return Number(await readState(this.#db, STATE.desiredVersion) ?? 0);
+  }
+
+  /**
+   * Stores a desired state newer than the one held, with the version the agent applied and the
+   * reported record that tells the cloud, in one transaction. `appliedVersion` is the message's
+   * version when it was applied, or the previous one when applying failed (the agent keeps its
+   * working settings). Returns false, changing nothing, when the version is not newer (a
+   * concurrent delivery may have won).
+   */
+  async storeDesired(
+    message: DesiredMessage,
+    report: ReportedRecord,
+    now = Date.now(),
+  ): Promise<boolean> {
+    const stored = await transact(this.#db, async (tx) => {
+      const latest = Number(await readState(tx, STATE.desiredVersion) ?? 0);
+      if (message.version <= latest) return false;
+      await writeState(tx, STATE.desired, JSON.stringify(message.desired));
+      await writeState(tx, STATE.desiredVersion, String(message.version));
+      await writeState(tx, STATE.appliedVersion, String(report.appliedVersion));
+      await this.#appendOutbox(tx, [JSON.stringify(report)], report.type, now);
+      return true;
+    });
+    if (stored) this.#notifyAppend();
+    return stored;
+  }
+
+  /** True when a command with this id was already run (commands run once per id). */
+  async hasSeenCommand(id: string): Promise<boolean> {
+    const seen = await this.#db.selectFrom("commands_seen").select("id").where("id", "=", id)
+      .executeTakeFirst();
+    return seen !== undefined;
+  }
+
+  /**
+   * Records that a command ran and appends its result record, in one transaction. Returns false,
+   * changing nothing, when its id was recorded meanwhile (a concurrent delivery won).
+   */
+  async recordCommand(
+    command: CommandOutcomeRecord,
+    result: CommandResultRecord,
+    now = Date.now(),
+  ): Promise<boolean> {
+    const recorded = await transact(this.#db, async (tx) => {
+      const inserted = await tx.insertInto("commands_seen")
+        .values({ id: command.id, name: command.name, status: command.status, received_at: now })
+        .onConflict((oc) => oc.column("id").doNothing())
+        .executeTakeFirst();
+      if (Number(inserted.numInsertedOrUpdatedRows ?? 0) === 0) return false;
+      await this.#appendOutbox(tx, [JSON.stringify(result)], result.type, now);
+      return true;
+    });
+    if (recorded) this.#notifyAppend();
+    return recorded;
   }
 
   /** Outbox counters; O(1) because seqs are consecutive and acks are a prefix. */
   async outboxStats(): Promise<OutboxStats> {
     const [lastSeq, acked, lastAckAt] = await Promise.all([
-      currentSeq(this.db),
-      readState(this.db, "acked_seq"),
-      readState(this.db, "last_ack_at"),
+      currentSeq(this.#db),
+      readState(this.#db, STATE.ackedSeq),
+      readState(this.#db, STATE.lastAckAt),
     ]);
     const ackedSeq = Number(acked ?? 0);
     return {
@@ -355,7 +433,11 @@ export class AgentStore {
 
   /** Outbox rows after `afterSeq`, in order, at most `limit`. */
   async readOutbox(afterSeq: number, limit: number): Promise<OutboxRow[]> {
-    return await this.db.selectFrom("outbox").select(["seq", "payload"]).where("seq", ">", afterSeq)
+    return await this.#db.selectFrom("outbox").select(["seq", "payload"]).where(
+      "seq",
+      ">",
+      afterSeq,
+    )
       .orderBy("seq").limit(limit).execute();
   }
 
@@ -364,16 +446,16 @@ export class AgentStore {
    * (never lowers it). Returns the acked seq now in force.
    */
   async acknowledge(upTo: number, now = Date.now()): Promise<number> {
-    return await transact(this.db, async (tx) => {
-      const current = Number(await readState(tx, "acked_seq") ?? 0);
+    return await transact(this.#db, async (tx) => {
+      const current = Number(await readState(tx, STATE.ackedSeq) ?? 0);
       const last = await currentSeq(tx);
       // An ack beyond what we ever wrote is a cloud bug or a forged message: cap it.
       const next = Math.min(Math.max(current, upTo), last);
       if (next > current) {
         await tx.deleteFrom("outbox").where("seq", "<=", next).execute();
-        await writeState(tx, "acked_seq", String(next));
+        await writeState(tx, STATE.ackedSeq, String(next));
       }
-      await writeState(tx, "last_ack_at", new Date(now).toISOString());
+      await writeState(tx, STATE.lastAckAt, new Date(now).toISOString());
       return next;
     });
   }
@@ -385,8 +467,8 @@ export class AgentStore {
    * Returns the offset applied (0 when nothing had to move).
    */
   async rebaseSeqs(cloudAckedSeq: number): Promise<number> {
-    return await transact(this.db, async (tx) => {
-      const acked = Number(await readState(tx, "acked_seq") ?? 0);
+    return await transact(this.#db, async (tx) => {
+      const acked = Number(await readState(tx, STATE.ackedSeq) ?? 0);
       if (cloudAckedSeq <= acked) return 0;
       const offset = cloudAckedSeq - acked;
       // Two steps through negative seqs so no intermediate value collides with a primary key.
@@ -401,7 +483,7 @@ export class AgentStore {
         Math.max(last + offset, cloudAckedSeq)
       })`
         .execute(tx);
-      await writeState(tx, "acked_seq", String(cloudAckedSeq));
+      await writeState(tx, STATE.ackedSeq, String(cloudAckedSeq));
       return offset;
     }).finally(() => this.#generation++);
   }
@@ -412,10 +494,10 @@ export class AgentStore {
    */
   async pruneExpired(retentionDays: number, now = Date.now()): Promise<number> {
     const cutoff = now - retentionDays * 86_400_000;
-    const acked = Number(await readState(this.db, "acked_seq") ?? 0);
-    const readings = await this.db.deleteFrom("readings").where("ts", "<", cutoff)
+    const acked = Number(await readState(this.#db, STATE.ackedSeq) ?? 0);
+    const readings = await this.#db.deleteFrom("readings").where("ts", "<", cutoff)
       .where("seq", "<=", acked).executeTakeFirst();
-    const events = await this.db.deleteFrom("events").where("created_at", "<", cutoff)
+    const events = await this.#db.deleteFrom("events").where("created_at", "<", cutoff)
       .where("seq", "<=", acked).executeTakeFirst();
     this.#generation++;
     return Number(readings.numDeletedRows) + Number(events.numDeletedRows);
@@ -424,9 +506,9 @@ export class AgentStore {
   /** The desired configuration as last received and the version applied. */
   async readConfig(): Promise<DeviceConfig> {
     const [desired, desiredVersion, appliedVersion] = await Promise.all([
-      readState(this.db, "desired"),
-      readState(this.db, "desired_version"),
-      readState(this.db, "applied_version"),
+      readState(this.#db, STATE.desired),
+      readState(this.#db, STATE.desiredVersion),
+      readState(this.#db, STATE.appliedVersion),
     ]);
     return {
       desired: desired ? JSON.parse(desired) : {},
@@ -437,7 +519,7 @@ export class AgentStore {
 
   /** True when the database answers a query. */
   async ping(): Promise<boolean> {
-    await sql`SELECT 1`.execute(this.db);
+    await sql`SELECT 1`.execute(this.#db);
     return true;
   }
 }

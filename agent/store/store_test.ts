@@ -212,3 +212,72 @@ Deno.test("rebaseSeqs renumbers unacked records after the cloud's acked seq and 
     assert.equal(await store.rebaseSeqs(400), 0, "a lower cloud ack changes nothing");
   });
 });
+
+Deno.test("readings, events, reported state and command results share one run of consecutive seqs", async () => {
+  await withStore(async ({ store }) => {
+    const appended: number[] = [];
+    store.onAppend(() => appended.push(1));
+    await store.insertReadings([{ sensor: "t", value: 1, unit: "C", ts: T0 }]);
+    const event = await store.insertEvent({ kind: "door", severity: "info", message: "open" });
+    assert.equal(event.seq, 2);
+    const ts = new Date(T0).toISOString();
+    assert.equal(
+      await store.storeDesired(
+        { version: 4, desired: { logLevel: "debug" } },
+        { type: "reported", appliedVersion: 4, reported: { logLevel: "debug" }, ts },
+      ),
+      true,
+    );
+    assert.equal(
+      await store.recordCommand(
+        { id: "c1", name: "ping", status: "succeeded" },
+        { type: "command_result", commandId: "c1", status: "succeeded", ts },
+      ),
+      true,
+    );
+    const rows = await store.readOutbox(0, 10);
+    assert.deepEqual(rows.map((row) => row.seq), [1, 2, 3, 4]);
+    assert.deepEqual(rows.map((row) => JSON.parse(row.payload).type), [
+      "reading",
+      "event",
+      "reported",
+      "command_result",
+    ]);
+    assert.equal(appended.length, 4, "every commit that appended woke the publisher");
+  });
+});
+
+Deno.test("storeDesired keeps only newer versions and recordCommand records an id once", async () => {
+  await withStore(async ({ store }) => {
+    const ts = new Date(T0).toISOString();
+    const report = (appliedVersion: number) => ({
+      type: "reported" as const,
+      appliedVersion,
+      reported: {},
+      ts,
+    });
+    assert.equal(await store.storeDesired({ version: 2, desired: { a: 1 } }, report(2)), true);
+    assert.equal(await store.storeDesired({ version: 2, desired: { a: 9 } }, report(2)), false);
+    assert.equal(await store.storeDesired({ version: 1, desired: { a: 9 } }, report(1)), false);
+    // A failed apply stores the desired state but keeps the applied version where it was.
+    assert.equal(await store.storeDesired({ version: 3, desired: { a: 3 } }, report(2)), true);
+    assert.deepEqual(await store.readConfig(), {
+      desired: { a: 3 },
+      desiredVersion: 3,
+      appliedVersion: 2,
+    });
+    assert.equal(await store.desiredVersion(), 3);
+    const command = { id: "c1", name: "ping", status: "succeeded" as const };
+    const result = {
+      type: "command_result" as const,
+      commandId: "c1",
+      status: "succeeded" as const,
+      ts,
+    };
+    assert.equal(await store.hasSeenCommand("c1"), false);
+    assert.equal(await store.recordCommand(command, result), true);
+    assert.equal(await store.hasSeenCommand("c1"), true);
+    assert.equal(await store.recordCommand(command, result), false);
+    assert.equal((await store.outboxStats()).lastSeq, 3, "nothing appended for refused writes");
+  });
+});

@@ -7,8 +7,7 @@ import type { Logger, LogLevel } from "@outpost/platform/log";
 import { LOG_LEVELS } from "@outpost/platform/log";
 import type { Command, Desired } from "@outpost/protocol";
 import { CommandResultRecord, type ReportedRecord } from "@outpost/protocol";
-import { transact } from "@outpost/platform/sqlite";
-import { type AgentStore, appendOutbox, readState, writeState } from "../store/store.ts";
+import type { AgentStore } from "../store/store.ts";
 
 /** The longest `error` a command result may carry (the protocol's own limit). */
 const MAX_RESULT_ERROR = CommandResultRecord.shape.error.unwrap().maxLength ?? 4000;
@@ -52,14 +51,14 @@ export function runCommand(command: Command, context: CommandContext): CommandOu
 
 /** Options of {@link DownlinkHandler}. */
 export interface DownlinkHandlerOptions {
-  store: AgentStore;
+  store: Pick<AgentStore, "desiredVersion" | "storeDesired" | "hasSeenCommand" | "recordCommand">;
   logger: Logger;
   context: CommandContext;
   /** Applies the parts of desired state the agent understands (e.g. `logLevel`). */
   applyDesired?: (desired: Record<string, unknown>) => void;
 }
 
-/** Applies desired state and runs commands, persisting outcomes atomically with their reports. */
+/** Applies desired state and runs commands; the store persists outcomes with their reports. */
 export class DownlinkHandler {
   #options: DownlinkHandlerOptions;
 
@@ -68,12 +67,12 @@ export class DownlinkHandler {
   }
 
   /**
-   * Applies `message` if its version is newer than the one held. Stores it, marks it applied
-   * and appends the reported record in one transaction. Returns true when applied.
+   * Applies `message` if its version is newer than the one held; the store keeps it, marks it
+   * applied and appends the reported record in one transaction. Returns true when applied.
    */
   async desired(message: Desired): Promise<boolean> {
     const { store, logger } = this.#options;
-    const current = Number(await readState(store.db, "desired_version") ?? 0);
+    const current = await store.desiredVersion();
     if (message.version <= current) {
       logger.debug("desired state not newer; ignored", { version: message.version, current });
       return false;
@@ -84,41 +83,27 @@ export class DownlinkHandler {
       logger.warn("applying desired state failed; stored anyway", { error });
     }
     const now = Date.now();
-    const record: ReportedRecord = {
+    const report: ReportedRecord = {
       type: "reported",
       appliedVersion: message.version,
       reported: { desiredVersion: message.version, logLevel: logger.getLevel() },
       ts: new Date(now).toISOString(),
     };
-    const applied = await transact(store.db, async (tx) => {
-      // Re-check inside the transaction: a concurrent delivery may have won.
-      const latest = Number(await readState(tx, "desired_version") ?? 0);
-      if (message.version <= latest) return false;
-      await writeState(tx, "desired", JSON.stringify(message.desired));
-      await writeState(tx, "desired_version", String(message.version));
-      await writeState(tx, "applied_version", String(message.version));
-      await appendOutbox(tx, [JSON.stringify(record)], "reported", now);
-      return true;
-    });
-    if (applied) {
-      store.notifyAppend();
-      logger.info("desired state applied", { version: message.version });
-    }
+    const applied = await store.storeDesired(message, report, now);
+    if (applied) logger.info("desired state applied", { version: message.version });
     return applied;
   }
 
-  /** Runs `command` unless its id was seen; records it and its result in one transaction. */
+  /** Runs `command` unless its id was seen; the store records it and its result atomically. */
   async command(command: Command): Promise<CommandOutcome | undefined> {
     const { store, logger } = this.#options;
-    const seen = await store.db.selectFrom("commands_seen").select("id")
-      .where("id", "=", command.id).executeTakeFirst();
-    if (seen) {
+    if (await store.hasSeenCommand(command.id)) {
       logger.info("duplicate command delivery ignored", { id: command.id, name: command.name });
       return undefined;
     }
     const outcome = runCommand(command, this.#options.context);
     const now = Date.now();
-    const record: CommandResultRecord = {
+    const result: CommandResultRecord = {
       type: "command_result",
       commandId: command.id,
       status: outcome.status,
@@ -130,17 +115,12 @@ export class DownlinkHandler {
       ...(outcome.status === "failed" ? { error: outcome.error.slice(0, MAX_RESULT_ERROR) } : {}),
       ts: new Date(now).toISOString(),
     };
-    const recorded = await transact(store.db, async (tx) => {
-      const inserted = await tx.insertInto("commands_seen")
-        .values({ id: command.id, name: command.name, status: outcome.status, received_at: now })
-        .onConflict((oc) => oc.column("id").doNothing())
-        .executeTakeFirst();
-      if (Number(inserted.numInsertedOrUpdatedRows ?? 0) === 0) return false;
-      await appendOutbox(tx, [JSON.stringify(record)], "command_result", now);
-      return true;
-    });
+    const recorded = await store.recordCommand(
+      { id: command.id, name: command.name, status: outcome.status },
+      result,
+      now,
+    );
     if (!recorded) return undefined;
-    store.notifyAppend();
     logger.info("command ran", { id: command.id, name: command.name, status: outcome.status });
     return outcome;
   }

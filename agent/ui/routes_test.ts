@@ -340,11 +340,10 @@ Deno.test("settings show device, enrollment and desired config, never a secret",
 
 Deno.test("settings say when the agent is not enrolled and show the desired config", async () => {
   await withUi(async ({ request, store }) => {
-    await store.db.insertInto("sync_state").values([
-      { key: "desired", value: JSON.stringify({ logLevel: "debug", sampleSeconds: 5 }) },
-      { key: "desired_version", value: "3" },
-      { key: "applied_version", value: "2" },
-    ]).execute();
+    await store.storeDesired(
+      { version: 3, desired: { logLevel: "debug", sampleSeconds: 5 } },
+      { type: "reported", appliedVersion: 2, reported: {}, ts: new Date().toISOString() },
+    );
     const page = await html(await request("/settings"));
     assert.match(page, /Not enrolled: no cloud configured/);
     assert.match(page, /<dd data-fact="desiredVersion">3<\/dd>/);
