@@ -46,11 +46,6 @@ export interface RunningCloud {
 export interface StartCloudOptions {
   /** Routes mounted at `/` instead of the fleet console (`cloud/ui/`). */
   ui?: Hono;
-  /**
-   * Fault injection for tests: SIGKILL this process right after the n-th stored batch is
-   * committed and before its ack is published (the worst moment for exactly-once).
-   */
-  crashAfterCommits?: number;
 }
 
 function crashAfter(commits: number, logger: Logger): () => void {
@@ -159,8 +154,9 @@ export async function startCloud(
       downlink,
       logger: logger.child({ part: "ingest" }),
       metrics,
-      afterCommit: options.crashAfterCommits
-        ? crashAfter(options.crashAfterCommits, logger)
+      // The worst moment for exactly-once: after the commit, before the ack.
+      afterCommit: config.faultCrashAfterCommits
+        ? crashAfter(config.faultCrashAfterCommits, logger)
         : undefined,
     });
     await link.subscribeUplink(ingest.handle);

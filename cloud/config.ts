@@ -154,6 +154,16 @@ export const cloudSettings = {
     parse: enumParser(LOG_LEVELS),
     fallback: "info" as LogLevel,
   },
+  /**
+   * Fault injection for the test suites only (docs/RELIABILITY.md): SIGKILL the cloud right
+   * after the n-th stored batch commits, before its ack is published. 0 (default) is off.
+   */
+  faultCrashAfterCommits: {
+    flag: "fault-crash-after-commits",
+    env: "OUTPOST_FAULT_CRASH_AFTER_COMMITS",
+    parse: intParser(0, 1_000_000_000),
+    fallback: 0,
+  },
 };
 
 /** The cloud's resolved configuration; `database` is always set. */

@@ -3,8 +3,7 @@
  * and commands (run once per id, results reported through the outbox).
  * @module
  */
-import type { Logger, LogLevel } from "@outpost/platform/log";
-import { LOG_LEVELS } from "@outpost/platform/log";
+import { isLogLevel, LOG_LEVELS, type Logger } from "@outpost/platform/log";
 import type { Command, Desired } from "@outpost/protocol";
 import { CommandResultRecord, type ReportedRecord } from "@outpost/protocol";
 import type { AgentStore } from "../store/store.ts";
@@ -33,7 +32,7 @@ export function runCommand(command: Command, context: CommandContext): CommandOu
       return { status: "succeeded", result: { resendFrom: context.resync() } };
     case "set-log-level": {
       const level = command.args?.level;
-      if (typeof level !== "string" || !(LOG_LEVELS as readonly string[]).includes(level)) {
+      if (!isLogLevel(level)) {
         return {
           status: "failed",
           error: `set-log-level needs args.level, one of ${LOG_LEVELS.join(", ")}; got ${
@@ -41,7 +40,7 @@ export function runCommand(command: Command, context: CommandContext): CommandOu
           }`,
         };
       }
-      context.logger.setLevel(level as LogLevel);
+      context.logger.setLevel(level);
       return { status: "succeeded", result: { level } };
     }
     default:

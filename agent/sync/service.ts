@@ -5,7 +5,7 @@
  * @module
  */
 import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
-import type { Logger } from "@outpost/platform/log";
+import { isLogLevel, type Logger } from "@outpost/platform/log";
 import type { SyncConnection } from "./state.ts";
 import { Ack, Command, decodeMessage, Desired, type Status } from "@outpost/protocol";
 import { parseTopic, topics } from "@outpost/protocol";
@@ -80,10 +80,7 @@ export class SyncService {
       logger: options.logger.child({ part: "downlink" }),
       context: { logger: options.logger, resync: () => this.#publisher.resync() },
       applyDesired: (desired) => {
-        const level = desired.logLevel;
-        if (level === "debug" || level === "info" || level === "warn" || level === "error") {
-          options.logger.setLevel(level);
-        }
+        if (isLogLevel(desired.logLevel)) options.logger.setLevel(desired.logLevel);
       },
     });
   }
@@ -399,11 +396,8 @@ export class SyncService {
       logger.warn("message on an unexpected topic ignored", { topic });
       return;
     }
-    if (parsed.kind === "ack") {
-      const ack = decodeMessage(Ack, payload);
-      if (!ack.ok) return logger.warn("malformed ack ignored", { error: ack.error });
-      await this.#publisher.acknowledge(ack.value.upTo);
-    } else if (parsed.kind === "desired") {
+    // Acks never get here: the message listener hands them to the publisher directly.
+    if (parsed.kind === "desired") {
       if (payload.byteLength === 0) return; // a cleared retained message
       const desired = decodeMessage(Desired, payload);
       if (!desired.ok) {
