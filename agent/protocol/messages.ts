@@ -34,6 +34,7 @@ export const Batch = z.object({
     ctx.addIssue({
       code: "custom",
       path: ["records"],
+      params: { reason: "range_mismatch" },
       message: `range ${batch.from}..${batch.to} needs ${
         batch.to - batch.from + 1
       } records, got ${batch.records.length}`,
@@ -45,6 +46,7 @@ export const Batch = z.object({
       ctx.addIssue({
         code: "custom",
         path: ["records", i, "seq"],
+        params: { reason: "range_mismatch" },
         message: `expected seq ${batch.from + i}, got ${batch.records[i].seq}`,
       });
       return;
@@ -125,8 +127,21 @@ export const EnrollResponse = z.object({
 /** Type of {@link EnrollResponse}. */
 export type EnrollResponse = z.infer<typeof EnrollResponse>;
 
+/** Why a payload could not be decoded; the ingest counts rejections by these. */
+export const DECODE_FAILURES = ["oversized", "malformed_json", "schema", "range_mismatch"] as const;
+/** One of {@link DECODE_FAILURES}. */
+export type DecodeFailure = typeof DECODE_FAILURES[number];
+
+/** What {@link decodeMessage} gives: the value, or a failure code and a message naming the field. */
+export type Decoded<T> = { ok: true; value: T } | {
+  ok: false;
+  reason: DecodeFailure;
+  error: string;
+};
+
 /**
- * Decodes a JSON payload against a schema; returns an error string instead of throwing.
+ * Decodes a JSON payload against a schema; returns a failure code and message instead of
+ * throwing.
  * `accept`, when given, is a cheaper check of the common shape: JSON it accepts is taken as is
  * (it must only accept what the schema would return unchanged); the rest goes to the schema.
  */
@@ -134,10 +149,11 @@ export function decodeMessage<T extends z.ZodType>(
   schema: T,
   payload: Uint8Array | string,
   accept?: (json: unknown) => json is z.infer<T>,
-): { ok: true; value: z.infer<T> } | { ok: false; error: string } {
+): Decoded<z.infer<T>> {
   if (typeof payload !== "string" && payload.byteLength > MAX_MESSAGE_BYTES) {
     return {
       ok: false,
+      reason: "oversized",
       error: `payload of ${payload.byteLength} bytes exceeds ${MAX_MESSAGE_BYTES}`,
     };
   }
@@ -148,13 +164,24 @@ export function decodeMessage<T extends z.ZodType>(
       : new TextDecoder("utf-8", { fatal: true }).decode(payload);
     json = JSON.parse(text);
   } catch (error) {
-    return { ok: false, error: `not JSON: ${(error as Error).message.slice(0, 120)}` };
+    return {
+      ok: false,
+      reason: "malformed_json",
+      error: `not JSON: ${(error as Error).message.slice(0, 120)}`,
+    };
   }
   if (accept?.(json)) return { ok: true, value: json };
   const result = schema.safeParse(json);
   if (!result.success) {
     const first = result.error.issues[0];
-    return { ok: false, error: `schema: ${first.path.join(".") || "(root)"}: ${first.message}` };
+    const reason = first.code === "custom" && first.params?.reason === "range_mismatch"
+      ? "range_mismatch"
+      : "schema";
+    return {
+      ok: false,
+      reason,
+      error: `schema: ${first.path.join(".") || "(root)"}: ${first.message}`,
+    };
   }
   return { ok: true, value: result.data };
 }

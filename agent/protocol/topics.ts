@@ -19,6 +19,10 @@ export const DEVICE_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 export const UP_KINDS = ["batch", "status"] as const;
 /** Downlink message kinds. */
 export const DOWN_KINDS = ["ack", "desired", "cmd"] as const;
+/** One of {@link UP_KINDS}. */
+export type UpKind = typeof UP_KINDS[number];
+/** One of {@link DOWN_KINDS}. */
+export type DownKind = typeof DOWN_KINDS[number];
 
 /** True when `id` may be used as a device id. */
 export function isDeviceId(id: string): boolean {
@@ -52,12 +56,10 @@ export const topics = {
   sharedUplink: (group: string) => `$share/${group}/${TOPIC_ROOT}/+/up/#`,
 } as const;
 
-/** A parsed topic. */
-export interface ParsedTopic {
-  deviceId: string;
-  direction: "up" | "down";
-  kind: string;
-}
+/** A parsed topic: the direction decides which kinds there are. */
+export type ParsedTopic =
+  | { deviceId: string; direction: "up"; kind: UpKind }
+  | { deviceId: string; direction: "down"; kind: DownKind };
 
 /** Parses an `outpost/v1/...` topic; undefined for anything else. */
 export function parseTopic(topic: string): ParsedTopic | undefined {
@@ -66,10 +68,10 @@ export function parseTopic(topic: string): ParsedTopic | undefined {
   const [, , deviceId, direction, kind] = parts;
   if (!isDeviceId(deviceId)) return undefined;
   if (direction === "up" && (UP_KINDS as readonly string[]).includes(kind)) {
-    return { deviceId, direction, kind };
+    return { deviceId, direction, kind: kind as UpKind };
   }
   if (direction === "down" && (DOWN_KINDS as readonly string[]).includes(kind)) {
-    return { deviceId, direction, kind };
+    return { deviceId, direction, kind: kind as DownKind };
   }
   return undefined;
 }

@@ -6,12 +6,24 @@
  * that of `decodeMessage(Batch, …)`.
  * @module
  */
-import { Batch, decodeMessage, MAX_BATCH_RECORDS } from "@outpost/protocol";
+import {
+  Batch,
+  type Decoded,
+  decodeMessage,
+  MAX_BATCH_RECORDS,
+  ReadingRecord,
+} from "@outpost/protocol";
 
-/** What decoding a batch gave: the batch, or why it is rejected (as `decodeMessage` words it). */
-export type DecodedBatch = { ok: true; value: Batch } | { ok: false; error: string };
+/** What decoding a batch gave: the batch, or why it is rejected (as `decodeMessage` says). */
+export type DecodedBatch = Decoded<Batch>;
 
-const READING_KEYS = 6;
+/** `seq` plus the reading's own fields. */
+const READING_KEYS = 1 + Object.keys(ReadingRecord.shape).length;
+/** The protocol schema's limits, read from it so the two cannot drift apart. */
+const SENSOR_MIN = ReadingRecord.shape.sensor.minLength ?? 1;
+const SENSOR_MAX = ReadingRecord.shape.sensor.maxLength ?? 0;
+const UNIT_MAX = ReadingRecord.shape.unit.maxLength ?? 0;
+const TS_MAX = ReadingRecord.shape.ts.maxLength ?? 0;
 
 function isSeq(value: unknown): value is number {
   return typeof value === "number" && Number.isSafeInteger(value) && value >= 1;
@@ -36,10 +48,10 @@ export function isPlainReadingBatch(json: unknown): json is Batch {
     const { seq, type, sensor, value, unit, ts } = record as Record<string, unknown>;
     if (
       seq !== from + i || type !== "reading" ||
-      typeof sensor !== "string" || sensor.length < 1 || sensor.length > 64 ||
+      typeof sensor !== "string" || sensor.length < SENSOR_MIN || sensor.length > SENSOR_MAX ||
       typeof value !== "number" || !Number.isFinite(value) ||
-      typeof unit !== "string" || unit.length > 16 ||
-      typeof ts !== "string" || ts.length > 40 ||
+      typeof unit !== "string" || unit.length > UNIT_MAX ||
+      typeof ts !== "string" || ts.length > TS_MAX ||
       Object.keys(record).length !== READING_KEYS
     ) {
       return false;
@@ -67,5 +79,5 @@ export function decodeBatch(payload: Uint8Array): DecodedBatch {
   const decoded = decodeMessage(Batch, payload, isPlainReadingBatch);
   if (!decoded.ok) return decoded;
   const error = badTimestamp(decoded.value);
-  return error ? { ok: false, error } : decoded;
+  return error ? { ok: false, reason: "schema", error } : decoded;
 }

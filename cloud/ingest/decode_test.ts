@@ -11,7 +11,7 @@ function viaSchema(payload: Uint8Array) {
   const decoded = decodeMessage(Batch, payload);
   if (!decoded.ok) return decoded;
   const error = badTimestamp(decoded.value);
-  return error ? { ok: false as const, error } : decoded;
+  return error ? { ok: false as const, reason: "schema" as const, error } : decoded;
 }
 
 const valid = readingBatch(5, 8);

@@ -6,7 +6,7 @@
  */
 import type { Logger } from "@outpost/platform/log";
 import type { MetricsRegistry } from "@outpost/platform/metrics";
-import { decodeMessage, MAX_MESSAGE_BYTES, Status } from "@outpost/protocol";
+import { type DecodeFailure, decodeMessage, MAX_MESSAGE_BYTES, Status } from "@outpost/protocol";
 import { parseTopic } from "@outpost/protocol";
 import type { Downlink } from "../broker/downlink.ts";
 import type { UplinkHandler } from "../broker/link.ts";
@@ -14,14 +14,7 @@ import type { CloudStore } from "../store/store.ts";
 import { decodeBatch } from "./decode.ts";
 
 /** Why a message was rejected; the `reason` label of `outpost_ingest_rejected_total`. */
-export type RejectReason =
-  | "unknown_topic"
-  | "oversized"
-  | "malformed_json"
-  | "schema"
-  | "range_mismatch"
-  | "unknown_device"
-  | "store_error";
+export type RejectReason = DecodeFailure | "unknown_topic" | "unknown_device" | "store_error";
 
 /** Dependencies of {@link createIngest}. */
 export interface IngestOptions {
@@ -42,16 +35,6 @@ export interface Ingest {
   deviceDisconnected(deviceId: string): void;
   /** Resolves when every message handed over so far is dealt with. */
   drain(): Promise<void>;
-}
-
-/** Classifies a {@link decodeMessage} error. */
-export function rejectReason(error: string): RejectReason {
-  if (error.startsWith("payload of")) return "oversized";
-  if (error.startsWith("not JSON")) return "malformed_json";
-  if (/^schema: records(\.\d+\.seq)?: (range \d+\.\.\d+ needs|expected seq)/.test(error)) {
-    return "range_mismatch";
-  }
-  return "schema";
 }
 
 /** Creates the ingest. Messages are handled strictly one after another, in arrival order. */
@@ -104,7 +87,7 @@ export function createIngest(options: IngestOptions): Ingest {
     const decoded = decodeBatch(payload);
     if (!decoded.ok) {
       const detail = decoded.error;
-      reject(rejectReason(detail), { kind: "batch", deviceId, bytes: payload.byteLength, detail });
+      reject(decoded.reason, { kind: "batch", deviceId, bytes: payload.byteLength, detail });
       return;
     }
     const batch = decoded.value;
@@ -147,7 +130,7 @@ export function createIngest(options: IngestOptions): Ingest {
   async function ingestStatus(deviceId: string, payload: Uint8Array): Promise<void> {
     const decoded = decodeMessage(Status, payload);
     if (!decoded.ok) {
-      reject(rejectReason(decoded.error), { kind: "status", deviceId, detail: decoded.error });
+      reject(decoded.reason, { kind: "status", deviceId, detail: decoded.error });
       return;
     }
     const status = decoded.value;

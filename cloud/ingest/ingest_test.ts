@@ -14,7 +14,8 @@ import {
   RecordingLink,
   withStore,
 } from "../testing/fixtures.ts";
-import { createIngest, rejectReason } from "./ingest.ts";
+import { createIngest } from "./ingest.ts";
+import { decodeBatch } from "./decode.ts";
 
 interface Harness {
   store: CloudStore;
@@ -224,13 +225,34 @@ Deno.test("a device reporting a last seq below the ack is warned about", async (
   });
 });
 
-Deno.test("decode errors are classified into reject reasons", () => {
-  assert.equal(rejectReason("payload of 3000000 bytes exceeds 2097152"), "oversized");
-  assert.equal(rejectReason("not JSON: Unexpected token"), "malformed_json");
+Deno.test("decode failures carry their reason code, not only a message", () => {
+  const encode = (value: unknown) => new TextEncoder().encode(JSON.stringify(value));
+  const reading = (seq: number) => ({
+    seq,
+    type: "reading",
+    sensor: "t",
+    value: 1,
+    unit: "C",
+    ts: "2026-11-01T00:00:00.000Z",
+  });
+  const reasonOf = (payload: Uint8Array) => {
+    const decoded = decodeBatch(payload);
+    return decoded.ok ? "ok" : decoded.reason;
+  };
+  assert.equal(reasonOf(new Uint8Array(MAX_MESSAGE_BYTES + 1)), "oversized");
+  assert.equal(reasonOf(new TextEncoder().encode("{not json")), "malformed_json");
   assert.equal(
-    rejectReason("schema: records: range 1..4 needs 4 records, got 3"),
+    reasonOf(encode({ from: 1, to: 4, records: [reading(1), reading(2), reading(3)] })),
     "range_mismatch",
   );
-  assert.equal(rejectReason("schema: records.1.seq: expected seq 2, got 5"), "range_mismatch");
-  assert.equal(rejectReason("schema: from: Invalid input"), "schema");
+  assert.equal(
+    reasonOf(encode({ from: 1, to: 2, records: [reading(1), reading(5)] })),
+    "range_mismatch",
+  );
+  assert.equal(reasonOf(encode({ from: "x", to: 1, records: [reading(1)] })), "schema");
+  assert.equal(
+    reasonOf(encode({ from: 1, to: 1, records: [{ ...reading(1), ts: "soon" }] })),
+    "schema",
+  );
+  assert.equal(reasonOf(encode({ from: 1, to: 1, records: [reading(1)] })), "ok");
 });
