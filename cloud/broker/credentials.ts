@@ -5,7 +5,6 @@
  */
 import { Buffer } from "node:buffer";
 import { createHash, timingSafeEqual } from "node:crypto";
-import { HttpError } from "@outpost/platform/http_error";
 
 /** Broker credentials of one device, as enrollment returns them. */
 export interface DeviceCredentials {
@@ -13,6 +12,21 @@ export interface DeviceCredentials {
   password: string;
   /** What the device table stores to check the password later; null when the broker does. */
   passwordHash: string | null;
+}
+
+/** Why a broker could not provision a device's credentials. */
+export type ProvisioningFailure =
+  | "broker_unavailable"
+  | "provisioning_unavailable"
+  | "device_id_taken"
+  | "device_disabled";
+
+/** Thrown by a {@link DeviceCredentialsProvisioner}; the HTTP layer maps `code` to a status. */
+export class ProvisioningError extends Error {
+  constructor(readonly code: ProvisioningFailure, message: string) {
+    super(message);
+    this.name = "ProvisioningError";
+  }
 }
 
 /** Creates (or rotates) a device's broker credentials at enrollment. */
@@ -75,8 +89,7 @@ export function unconfiguredProvisioner(): DeviceCredentialsProvisioner {
   return {
     provision() {
       return Promise.reject(
-        new HttpError(
-          503,
+        new ProvisioningError(
           "provisioning_unavailable",
           "Mosquitto provisioning not configured: OUTPOST_MQTT_URL names an external broker but OUTPOST_MQTT_USERNAME and OUTPOST_MQTT_PASSWORD (a Mosquitto dynamic-security admin) are not both set",
         ),

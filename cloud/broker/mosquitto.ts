@@ -14,10 +14,13 @@
  */
 import { createHmac } from "node:crypto";
 import mqtt from "mqtt";
-import { HttpError } from "@outpost/platform/http_error";
 import type { Logger } from "@outpost/platform/log";
 import { topics } from "@outpost/protocol";
-import { type DeviceCredentialsProvisioner, randomPassword } from "./credentials.ts";
+import {
+  type DeviceCredentialsProvisioner,
+  ProvisioningError,
+  randomPassword,
+} from "./credentials.ts";
 import {
   connectDynsec,
   type DynsecAcl,
@@ -73,17 +76,20 @@ export function ingestPassword(adminPassword: string): string {
 }
 
 function unavailable(error: unknown): never {
-  if (error instanceof HttpError) throw error;
+  if (error instanceof ProvisioningError) throw error;
   const message = error instanceof Error ? error.message : String(error);
-  throw new HttpError(503, "broker_unavailable", `Cannot provision broker credentials: ${message}`);
+  throw new ProvisioningError(
+    "broker_unavailable",
+    `Cannot provision broker credentials: ${message}`,
+  );
 }
 
 /**
  * Enrollment's provisioner on Mosquitto: creates the device's role and client, or, for a device
  * enrolled before, sets a new password (Mosquitto then disconnects the old session).
- * @throws HttpError 503 `broker_unavailable` when Mosquitto cannot be reached or refuses,
- *   409 `device_id_taken` when a broker user of that name exists that is not an Outpost device,
- *   and 403 `device_disabled` for a device an operator disabled (revoked) in the broker.
+ * @throws ProvisioningError `broker_unavailable` when Mosquitto cannot be reached or refuses,
+ *   `device_id_taken` when a broker user of that name exists that is not an Outpost device,
+ *   and `device_disabled` for a device an operator disabled (revoked) in the broker.
  */
 export function dynsecProvisioner(control: DynsecControl): DeviceCredentialsProvisioner {
   return {
@@ -109,16 +115,14 @@ export function dynsecProvisioner(control: DynsecControl): DeviceCredentialsProv
           } | undefined)?.client;
           if (found?.textname !== DEVICE_TEXTNAME) {
             // The admin, the ingest user or an operator's user: never rotate those.
-            throw new HttpError(
-              409,
+            throw new ProvisioningError(
               "device_id_taken",
               `Device id '${deviceId}' is the name of a broker user that is not an Outpost device; enroll under another id`,
             );
           }
           if (found.disabled) {
             // Revoked by an operator: new credentials would be refused at connect anyway.
-            throw new HttpError(
-              403,
+            throw new ProvisioningError(
               "device_disabled",
               `Device '${deviceId}' is disabled in the broker; an operator must enable it first (mosquitto_ctrl dynsec enableClient ${deviceId})`,
             );

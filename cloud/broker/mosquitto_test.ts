@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { HttpError } from "@outpost/platform/http_error";
+import { ProvisioningError } from "./credentials.ts";
 import {
   type DynsecCommand,
   type DynsecControl,
@@ -109,11 +109,12 @@ Deno.test("re-enrollment rotates the password with modifyClient and re-asserts t
   assert.ok(fake.log.some((c) => c.command === "modifyClient"));
 });
 
-Deno.test("a device id that names a non-device broker user is refused with 409 and the user is untouched", async () => {
+Deno.test("a device id that names a non-device broker user is refused as device_id_taken and the user is untouched", async () => {
   const fake = new FakeDynsec();
   await assert.rejects(
     dynsecProvisioner(fake).provision("outpost-admin"),
-    (error: HttpError) => error.status === 409 && error.code === "device_id_taken",
+    (error: ProvisioningError) =>
+      error instanceof ProvisioningError && error.code === "device_id_taken",
   );
   assert.equal(fake.clients.get("outpost-admin")?.password, "admin");
   assert.ok(!fake.log.some((c) => c.command === "modifyClient"));
@@ -126,18 +127,19 @@ Deno.test("a device an operator disabled in the broker cannot enroll again", asy
   fake.clients.get("pi-1")!.disabled = true;
   await assert.rejects(
     provisioner.provision("pi-1"),
-    (error: HttpError) => error.status === 403 && error.code === "device_disabled",
+    (error: ProvisioningError) =>
+      error instanceof ProvisioningError && error.code === "device_disabled",
   );
   assert.equal(fake.clients.get("pi-1")?.password, first.password, "nothing was changed");
 });
 
-Deno.test("an unreachable broker makes enrollment answer 503 broker_unavailable", async () => {
+Deno.test("an unreachable broker makes provisioning fail as broker_unavailable", async () => {
   const fake = new FakeDynsec();
   fake.down = true;
   await assert.rejects(
     dynsecProvisioner(fake).provision("pi-1"),
-    (error: HttpError) =>
-      error.status === 503 && error.code === "broker_unavailable" &&
+    (error: ProvisioningError) =>
+      error instanceof ProvisioningError && error.code === "broker_unavailable" &&
       /broker down/.test(error.message),
   );
 });

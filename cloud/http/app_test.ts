@@ -4,6 +4,7 @@ import { topics } from "@outpost/protocol";
 import {
   type DeviceCredentialsProvisioner,
   deviceTableProvisioner,
+  ProvisioningError,
   unconfiguredProvisioner,
   verifyPassword,
 } from "../broker/credentials.ts";
@@ -160,6 +161,21 @@ Deno.test("enrollment against an external broker without provisioning answers 50
     assert.match(error.message, /Mosquitto provisioning not configured/);
     assert.equal(await h.store.deviceExists("pi-1"), false);
   }, { provisioner: unconfiguredProvisioner() });
+});
+
+Deno.test("provisioning failures map to their HTTP status: taken 409, disabled 403", async () => {
+  for (const [code, status] of [["device_id_taken", 409], ["device_disabled", 403]] as const) {
+    await withApp(async (h) => {
+      await expectError(
+        await h.send("POST", "/api/v1/enroll", { deviceId: "pi-1", token: ENROLL }, {}),
+        status,
+        code,
+      );
+      assert.equal(await h.store.deviceExists("pi-1"), false);
+    }, {
+      provisioner: { provision: () => Promise.reject(new ProvisioningError(code, "refused")) },
+    });
+  }
 });
 
 Deno.test("every admin endpoint answers 401 without the admin token or with a wrong one", async () => {

@@ -11,7 +11,11 @@ import type { Logger } from "@outpost/platform/log";
 import type { Counter } from "@outpost/platform/metrics";
 import type { RouteDoc } from "@outpost/platform/openapi";
 import type { EnrollResponse } from "@outpost/protocol";
-import type { DeviceCredentialsProvisioner } from "../broker/credentials.ts";
+import {
+  type DeviceCredentialsProvisioner,
+  ProvisioningError,
+  type ProvisioningFailure,
+} from "../broker/credentials.ts";
 import type { CloudStore } from "../store/store.ts";
 import { EnrollRequest, EnrollResponse as EnrollResponseSchema } from "./schemas.ts";
 
@@ -33,6 +37,14 @@ export interface EnrollRoutesOptions {
 
 const MAX_ENROLL_BODY_BYTES = 16 * 1024;
 
+/** The HTTP status of each provisioning failure. */
+const PROVISIONING_STATUS: Record<ProvisioningFailure, number> = {
+  broker_unavailable: 503,
+  provisioning_unavailable: 503,
+  device_id_taken: 409,
+  device_disabled: 403,
+};
+
 /** The enrollment route, mounted under `/api/v1`. */
 export function enrollRoutes(options: EnrollRoutesOptions): Hono {
   const app = new Hono();
@@ -43,7 +55,11 @@ export function enrollRoutes(options: EnrollRoutesOptions): Hono {
       options.logger.warn("enrollment refused: wrong token", { deviceId: body.deviceId });
       throw new HttpError(401, "unauthorized", "Invalid enrollment token");
     }
-    const credentials = await options.provisioner.provision(body.deviceId);
+    const credentials = await options.provisioner.provision(body.deviceId).catch((error) => {
+      throw error instanceof ProvisioningError
+        ? new HttpError(PROVISIONING_STATUS[error.code], error.code, error.message)
+        : error;
+    });
     const { created, ackedSeq } = await options.store.enrollDevice({
       id: body.deviceId,
       passwordHash: credentials.passwordHash,
