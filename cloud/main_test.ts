@@ -1,18 +1,12 @@
 import assert from "node:assert/strict";
 
-const PERMISSIONS = [
-  "--allow-net",
-  "--allow-read",
-  "--allow-write",
-  "--allow-env",
-  "--allow-sys",
-  "--allow-ffi",
-];
+import { componentRunArgs } from "@outpost/platform/runtime_flags";
+
 const MAIN = new URL("./main.ts", import.meta.url).pathname;
 
 function spawnCloud(env: Record<string, string>): Deno.ChildProcess {
   return new Deno.Command(Deno.execPath(), {
-    args: ["run", ...PERMISSIONS, MAIN],
+    args: componentRunArgs("cloud", MAIN),
     env: { NO_COLOR: "1", ...env },
     stdin: "null",
     stdout: "piped",

@@ -14,6 +14,7 @@
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
+import { COMPONENT_PERMISSIONS, COMPONENT_RUNTIME_FLAGS } from "@outpost/platform/runtime_flags";
 
 /** Targets and the npm package holding their libSQL addon. */
 export const TARGETS: Record<string, string> = {
@@ -22,31 +23,6 @@ export const TARGETS: Record<string, string> = {
 };
 const LIBSQL_VERSION = "0.5.29";
 const ENTRYPOINTS = { agent: "agent/main.ts", cloud: "cloud/main.ts" } as const;
-const PERMISSIONS = [
-  "--allow-net",
-  "--allow-read",
-  "--allow-write",
-  "--allow-env",
-  "--allow-sys",
-  "--allow-ffi",
-];
-/**
- * Runtime flags of the agent, wherever it runs: embedded in the compiled binary here (so the
- * Docker image, the DaemonSet and the systemd unit, which all run that binary, get them without
- * any setting of their own) and repeated in deno.json's `agent` task (a test keeps the two
- * equal). Measured in docs/PERFORMANCE.md (issue 9): `--optimize-for-size` makes V8 grow its
- * heap in smaller steps and give pages back sooner (agent RSS after the load benchmark 250 ->
- * ~105 MB, no measurable throughput cost); `--no-code-cache` skips mapping V8's code cache
- * (~4 MB of RSS, ~50-100 ms more to start).
- */
-export const AGENT_RUNTIME_FLAGS = ["--no-code-cache", "--v8-flags=--optimize-for-size"];
-/** Runtime flags compiled into each component's binary. */
-export const COMPONENT_RUNTIME_FLAGS: Record<keyof typeof ENTRYPOINTS, string[]> = {
-  agent: AGENT_RUNTIME_FLAGS,
-  // As in deno.json's `cloud` task: with 10,000 devices on the embedded broker, cloud RSS
-  // 471 -> 362 MB together with the retained-message index (docs/PERFORMANCE.md).
-  cloud: ["--v8-flags=--optimize-for-size"],
-};
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const STAGED = ["agent", "cloud", "web", "deno.json", "deno.lock"];
 /** Workspace members the binaries do not contain, staged as their deno.json only. */
@@ -140,7 +116,7 @@ export function compileArgs(
 ): string[] {
   return [
     "compile",
-    ...PERMISSIONS,
+    ...COMPONENT_PERMISSIONS,
     ...COMPONENT_RUNTIME_FLAGS[component],
     "--target",
     target,

@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
-import { AGENT_RUNTIME_FLAGS, compileArgs, COMPONENT_RUNTIME_FLAGS } from "./compile.ts";
+import {
+  AGENT_RUNTIME_FLAGS,
+  COMPONENT_PERMISSIONS,
+  COMPONENT_RUNTIME_FLAGS,
+} from "@outpost/platform/runtime_flags";
+import { compileArgs } from "./compile.ts";
 
 const ROOT = new URL("../../", import.meta.url);
 
@@ -24,6 +29,8 @@ for (const component of ["agent", "cloud"] as const) {
     assert.ok(entry > 0, `the task runs ${component}/main.ts`);
     const flags = words.slice(2, entry).filter((word) => !word.startsWith("--allow-"));
     assert.deepEqual(flags, COMPONENT_RUNTIME_FLAGS[component]);
+    const permissions = words.slice(2, entry).filter((word) => word.startsWith("--allow-"));
+    assert.deepEqual(permissions, COMPONENT_PERMISSIONS, "the task's permissions are the binary's");
     const args = compileArgs(component, "aarch64-unknown-linux-gnu", "/tmp/out");
     for (const flag of flags) assert.ok(args.includes(flag), `compiled with ${flag}`);
   });

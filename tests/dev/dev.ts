@@ -6,22 +6,18 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { componentRunArgs } from "@outpost/platform/runtime_flags";
 import { startDemoFeed } from "./dev_feed.ts";
 
 const DEV_ENROLL_TOKEN = "dev-enroll-token-local-only";
 const DEV_ADMIN_TOKEN = "dev-admin-token-local-only";
-const PERMISSIONS = [
-  "--allow-net",
-  "--allow-read",
-  "--allow-write",
-  "--allow-env",
-  "--allow-sys",
-  "--allow-ffi",
-];
-
-function start(name: string, script: string, env: Record<string, string>): Deno.ChildProcess {
+function start(
+  name: "agent" | "cloud",
+  script: string,
+  env: Record<string, string>,
+): Deno.ChildProcess {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...PERMISSIONS, script],
+    args: componentRunArgs(name, script),
     env,
     stdin: "null",
     stdout: "inherit",

@@ -9,7 +9,7 @@
  * - `nginxinc/nginx-unprivileged`: the `nginx` of this machine, with the container's command.
  * @module
  */
-import { COMPONENT_RUNTIME_FLAGS } from "@outpost/agent/build";
+import { COMPONENT_RUNTIME_FLAGS } from "@outpost/platform/runtime_flags";
 import { agentSettings } from "@outpost/agent/config";
 import { cloudSettings } from "@outpost/cloud/config";
 import { execForm, finalStage, parseDockerfile, stageEnv } from "./dockerfile.ts";
@@ -116,7 +116,7 @@ export async function denoTask(
   const all = tokens.slice(2, -1);
   const flags = all.filter((flag) => flag.startsWith("--allow-"));
   const runtimeFlags = all.filter((flag) => !flag.startsWith("--allow-"));
-  const compiled: string[] | undefined =
+  const compiled: readonly string[] | undefined =
     COMPONENT_RUNTIME_FLAGS[task as keyof typeof COMPONENT_RUNTIME_FLAGS];
   if (JSON.stringify(runtimeFlags) !== JSON.stringify(compiled ?? [])) {
     throw new Error(

@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { componentRunArgs } from "@outpost/platform/runtime_flags";
 import {
   collectLines,
   freePort,
@@ -72,14 +73,7 @@ Deno.test("the agent on arm64 Deno under qemu stores, serves and syncs exactly o
       "-L",
       SYSROOT,
       deno,
-      "run",
-      "--allow-net",
-      "--allow-read",
-      "--allow-write",
-      "--allow-env",
-      "--allow-sys",
-      "--allow-ffi",
-      "agent/main.ts",
+      ...componentRunArgs("agent", "agent/main.ts"),
     ],
     cwd: workDir,
     env: {
