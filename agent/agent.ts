@@ -7,6 +7,7 @@ import type { AgentConfig } from "./config/config.ts";
 import { createAgentApp } from "./http/app.ts";
 import type { Logger } from "@outpost/platform/log";
 import { MetricsRegistry } from "@outpost/platform/metrics";
+import { NO_TRACING, type Tracing } from "@outpost/platform/trace";
 import { listen } from "@outpost/platform/serve";
 import { openSqlite, runMigrations } from "@outpost/platform/sqlite";
 import { agentMigrations } from "./store/migrations/mod.ts";
@@ -42,8 +43,19 @@ export async function loadSyncService(): Promise<typeof SyncService> {
   return (await import("./sync/service.ts")).SyncService;
 }
 
+/** Options of {@link startAgent}. */
+export interface StartAgentOptions {
+  /** Spans of requests, writes and uploads (default: off). */
+  tracing?: Tracing;
+}
+
 /** Starts the agent described by `config`. */
-export async function startAgent(config: AgentConfig, logger: Logger): Promise<RunningAgent> {
+export async function startAgent(
+  config: AgentConfig,
+  logger: Logger,
+  options: StartAgentOptions = {},
+): Promise<RunningAgent> {
+  const tracing = options.tracing ?? NO_TRACING;
   // The sync service (and with it the MQTT client) is loaded only when a cloud is configured:
   // an agent without one never connects anywhere, and the module costs RSS (docs/PERFORMANCE.md).
   const Sync = config.cloudUrl ? await loadSyncService() : undefined;
@@ -64,6 +76,7 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
       mqttCa: config.mqttCa,
       mqttAllowPlaintext: config.mqttAllowPlaintext,
       version: VERSION,
+      tracing,
     })
     : undefined;
   if (sync) {
@@ -110,6 +123,7 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
     connection,
     ui,
     sessionAuth: session?.authorizesApiRequest,
+    tracing,
   });
   let server: Deno.HttpServer<Deno.NetAddr>;
   try {

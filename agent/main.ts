@@ -6,4 +6,11 @@ import { startAgent } from "./agent.ts";
 import { loadAgentConfig } from "./config/config.ts";
 import { runMain } from "@outpost/platform/run_main";
 
-Deno.exit(await runMain({ component: "agent", loadConfig: loadAgentConfig, start: startAgent }));
+Deno.exit(
+  await runMain({
+    component: "agent",
+    loadConfig: loadAgentConfig,
+    start: (config, logger, tracing) => startAgent(config, logger, { tracing }),
+    traceResource: (config) => ({ "outpost.device.id": config.deviceId }),
+  }),
+);

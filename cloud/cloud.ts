@@ -10,6 +10,7 @@
 import type { Hono } from "hono";
 import type { Logger } from "@outpost/platform/log";
 import { MetricsRegistry } from "@outpost/platform/metrics";
+import { NO_TRACING, type Tracing } from "@outpost/platform/trace";
 import { listen } from "@outpost/platform/serve";
 import { VERSION } from "@outpost/platform/version";
 import { loadAssets } from "@outpost/web/assets";
@@ -46,6 +47,8 @@ export interface RunningCloud {
 export interface StartCloudOptions {
   /** Routes mounted at `/` instead of the fleet console (`cloud/ui/`). */
   ui?: Hono;
+  /** Spans of requests and of the ingest (default: off). */
+  tracing?: Tracing;
 }
 
 function crashAfter(commits: number, logger: Logger): () => void {
@@ -71,6 +74,7 @@ export async function startCloud(
     logger: logger.child({ part: "database" }),
   });
   const store = database.store;
+  const tracing = options.tracing ?? NO_TRACING;
   const metrics = new MetricsRegistry();
   let isReady = false;
   let broker: BrokerSetup | undefined;
@@ -121,6 +125,7 @@ export async function startCloud(
       isReady: () => isReady,
       ui,
       sessionAuth: session.authorizesApiRequest,
+      tracing,
     });
     server = listen({
       component: "cloud",
@@ -154,6 +159,7 @@ export async function startCloud(
       downlink,
       logger: logger.child({ part: "ingest" }),
       metrics,
+      tracing,
       // The worst moment for exactly-once: after the commit, before the ack.
       afterCommit: config.faultCrashAfterCommits
         ? crashAfter(config.faultCrashAfterCommits, logger)

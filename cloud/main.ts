@@ -10,6 +10,6 @@ Deno.exit(
   await runMain({
     component: "cloud",
     loadConfig: loadCloudConfig,
-    start: (config, logger) => startCloud(config, logger),
+    start: (config, logger, tracing) => startCloud(config, logger, { tracing }),
   }),
 );

@@ -7,6 +7,7 @@ import { Hono } from "hono";
 import { bearerAuth, readinessGate } from "@outpost/platform/http_middleware";
 import type { Logger } from "@outpost/platform/log";
 import type { MetricsRegistry } from "@outpost/platform/metrics";
+import type { Tracing } from "@outpost/platform/trace";
 import type { AgentStore } from "../store/store.ts";
 import { eventsDocs, eventsRoutes } from "./events.ts";
 import { readingsDocs, readingsRoutes } from "./readings.ts";
@@ -33,6 +34,8 @@ export interface AgentAppOptions {
    * plus its CSRF header, so islands can post JSON for a logged-in user.
    */
   sessionAuth?: (request: Request) => boolean;
+  /** With tracing on: a span per request and per store write. */
+  tracing?: Tracing;
 }
 
 const MUTATING = ["POST", "PUT", "PATCH", "DELETE"];
@@ -63,6 +66,7 @@ export function createAgentApp(options: AgentAppOptions): Hono {
     isReady,
     ping: () => options.store.ping(),
     readyFields: { deviceId: options.deviceId },
+    tracing: options.tracing,
     openApi: {
       info: {
         title: "Outpost agent API",
@@ -85,9 +89,15 @@ export function createAgentApp(options: AgentAppOptions): Hono {
       }
       : requireBearer,
   );
-  const maxBodyBytes = options.maxBodyBytes;
-  app.route("/api/v1", readingsRoutes({ store: options.store, readingsWritten, maxBodyBytes }));
-  app.route("/api/v1", eventsRoutes({ store: options.store, eventsWritten, maxBodyBytes }));
+  const { maxBodyBytes, tracing, logger } = options;
+  app.route(
+    "/api/v1",
+    readingsRoutes({ store: options.store, readingsWritten, maxBodyBytes, tracing, logger }),
+  );
+  app.route(
+    "/api/v1",
+    eventsRoutes({ store: options.store, eventsWritten, maxBodyBytes, tracing, logger }),
+  );
   app.route(
     "/api/v1",
     statusRoutes({ store: options.store, connection: options.connection ?? unenrolledConnection }),

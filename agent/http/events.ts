@@ -7,6 +7,8 @@ import { HttpError } from "@outpost/platform/http_error";
 import { readJsonBody, validate } from "@outpost/platform/json_body";
 import type { RouteDoc } from "@outpost/platform/openapi";
 import type { Counter } from "@outpost/platform/metrics";
+import type { Logger } from "@outpost/platform/log";
+import { NO_TRACING, type Tracing } from "@outpost/platform/trace";
 import type { AgentStore } from "../store/store.ts";
 import { EventInput, EventOutput, EventsList, EventsQueryParams } from "./schemas.ts";
 
@@ -15,6 +17,9 @@ export interface EventsRoutesOptions {
   store: AgentStore;
   eventsWritten: Counter;
   maxBodyBytes?: number;
+  /** Spans of the store write (its trace context goes into the outbox record). */
+  tracing?: Tracing;
+  logger?: Logger;
 }
 
 const EVENT_ID = /^[0-9a-f-]{36}$/;
@@ -22,10 +27,16 @@ const EVENT_ID = /^[0-9a-f-]{36}$/;
 /** The events routes, mounted under `/api/v1`. */
 export function eventsRoutes(options: EventsRoutesOptions): Hono {
   const app = new Hono();
+  const tracing = options.tracing ?? NO_TRACING;
 
   app.post("/events", async (c) => {
     const input = validate(EventInput, await readJsonBody(c.req.raw, options.maxBodyBytes));
-    const event = await options.store.insertEvent(input);
+    const event = await tracing.inSpan("store.insert_event", {}, async (span) => {
+      const event = await options.store.insertEvent(input, { traceparent: span.traceparent });
+      span.setAttributes({ "outpost.seq.last": event.seq });
+      options.logger?.debug("event stored", { id: event.id, seq: event.seq });
+      return event;
+    });
     options.eventsWritten.inc();
     c.header("Location", `/api/v1/events/${event.id}`);
     return c.json({ id: event.id, seq: event.seq }, 201);

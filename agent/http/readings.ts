@@ -6,6 +6,8 @@ import { Hono } from "hono";
 import { readJsonBody, validate } from "@outpost/platform/json_body";
 import type { RouteDoc } from "@outpost/platform/openapi";
 import type { Counter } from "@outpost/platform/metrics";
+import type { Logger } from "@outpost/platform/log";
+import { NO_TRACING, type Tracing } from "@outpost/platform/trace";
 import { bucketMs } from "@outpost/platform/buckets";
 import type { AgentStore, NewReading } from "../store/store.ts";
 import { ResponseCache } from "./response_cache.ts";
@@ -17,11 +19,15 @@ export interface ReadingsRoutesOptions {
   readingsWritten: Counter;
   maxBodyBytes?: number;
   now?: () => number;
+  /** Spans of the store write (its trace context goes into the outbox records). */
+  tracing?: Tracing;
+  logger?: Logger;
 }
 
 /** The readings routes, mounted under `/api/v1`. */
 export function readingsRoutes(options: ReadingsRoutesOptions): Hono {
   const now = options.now ?? Date.now;
+  const tracing = options.tracing ?? NO_TRACING;
   const cache = new ResponseCache();
   const app = new Hono();
 
@@ -35,7 +41,17 @@ export function readingsRoutes(options: ReadingsRoutesOptions): Hono {
       unit: input.unit,
       ts: input.ts === undefined ? received : Date.parse(input.ts),
     }));
-    const result = await options.store.insertReadings(readings, received);
+    const result = await tracing.inSpan("store.insert_readings", {
+      attributes: { "outpost.records": readings.length },
+    }, async (span) => {
+      const result = await options.store.insertReadings(readings, {
+        now: received,
+        traceparent: span.traceparent,
+      });
+      span.setAttributes({ "outpost.seq.last": result.lastSeq });
+      options.logger?.debug("readings stored", result);
+      return result;
+    });
     options.readingsWritten.inc({}, result.accepted);
     return c.json(result, 201);
   });

@@ -9,6 +9,7 @@ import { secretsEqual } from "./constant_time.ts";
 import { HttpError, toHttpError } from "./http_error.ts";
 import type { Logger } from "./log.ts";
 import type { MetricsRegistry } from "./metrics.ts";
+import type { Tracing } from "./trace.ts";
 
 /** Responds with an {@link HttpError} as the JSON envelope. */
 export function errorResponse(c: Context, error: HttpError): Response {
@@ -56,6 +57,32 @@ export function requestMetrics(registry: MetricsRegistry): MiddlewareHandler {
     const route = c.res.status === 404 && (path === "*" || path === "/*") ? "unmatched" : path;
     requests.inc({ method: c.req.method, route, status: c.res.status });
     duration.observe((performance.now() - start) / 1000, { method: c.req.method, route });
+  };
+}
+
+/** Probes and scrapes: frequent, and no story worth a trace. */
+const UNTRACED = new Set(["/healthz", "/readyz", "/metrics"]);
+
+/**
+ * One server span per request, child of the caller's W3C `traceparent` header when it sends
+ * one; the route's handlers run inside it (so their spans and log lines join the trace).
+ * Install only when tracing is on: with it off there is nothing to do per request.
+ */
+export function traceRequests(tracing: Tracing): MiddlewareHandler {
+  return async function traceRequest(c, next) {
+    if (UNTRACED.has(c.req.path)) return await next();
+    const method = c.req.method;
+    await tracing.inSpan(method, {
+      kind: "server",
+      parent: c.req.header("traceparent") ?? undefined,
+      attributes: { "http.request.method": method, "url.path": c.req.path },
+    }, async (span) => {
+      await next();
+      const route = routePath(c, -1);
+      span.updateName(`${method} ${route}`);
+      span.setAttributes({ "http.route": route, "http.response.status_code": c.res.status });
+      if (c.res.status >= 500) span.fail(c.error ?? new Error(`HTTP ${c.res.status}`));
+    });
   };
 }
 

@@ -35,6 +35,11 @@ export interface LoggerOptions {
   /** Where lines go; defaults to stderr. */
   write?: (line: string) => void;
   fields?: LogFields;
+  /**
+   * Fields of the moment, added to every line: the active span's `trace_id`/`span_id` when
+   * tracing is on (see `trace.ts`). Explicit fields win over them.
+   */
+  context?: () => LogFields | undefined;
 }
 
 const SECRET_FIELD = /token|password|passwd|secret|authorization|cookie|credential/i;
@@ -62,19 +67,24 @@ export function redact(value: unknown, depth = 0): unknown {
 
 /** Creates a JSON-lines logger. */
 export function createLogger(options: LoggerOptions = {}): Logger {
-  const state = { level: options.level ?? "info" };
+  const state: LoggerState = { level: options.level ?? "info", context: options.context };
   const write = options.write ?? writeStderr;
   return makeLogger(state, write, options.fields ?? {});
 }
 
+interface LoggerState {
+  level: LogLevel;
+  context?: () => LogFields | undefined;
+}
+
 function makeLogger(
-  state: { level: LogLevel },
+  state: LoggerState,
   write: (line: string) => void,
   base: LogFields,
 ): Logger {
   function emit(level: LogLevel, msg: string, fields?: LogFields): void {
     if (LOG_LEVELS.indexOf(level) < LOG_LEVELS.indexOf(state.level)) return;
-    const record = redact({ ...base, ...fields }) as LogFields;
+    const record = redact({ ...state.context?.(), ...base, ...fields }) as LogFields;
     write(JSON.stringify({ ts: new Date().toISOString(), level, msg, ...record }));
   }
   return {

@@ -37,3 +37,16 @@ Deno.test("logger redacts secret-looking fields, also nested", () => {
   assert.ok(!lines[0].includes("Bearer abc"));
   assert.equal(JSON.parse(lines[0]).mqtt.username, "dev1");
 });
+
+Deno.test("logger adds the fields of its context (the active span's ids) to every line", () => {
+  const lines: string[] = [];
+  let active: { trace_id: string; span_id: string } | undefined;
+  const log = createLogger({ write: (line) => lines.push(line), context: () => active });
+  log.info("outside");
+  active = { trace_id: "a".repeat(32), span_id: "b".repeat(16) };
+  log.child({ part: "sync" }).info("inside");
+  assert.equal(JSON.parse(lines[0]).trace_id, undefined);
+  assert.equal(JSON.parse(lines[1]).trace_id, "a".repeat(32));
+  assert.equal(JSON.parse(lines[1]).span_id, "b".repeat(16));
+  assert.equal(JSON.parse(lines[1]).part, "sync");
+});

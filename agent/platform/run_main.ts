@@ -1,11 +1,14 @@
 /**
  * The shared shape of our entry points: read the configuration (a bad setting exits 2 with one
- * line), start the component, stop gracefully on SIGINT/SIGTERM, exit 1 if it cannot get ready.
+ * line), start tracing when `OTEL_*` asks for it, start the component, stop gracefully on
+ * SIGINT/SIGTERM (flushing spans), exit 1 if it cannot get ready.
  * @module
  */
 import { createLogger, type Logger, type LogLevel } from "./log.ts";
 import { ConfigError } from "./settings.ts";
 import { MigrationError } from "./sqlite.ts";
+import { loadTracing, type Tracing } from "./trace.ts";
+import { VERSION } from "./version.ts";
 
 /** A started component. */
 export interface RunningComponent {
@@ -17,7 +20,9 @@ export interface RunningComponent {
 export interface RunMainOptions<C extends { logLevel: LogLevel }> {
   component: string;
   loadConfig: (args: string[], env: Record<string, string | undefined>) => C;
-  start: (config: C, logger: Logger) => Promise<RunningComponent>;
+  start: (config: C, logger: Logger, tracing: Tracing) => Promise<RunningComponent>;
+  /** Resource attributes of this process's spans (e.g. the device id). */
+  traceResource?: (config: C) => Record<string, string>;
 }
 
 /** Runs a component until a signal stops it; resolves with the exit code for early failures. */
@@ -32,13 +37,32 @@ export async function runMain<C extends { logLevel: LogLevel }>(
     console.error(error.message);
     return 2;
   }
-  const logger = createLogger({ level: config.logLevel, fields: { component: options.component } });
-  let running: RunningComponent;
+  const env = Deno.env.toObject();
+  let tracing: Tracing;
   try {
-    running = await options.start(config, logger);
+    tracing = await loadTracing(env, {
+      serviceName: `outpost-${options.component}`,
+      serviceVersion: VERSION,
+      resource: options.traceResource?.(config),
+    });
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     console.error(error.message);
+    return 2;
+  }
+  const logger = createLogger({
+    level: config.logLevel,
+    fields: { component: options.component },
+    context: tracing.enabled ? tracing.logFields : undefined,
+  });
+  if (tracing.enabled) logger.info("tracing on", { service: env.OTEL_SERVICE_NAME });
+  let running: RunningComponent;
+  try {
+    running = await options.start(config, logger, tracing);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(error.message);
+    await tracing.shutdown();
     return 2;
   }
   let stopping = false;
@@ -46,7 +70,10 @@ export async function runMain<C extends { logLevel: LogLevel }>(
     if (stopping) return;
     stopping = true;
     logger.info("stopping", { signal });
-    running.stop().then(() => Deno.exit(0));
+    running.stop()
+      .then(() => tracing.shutdown())
+      .catch((error) => logger.warn("flushing spans failed", { error }))
+      .then(() => Deno.exit(0));
   };
   Deno.addSignalListener("SIGINT", () => stop("SIGINT"));
   Deno.addSignalListener("SIGTERM", () => stop("SIGTERM"));
@@ -56,6 +83,7 @@ export async function runMain<C extends { logLevel: LogLevel }>(
     const message = error instanceof MigrationError ? error.message : String(error);
     logger.error(`cannot start ${options.component}`, { error: message });
     await running.stop();
+    await tracing.shutdown().catch(() => {});
     return 1;
   }
   return await new Promise<number>(() => {}); // runs until a signal stops it

@@ -10,10 +10,12 @@ import {
   notFoundHandler,
   requestMetrics,
   securityHeaders,
+  traceRequests,
 } from "./http_middleware.ts";
 import type { Logger } from "./log.ts";
 import { type MetricsRegistry, registerProcessMetrics } from "./metrics.ts";
 import { buildOpenApiDocument, type OpenApiInfo, type RouteDoc } from "./openapi.ts";
+import type { Tracing } from "./trace.ts";
 
 const HealthOutput = z.object({ status: z.string() }).passthrough();
 
@@ -53,6 +55,8 @@ export interface SystemRoutesOptions {
   /** Extra fields of a ready `/readyz` answer. */
   readyFields?: Record<string, unknown>;
   openApi: { info: OpenApiInfo; routes: RouteDoc[] };
+  /** With tracing on, every request gets a server span. */
+  tracing?: Tracing;
 }
 
 /** Installs error mapping, middleware and the system endpoints; call before other routes. */
@@ -60,6 +64,7 @@ export function installSystemRoutes(app: Hono, options: SystemRoutesOptions): vo
   registerProcessMetrics(options.metrics);
   app.onError(errorHandler(options.logger));
   app.notFound(notFoundHandler);
+  if (options.tracing?.enabled) app.use("*", traceRequests(options.tracing));
   app.use("*", securityHeaders());
   app.use("*", requestMetrics(options.metrics));
 

@@ -6,6 +6,7 @@
 import { z } from "zod";
 import { OutboxPayload } from "./records.ts";
 import { DEVICE_ID_PATTERN } from "./topics.ts";
+import { Traceparent } from "./trace.ts";
 
 /** The most records one batch carries. */
 export const MAX_BATCH_RECORDS = 1000;
@@ -16,8 +17,14 @@ export const MAX_MESSAGE_BYTES = 2 * 1024 * 1024;
 
 const seq = z.number().int().min(1).max(Number.MAX_SAFE_INTEGER);
 
-/** One record of a batch: its seq plus the outbox payload. */
-export const BatchRecord = z.intersection(z.object({ seq }), OutboxPayload);
+/**
+ * One record of a batch: its seq, the outbox payload and, optionally, the trace context of the
+ * write that produced it (see `trace.ts`).
+ */
+export const BatchRecord = z.intersection(
+  z.object({ seq, traceparent: Traceparent.optional() }),
+  OutboxPayload,
+);
 /** Type of {@link BatchRecord}. */
 export type BatchRecord = z.infer<typeof BatchRecord>;
 
@@ -28,6 +35,8 @@ export type BatchRecord = z.infer<typeof BatchRecord>;
 export const Batch = z.object({
   from: seq,
   to: seq,
+  /** The upload's trace context (optional, see `trace.ts`). */
+  traceparent: Traceparent.optional(),
   records: z.array(BatchRecord).min(1).max(MAX_BATCH_RECORDS),
 }).superRefine((batch, ctx) => {
   if (batch.to - batch.from + 1 !== batch.records.length) {

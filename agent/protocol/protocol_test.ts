@@ -5,9 +5,13 @@ import {
   deviceMayPublish,
   deviceMaySubscribe,
   EnrollResponse,
+  isTraceparent,
   MAX_MESSAGE_BYTES,
   parseTopic,
+  readTraceparent,
   topics,
+  traceSampled,
+  withTraceparent,
 } from "./mod.ts";
 
 const reading = (seq: number) => ({
@@ -100,4 +104,38 @@ Deno.test("an enrollment response without protocolVersion defaults to MQTT 5", (
     mqtt: { url: "mqtt://x", username: "a", password: "p" },
   });
   assert.equal(parsed.mqtt.protocolVersion, 5);
+});
+
+const TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+
+Deno.test("a record and a batch may carry a traceparent; a malformed one is rejected", () => {
+  const record = { ...reading(1), traceparent: TRACEPARENT };
+  const parsed = Batch.parse({ from: 1, to: 1, traceparent: TRACEPARENT, records: [record] });
+  assert.equal(parsed.traceparent, TRACEPARENT);
+  assert.equal(parsed.records[0].traceparent, TRACEPARENT);
+  assert.ok(Batch.safeParse({ from: 1, to: 1, records: [reading(1)] }).success);
+  for (
+    const bad of [
+      "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331",
+      "00-00000000000000000000000000000000-b7ad6b7169203331-01",
+      "00-0af7651916cd43dd8448eb211c80319c-0000000000000000-01",
+      "00-0AF7651916CD43DD8448EB211C80319C-b7ad6b7169203331-01",
+      "01-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+    ]
+  ) {
+    assert.ok(!isTraceparent(bad), bad);
+    const batch = { from: 1, to: 1, records: [{ ...reading(1), traceparent: bad }] };
+    assert.ok(!Batch.safeParse(batch).success, bad);
+  }
+});
+
+Deno.test("withTraceparent and readTraceparent round-trip a record's JSON text", () => {
+  const json = JSON.stringify({ type: "event", id: "e", data: { traceparent: TRACEPARENT } });
+  assert.equal(withTraceparent(json, undefined), json);
+  assert.equal(readTraceparent(json), undefined, "a data key of that name is not the record's");
+  const traced = withTraceparent(json, TRACEPARENT);
+  assert.equal(JSON.parse(traced).traceparent, TRACEPARENT);
+  assert.equal(readTraceparent(traced), TRACEPARENT);
+  assert.ok(traceSampled(TRACEPARENT));
+  assert.ok(!traceSampled(TRACEPARENT.slice(0, -2) + "00"));
 });

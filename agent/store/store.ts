@@ -14,6 +14,7 @@ import type {
   ReadingRecord,
   ReportedRecord,
 } from "@outpost/protocol";
+import { withTraceparent } from "@outpost/protocol";
 
 /** A reading to store; `ts` is device time in ms since the epoch. */
 export interface NewReading {
@@ -21,6 +22,17 @@ export interface NewReading {
   value: number;
   unit: string;
   ts: number;
+}
+
+/** Options of a local write. */
+export interface WriteOptions {
+  /** Receive time, ms since the epoch (default: now). */
+  now?: number;
+  /**
+   * The W3C trace context of the write, stored in its outbox records so the upload (maybe
+   * hours later) and the cloud's commit join its trace. Only when tracing is on.
+   */
+  traceparent?: string;
 }
 
 /** A stored reading as the API returns it. */
@@ -182,8 +194,10 @@ export class AgentStore {
   /** Stores readings and their outbox records in one transaction. */
   async insertReadings(
     readings: NewReading[],
-    now = Date.now(),
+    options: WriteOptions = {},
   ): Promise<{ accepted: number; lastSeq: number }> {
+    const now = options.now ?? Date.now();
+    const traceparent = options.traceparent;
     if (readings.length === 0) {
       return { accepted: 0, lastSeq: await currentSeq(this.#db) };
     }
@@ -201,14 +215,17 @@ export class AgentStore {
           lastTs = reading.ts;
           lastIso = new Date(reading.ts).toISOString();
         }
-        const payload = JSON.stringify(
-          {
-            type: "reading",
-            sensor: reading.sensor,
-            value: reading.value,
-            unit: reading.unit,
-            ts: lastIso,
-          } satisfies ReadingRecord,
+        const payload = withTraceparent(
+          JSON.stringify(
+            {
+              type: "reading",
+              sensor: reading.sensor,
+              value: reading.value,
+              unit: reading.unit,
+              ts: lastIso,
+            } satisfies ReadingRecord,
+          ),
+          traceparent,
         );
         outbox[i * 4] = seq;
         outbox[i * 4 + 1] = "reading";
@@ -285,7 +302,8 @@ export class AgentStore {
   }
 
   /** Stores an event and its outbox record in one transaction. */
-  async insertEvent(event: NewEvent, now = Date.now()): Promise<StoredEvent> {
+  async insertEvent(event: NewEvent, options: WriteOptions = {}): Promise<StoredEvent> {
+    const now = options.now ?? Date.now();
     const id = crypto.randomUUID();
     const createdAt = new Date(now).toISOString();
     const data = event.data === undefined ? null : JSON.stringify(event.data);
@@ -299,7 +317,8 @@ export class AgentStore {
       ts: createdAt,
     };
     const seq = await transact(this.#db, async (tx) => {
-      const seq = await this.#appendOutbox(tx, [JSON.stringify(record)], "event", now);
+      const payload = withTraceparent(JSON.stringify(record), options.traceparent);
+      const seq = await this.#appendOutbox(tx, [payload], "event", now);
       await tx.insertInto("events").values({
         seq,
         id,

@@ -5,7 +5,13 @@
  * @module
  */
 import type { Logger } from "@outpost/platform/log";
-import { MAX_BATCH_BYTES, MAX_BATCH_RECORDS } from "@outpost/protocol";
+import { NO_TRACING, type Tracing } from "@outpost/platform/trace";
+import {
+  MAX_BATCH_BYTES,
+  MAX_BATCH_RECORDS,
+  MAX_TRACE_LINKS,
+  readTraceparent,
+} from "@outpost/protocol";
 import { topics } from "@outpost/protocol";
 import type { AgentStore, OutboxRow } from "../store/store.ts";
 
@@ -38,6 +44,11 @@ export interface OutboxPublisherOptions {
    * meanwhile are merged into the next write. The window does not wait for these writes.
    */
   ackWriteIntervalMs?: number;
+  /**
+   * With tracing on, each batch is sent inside a `sync.publish` span (a trace of its own) that
+   * links to the writes its records came from and whose context the batch carries.
+   */
+  tracing?: Tracing;
 }
 
 type ResolvedOptions =
@@ -59,12 +70,31 @@ function monotonicNow(): number {
   return performance.now();
 }
 
-/** Builds the JSON of a batch from outbox rows without re-parsing their payloads. */
-export function encodeBatch(rows: OutboxRow[]): string {
+/**
+ * Builds the JSON of a batch from outbox rows without re-parsing their payloads; `traceparent`
+ * is the upload's trace context, when traced.
+ */
+export function encodeBatch(rows: OutboxRow[], traceparent?: string): string {
   const records = rows.map((row) => `{"seq":${row.seq},${row.payload.slice(1)}`);
-  return `{"from":${rows[0].seq},"to":${rows[rows.length - 1].seq},"records":[${
+  const trace = traceparent === undefined ? "" : `"traceparent":"${traceparent}",`;
+  return `{"from":${rows[0].seq},"to":${rows[rows.length - 1].seq},${trace}"records":[${
     records.join(",")
   }]}`;
+}
+
+/** The distinct write contexts the rows' records carry, in order, at most `max`. */
+export function writeContexts(rows: OutboxRow[], max = MAX_TRACE_LINKS): string[] {
+  const seen = new Set<string>();
+  let previous: string | undefined;
+  for (const row of rows) {
+    const traceparent = readTraceparent(row.payload);
+    // A write of many readings gives them one context: most rows repeat the previous one.
+    if (traceparent === undefined || traceparent === previous) continue;
+    previous = traceparent;
+    seen.add(traceparent);
+    if (seen.size >= max) break;
+  }
+  return [...seen];
 }
 
 /** Takes the longest contiguous prefix of `rows` that fits `maxBytes` (at least one row). */
@@ -112,6 +142,7 @@ export class OutboxPublisher {
       ackTimeoutMs: 15_000,
       idlePollMs: 1_000,
       ackWriteIntervalMs: 25,
+      tracing: NO_TRACING,
       // Only defined options override the defaults.
       ...Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)),
     } as ResolvedOptions;
@@ -243,6 +274,29 @@ export class OutboxPublisher {
     });
   }
 
+  /** Publishes one batch; with tracing on, inside its upload span (ended at the PUBACK). */
+  #send(batch: OutboxRow[]): Promise<void> {
+    const { tracing, publish } = this.#options;
+    if (!tracing.enabled) return publish(this.#topic, encodeBatch(batch));
+    const from = batch[0].seq;
+    const to = batch[batch.length - 1].seq;
+    const links = writeContexts(batch);
+    return tracing.inSpan("sync.publish", {
+      kind: "producer",
+      parent: null,
+      links,
+      attributes: {
+        "messaging.system": "mqtt",
+        "messaging.destination.name": this.#topic,
+        "messaging.batch.message_count": batch.length,
+        "outpost.device.id": this.#options.deviceId,
+        "outpost.batch.from": from,
+        "outpost.batch.to": to,
+        "outpost.batch.write_traces": links.length,
+      },
+    }, (span) => publish(this.#topic, encodeBatch(batch, span.traceparent)));
+  }
+
   async #run(): Promise<void> {
     const { store, logger, window, ackTimeoutMs, idlePollMs, maxRecords, maxBytes } = this.#options;
     while (this.#running) {
@@ -285,7 +339,7 @@ export class OutboxPublisher {
         const to = batch[batch.length - 1].seq;
         // Not awaited: the window, not the PUBACK of each batch, bounds what is in flight, so
         // the next batch is read and sent while this one travels. MQTT keeps them in order.
-        this.#options.publish(this.#topic, encodeBatch(batch)).catch((error) => {
+        this.#send(batch).catch((error) => {
           if (generation !== this.#generation) return; // already rewound
           if (this.#connected) logger.warn("publishing a batch failed", { error });
           this.#pauseUntil = monotonicNow() + Math.min(1000, idlePollMs);

@@ -1,5 +1,8 @@
 import assert from "node:assert/strict";
-import { encodeBatch, OutboxPublisher, takeBatch } from "./publisher.ts";
+import { InMemorySpanExporter } from "@opentelemetry/sdk-trace";
+import { startTracing } from "@outpost/platform/tracing";
+import type { Tracing } from "@outpost/platform/trace";
+import { encodeBatch, OutboxPublisher, takeBatch, writeContexts } from "./publisher.ts";
 import { openAgentStore } from "../store/open.ts";
 import { createLogger } from "@outpost/platform/log";
 import { Batch, decodeMessage } from "@outpost/protocol";
@@ -11,7 +14,13 @@ interface Sent {
 }
 
 async function withPublisher(
-  options: { window?: number; ackTimeoutMs?: number; maxRecords?: number; maxBytes?: number },
+  options: {
+    window?: number;
+    ackTimeoutMs?: number;
+    maxRecords?: number;
+    maxBytes?: number;
+    tracing?: Tracing;
+  },
   fn: (ctx: { store: AgentStore; publisher: OutboxPublisher; sent: Sent[] }) => Promise<void>,
 ) {
   const dir = await Deno.makeTempDir();
@@ -59,6 +68,58 @@ Deno.test("encodeBatch produces a valid contiguous batch from stored payloads", 
   const decoded = decodeMessage(Batch, encodeBatch(rows));
   assert.ok(decoded.ok);
   if (decoded.ok) assert.deepEqual(decoded.value.records.map((r) => r.seq), [1, 2]);
+});
+
+const WRITE_A = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+const WRITE_B = "00-1af7651916cd43dd8448eb211c80319c-c7ad6b7169203331-01";
+
+Deno.test("encodeBatch carries the upload's traceparent; writeContexts finds the writes'", () => {
+  const payload = (value: number, traceparent?: string) =>
+    JSON.stringify({ type: "reading", sensor: "t", value, unit: "", ts: "x", traceparent });
+  const rows = [
+    { seq: 1, payload: payload(1, WRITE_A) },
+    { seq: 2, payload: payload(2, WRITE_A) },
+    { seq: 3, payload: payload(3) },
+    { seq: 4, payload: payload(4, WRITE_B) },
+    { seq: 5, payload: payload(5, WRITE_A) },
+  ];
+  assert.deepEqual(writeContexts(rows), [WRITE_A, WRITE_B]);
+  assert.deepEqual(writeContexts(rows, 1), [WRITE_A]);
+  const decoded = decodeMessage(Batch, encodeBatch(rows, WRITE_B));
+  assert.ok(decoded.ok);
+  if (decoded.ok) {
+    assert.equal(decoded.value.traceparent, WRITE_B);
+    assert.equal(decoded.value.records[0].traceparent, WRITE_A);
+    assert.equal(decoded.value.records[2].traceparent, undefined);
+  }
+});
+
+Deno.test("with tracing on, each batch is sent in an upload span linked to its writes", async () => {
+  const exporter = new InMemorySpanExporter();
+  const tracing = await startTracing({}, { serviceName: "unit", exporter });
+  await withPublisher({ tracing }, async ({ store, publisher, sent }) => {
+    await store.insertReadings(readings(3), { traceparent: WRITE_A });
+    await store.insertReadings(readings(2));
+    await publisher.start();
+    publisher.connected();
+    await until(() => sent.length === 1, "one batch");
+    await tracing.flush();
+    const [span] = exporter.getFinishedSpans();
+    assert.equal(span.name, "sync.publish");
+    assert.equal(span.parentSpanContext, undefined, "an upload starts a trace of its own");
+    assert.deepEqual(span.links.map((link) => link.context.traceId), [WRITE_A.slice(3, 35)]);
+    assert.equal(span.attributes["outpost.batch.to"], 5);
+    const { traceId, spanId } = span.spanContext();
+    assert.equal(sent[0].batch.traceparent, `00-${traceId}-${spanId}-01`);
+    assert.deepEqual(sent[0].batch.records.map((r) => r.traceparent !== undefined), [
+      true,
+      true,
+      true,
+      false,
+      false,
+    ]);
+  });
+  await tracing.shutdown();
 });
 
 Deno.test("takeBatch stops at the byte bound and at a seq gap, but always takes one row", () => {

@@ -6,6 +6,7 @@
  */
 import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
 import { isLogLevel, type Logger } from "@outpost/platform/log";
+import type { Tracing } from "@outpost/platform/trace";
 import type { SyncConnection } from "./state.ts";
 import { Ack, Command, decodeMessage, Desired, type Status } from "@outpost/protocol";
 import { parseTopic, topics } from "@outpost/protocol";
@@ -42,6 +43,8 @@ export interface SyncServiceOptions {
   backoff?: Backoff;
   ackTimeoutMs?: number;
   statusIntervalMs?: number;
+  /** Upload spans linked to the writes (see the publisher). */
+  tracing?: Tracing;
 }
 
 /** MQTT CONNACK codes meaning "these credentials are refused" (3.1.1 and 5). */
@@ -74,6 +77,7 @@ export class SyncService {
       logger: options.logger.child({ part: "publisher" }),
       publish: (topic, payload) => this.#publish(topic, payload, { qos: 1 }),
       ackTimeoutMs: options.ackTimeoutMs,
+      tracing: options.tracing,
     });
     this.#downlink = new DownlinkHandler({
       store: options.store,

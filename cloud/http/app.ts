@@ -7,6 +7,7 @@ import { Hono, type MiddlewareHandler } from "hono";
 import { bearerAuth, readinessGate } from "@outpost/platform/http_middleware";
 import type { Logger } from "@outpost/platform/log";
 import type { MetricsRegistry } from "@outpost/platform/metrics";
+import type { Tracing } from "@outpost/platform/trace";
 import type { DeviceCredentialsProvisioner } from "../broker/credentials.ts";
 import type { FleetOperations } from "../fleet/operations.ts";
 import type { CloudStore } from "../store/store.ts";
@@ -39,6 +40,8 @@ export interface CloudAppOptions {
    * can call the API.
    */
   sessionAuth?: (request: Request) => boolean;
+  /** With tracing on, a span per request. */
+  tracing?: Tracing;
 }
 
 const ENROLL_PATH = "/api/v1/enroll";
@@ -79,6 +82,7 @@ export function createCloudApp(options: CloudAppOptions): Hono {
     version: options.version,
     isReady,
     ping: () => options.store.ping(),
+    tracing: options.tracing,
     openApi: {
       info: {
         title: "Outpost cloud API",

@@ -15,8 +15,19 @@ function viaSchema(payload: Uint8Array) {
 }
 
 const valid = readingBatch(5, 8);
+const TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
 const cases: [string, unknown][] = [
   ["plain readings", valid],
+  ["traced readings and a traced batch", {
+    ...valid,
+    traceparent: TRACEPARENT,
+    records: valid.records.map((record) => ({ ...record, traceparent: TRACEPARENT })),
+  }],
+  ["a malformed traceparent on a record", {
+    ...valid,
+    records: [{ ...reading(5), traceparent: "00-xyz" }, ...valid.records.slice(1)],
+  }],
+  ["a malformed traceparent on the batch", { ...valid, traceparent: "nope" }],
   ["one record", readingBatch(1, 1)],
   ["1,000 records", readingBatch(1, 1000)],
   ["1,001 records", readingBatch(1, 1001)],
@@ -103,6 +114,11 @@ for (const [name, value] of cases) {
 Deno.test("the fast path takes plain reading batches and leaves everything else to the schema", () => {
   assert.equal(isPlainReadingBatch(readingBatch(1, 1000)), true);
   assert.equal(isPlainReadingBatch({ ...valid, more: 1 }), false);
+  assert.equal(isPlainReadingBatch({ ...valid, traceparent: TRACEPARENT }), true);
+  assert.equal(
+    isPlainReadingBatch({ from: 1, to: 1, records: [{ ...reading(1), traceparent: "x" }] }),
+    false,
+  );
   assert.equal(
     isPlainReadingBatch({ from: 1, to: 1, records: [{ ...reading(1), extra: 1 }] }),
     false,

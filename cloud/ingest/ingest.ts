@@ -6,10 +6,20 @@
  */
 import type { Logger } from "@outpost/platform/log";
 import type { MetricsRegistry } from "@outpost/platform/metrics";
-import { type DecodeFailure, decodeMessage, MAX_MESSAGE_BYTES, Status } from "@outpost/protocol";
+import { NO_TRACING, type Tracing } from "@outpost/platform/trace";
+import {
+  type Batch,
+  type DecodeFailure,
+  decodeMessage,
+  MAX_MESSAGE_BYTES,
+  MAX_TRACE_LINKS,
+  Status,
+  traceSampled,
+} from "@outpost/protocol";
 import { parseTopic } from "@outpost/protocol";
 import type { Downlink } from "../broker/downlink.ts";
 import type { UplinkHandler } from "../broker/link.ts";
+import type { BatchOutcome } from "../store/batch.ts";
 import type { CloudStore } from "../store/store.ts";
 import { decodeBatch } from "./decode.ts";
 
@@ -25,6 +35,35 @@ export interface IngestOptions {
   now?: () => number;
   /** Called after each stored batch is committed, before its ack (fault injection). */
   afterCommit?: () => void;
+  /**
+   * With tracing on: an `ingest.batch` span per batch (child of the upload's context) and an
+   * `ingest.commit` span in the trace of each write whose records the batch carries.
+   */
+  tracing?: Tracing;
+}
+
+/** The records of one write (one trace context) in a batch. */
+interface WriteTrace {
+  from: number;
+  to: number;
+  records: number;
+}
+
+/** The sampled write contexts a batch's records carry, at most {@link MAX_TRACE_LINKS}. */
+export function batchWriteTraces(batch: Batch): Map<string, WriteTrace> {
+  const writes = new Map<string, WriteTrace>();
+  for (const record of batch.records) {
+    const traceparent = record.traceparent;
+    if (traceparent === undefined || !traceSampled(traceparent)) continue;
+    const write = writes.get(traceparent);
+    if (write) {
+      write.to = record.seq;
+      write.records++;
+    } else if (writes.size < MAX_TRACE_LINKS) {
+      writes.set(traceparent, { from: record.seq, to: record.seq, records: 1 });
+    }
+  }
+  return writes;
 }
 
 /** A running ingest. */
@@ -41,6 +80,7 @@ export interface Ingest {
 export function createIngest(options: IngestOptions): Ingest {
   const { store, downlink, logger } = options;
   const now = options.now ?? Date.now;
+  const tracing = options.tracing ?? NO_TRACING;
   const batches = options.metrics.counter(
     "outpost_ingest_batches_total",
     "Batches accepted, by result (stored, or duplicate when every seq was already stored).",
@@ -83,6 +123,38 @@ export function createIngest(options: IngestOptions): Ingest {
     publish.catch((error) => logger.warn("cannot publish downlink", { ...fields, error }));
   }
 
+  /**
+   * Records the commit in the trace of each write the batch carries: the same transaction seen
+   * from every trace that waited for it, linked to the batch's span. A debug line per write
+   * carries its trace id, so its logs are found from the trace.
+   */
+  function traceCommit(
+    deviceId: string,
+    batch: Batch,
+    times: { start: number; end: number; batchSpan: string | undefined },
+    result: { outcome?: BatchOutcome; error?: unknown },
+  ): void {
+    for (const [traceparent, write] of batchWriteTraces(batch)) {
+      const ids = tracing.record("ingest.commit", {
+        kind: "internal",
+        parent: traceparent,
+        links: times.batchSpan ? [times.batchSpan] : [],
+        startTime: times.start,
+        endTime: times.end,
+        error: result.error,
+        attributes: {
+          "outpost.device.id": deviceId,
+          "outpost.seq.first": write.from,
+          "outpost.seq.last": write.to,
+          "outpost.records": write.records,
+          "outpost.duplicate": result.outcome?.duplicate,
+          "outpost.acked_seq": result.outcome?.ackedSeq,
+        },
+      });
+      logger.debug("write committed", { deviceId, from: write.from, to: write.to, ...ids });
+    }
+  }
+
   async function ingestBatch(deviceId: string, payload: Uint8Array): Promise<void> {
     const decoded = decodeBatch(payload);
     if (!decoded.ok) {
@@ -91,13 +163,35 @@ export function createIngest(options: IngestOptions): Ingest {
       return;
     }
     const batch = decoded.value;
+    if (!tracing.enabled) return await commitBatch(deviceId, batch);
+    await tracing.inSpan("ingest.batch", {
+      kind: "consumer",
+      parent: batch.traceparent ?? null,
+      attributes: {
+        "messaging.system": "mqtt",
+        "messaging.batch.message_count": batch.records.length,
+        "outpost.device.id": deviceId,
+        "outpost.batch.from": batch.from,
+        "outpost.batch.to": batch.to,
+      },
+    }, (span) => commitBatch(deviceId, batch, span.traceparent));
+  }
+
+  async function commitBatch(deviceId: string, batch: Batch, batchSpan?: string): Promise<void> {
     const started = performance.now();
+    const startedAt = Date.now();
     let outcome;
     try {
       outcome = await store.commitBatch(deviceId, batch, { now: now() });
     } catch (error) {
+      if (tracing.enabled) {
+        traceCommit(deviceId, batch, { start: startedAt, end: Date.now(), batchSpan }, { error });
+      }
       reject("store_error", { kind: "batch", deviceId, from: batch.from, to: batch.to, error });
       return;
+    }
+    if (tracing.enabled && outcome.known) {
+      traceCommit(deviceId, batch, { start: startedAt, end: Date.now(), batchSpan }, { outcome });
     }
     if (!outcome.known) {
       reject("unknown_device", { kind: "batch", deviceId, from: batch.from, to: batch.to });

@@ -1,5 +1,8 @@
 import assert from "node:assert/strict";
 import { MetricsRegistry } from "@outpost/platform/metrics";
+import { InMemorySpanExporter } from "@opentelemetry/sdk-trace";
+import { startTracing } from "@outpost/platform/tracing";
+import type { Tracing } from "@outpost/platform/trace";
 import { MAX_BATCH_RECORDS, MAX_MESSAGE_BYTES } from "@outpost/protocol";
 import { topics } from "@outpost/protocol";
 import { Downlink } from "../broker/downlink.ts";
@@ -26,14 +29,18 @@ interface Harness {
   lines: Record<string, unknown>[];
 }
 
-async function withIngest(fn: (h: Harness) => Promise<void>): Promise<void> {
+async function withIngest(
+  fn: (h: Harness) => Promise<void>,
+  options: { tracing?: Tracing } = {},
+): Promise<void> {
   await withStore(async (store) => {
     await enrollForTest(store, "pi-1");
     const link = new RecordingLink();
     const { logger, lines } = collectingLogger();
+    logger.setLevel("debug");
     const metrics = new MetricsRegistry();
     const downlink = new Downlink({ link, store, logger });
-    const ingest = createIngest({ store, downlink, logger, metrics });
+    const ingest = createIngest({ store, downlink, logger, metrics, tracing: options.tracing });
     const send = (topic: string, payload: unknown) =>
       ingest.handle(topic, payload instanceof Uint8Array ? payload : bytes(payload));
     await fn({ store, link, send, ingest, metrics, lines });
@@ -255,4 +262,42 @@ Deno.test("decode failures carry their reason code, not only a message", () => {
     "schema",
   );
   assert.equal(reasonOf(encode({ from: 1, to: 1, records: [reading(1)] })), "ok");
+});
+
+Deno.test("with tracing on, the commit joins the trace of each write and its log line says so", async () => {
+  const exporter = new InMemorySpanExporter();
+  const tracing = await startTracing({}, { serviceName: "unit", exporter });
+  const upload = "00-2af7651916cd43dd8448eb211c80319c-d7ad6b7169203331-01";
+  const writeA = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+  const writeB = "00-1af7651916cd43dd8448eb211c80319c-c7ad6b7169203331-01";
+  const unsampled = "00-3af7651916cd43dd8448eb211c80319c-e7ad6b7169203331-00";
+  await withIngest(async ({ send, lines }) => {
+    const batch = readingBatch(1, 4);
+    const traced = [writeA, writeA, writeB, unsampled];
+    await send(topics.batch("pi-1"), {
+      ...batch,
+      traceparent: upload,
+      records: batch.records.map((record, i) => ({ ...record, traceparent: traced[i] })),
+    });
+    await tracing.flush();
+    const spans = exporter.getFinishedSpans();
+    const batchSpan = spans.find((span) => span.name === "ingest.batch")!;
+    assert.equal(batchSpan.spanContext().traceId, upload.slice(3, 35));
+    const commits = spans.filter((span) => span.name === "ingest.commit");
+    assert.deepEqual(commits.map((span) => span.spanContext().traceId).sort(), [
+      writeA.slice(3, 35),
+      writeB.slice(3, 35),
+    ]);
+    const commitA = commits.find((span) => span.spanContext().traceId === writeA.slice(3, 35))!;
+    assert.equal(commitA.parentSpanContext?.spanId, writeA.slice(36, 52));
+    assert.equal(commitA.attributes["outpost.seq.first"], 1);
+    assert.equal(commitA.attributes["outpost.seq.last"], 2);
+    assert.equal(commitA.links[0].context.spanId, batchSpan.spanContext().spanId);
+    const logged = lines.filter((line) => line.msg === "write committed");
+    assert.deepEqual(logged.map((line) => line.trace_id).sort(), [
+      writeA.slice(3, 35),
+      writeB.slice(3, 35),
+    ]);
+  }, { tracing });
+  await tracing.shutdown();
 });

@@ -59,7 +59,9 @@ Deno.test("the dashboard reads the store once per generation and sees every writ
     const afterWrite = await load();
     assert.deepEqual(afterWrite.sensors.map((s) => s.sensor), ["h", "t"]);
     assert.equal(afterWrite.sensorCount, 2);
-    await store.insertEvent({ kind: "note", severity: "info", message: "door open" }, 3_000);
+    await store.insertEvent({ kind: "note", severity: "info", message: "door open" }, {
+      now: 3_000,
+    });
     const afterEvent = await load();
     assert.equal(afterEvent.events[0]?.message, "door open");
   });
