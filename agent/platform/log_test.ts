@@ -40,10 +40,10 @@ Deno.test("logger redacts secret-looking fields, also nested", () => {
 
 Deno.test("logger adds the fields of its context (the active span's ids) to every line", () => {
   const lines: string[] = [];
-  let active: { trace_id: string; span_id: string } | undefined;
-  const log = createLogger({ write: (line) => lines.push(line), context: () => active });
+  const span: { active?: { trace_id: string; span_id: string } } = {};
+  const log = createLogger({ write: (line) => lines.push(line), context: () => span.active });
   log.info("outside");
-  active = { trace_id: "a".repeat(32), span_id: "b".repeat(16) };
+  span.active = { trace_id: "a".repeat(32), span_id: "b".repeat(16) };
   log.child({ part: "sync" }).info("inside");
   assert.equal(JSON.parse(lines[0]).trace_id, undefined);
   assert.equal(JSON.parse(lines[1]).trace_id, "a".repeat(32));
