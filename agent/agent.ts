@@ -5,6 +5,7 @@
  */
 import type { AgentConfig } from "./config/config.ts";
 import { createAgentApp } from "./http/app.ts";
+import { registerAgentMetrics } from "./metrics.ts";
 import type { Logger } from "@outpost/platform/log";
 import { MetricsRegistry } from "@outpost/platform/metrics";
 import { NO_TRACING, type Tracing } from "@outpost/platform/trace";
@@ -79,18 +80,16 @@ export async function startAgent(
       tracing,
     })
     : undefined;
-  if (sync) {
-    metrics.gauge("outpost_sync_online", "1 while connected to the broker.", (gauge) => {
-      gauge.set(sync.connection().state === "online" ? 1 : 0);
-    });
-    metrics.gauge("outpost_sync_records_sent", "Outbox records published (incl. resends).", (g) => {
-      g.set(sync.publisher.stats.recordsSent);
-    });
-    metrics.gauge("outpost_sync_resends", "Times the publisher resent from the acked seq.", (g) => {
-      g.set(sync.publisher.stats.resends);
-    });
-  }
   const connection = sync ? () => sync.connection() : unenrolledConnection;
+  registerAgentMetrics(metrics, {
+    store,
+    version: VERSION,
+    dataDir: config.dataDir,
+    isReady: () => isReady,
+    connection,
+    publisher: sync?.publisher,
+    mqttCa: config.mqttCa,
+  });
   const session = config.apiToken ? createSessionAuth({ secret: config.apiToken }) : undefined;
   const ui = createAgentUi({
     store,

@@ -22,6 +22,7 @@ import { type BrokerSetup, startBroker } from "./broker/select.ts";
 import type { CloudConfig } from "./config.ts";
 import { createCloudApp } from "./http/app.ts";
 import { createIngest, type Ingest } from "./ingest/ingest.ts";
+import { registerCloudMetrics } from "./metrics.ts";
 import { openCloudDatabase } from "./store/open.ts";
 import type { CloudStore } from "./store/store.ts";
 import { ensureToken } from "./tokens.ts";
@@ -101,6 +102,14 @@ export async function startCloud(
     };
     broker = await startBroker(config, { store, isReady: () => isReady, logger, metrics });
     downlink = new Downlink({ link: broker.link, store, logger });
+    registerCloudMetrics(metrics, {
+      store,
+      version: VERSION,
+      dataDir: config.dataDir,
+      isReady: () => isReady,
+      link: broker.link,
+      certFiles: config.certFiles,
+    });
     const fleet = new FleetOperations({ store, downlink, logger: logger.child({ part: "fleet" }) });
     // The fleet console logs in with the admin token; its islands call the API with the session.
     const session = createFleetSessionAuth(tokens.admin);

@@ -21,6 +21,7 @@ Deno.test("the cloud starts, enrolls a device, ingests its batch over MQTT and s
       OUTPOST_PORT: "0",
       OUTPOST_MQTT_PORT: "0",
       OUTPOST_DATA_DIR: dir,
+      OUTPOST_CERT_FILES: `test=${dir}/missing.crt`,
     });
     const cloud = await startCloud(config, logger);
     try {
@@ -59,6 +60,26 @@ Deno.test("the cloud starts, enrolls a device, ingests its batch over MQTT and s
         headers: { authorization: `Bearer ${cloud.adminToken}` },
       });
       assert.equal((await readings.json()).items.length, 20);
+      const metrics = await (await fetch(`${base}/metrics`)).text();
+      for (
+        const series of [
+          /^outpost_build_info\{component="cloud",version="[^"]+"\} 1$/m,
+          /^outpost_ready 1$/m,
+          // Presence comes from the device's status message, which this client never sent.
+          /^outpost_devices\{state="online"\} 0$/m,
+          /^outpost_devices\{state="offline"\} 1$/m,
+          /^outpost_devices_offline_longer_than\{seconds="3600"\} 0$/m,
+          /^outpost_fleet_backlog_records 0$/m,
+          /^outpost_broker_connected 1$/m,
+          /^outpost_enrollments_total\{result="created"\} 1$/m,
+          /^outpost_ingest_records_total\{type="reading"\} 20$/m,
+          /^outpost_ingest_upload_delay_seconds_count 1$/m,
+          /^outpost_certificate_readable\{certificate="test"\} 0$/m,
+          /^outpost_disk_free_bytes \d+$/m,
+        ]
+      ) {
+        assert.match(metrics, series);
+      }
       await device.endAsync();
     } finally {
       await cloud.stop();

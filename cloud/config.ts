@@ -10,6 +10,7 @@ import {
   enumParser,
   intParser,
   InvalidValue,
+  namedPathsParser,
   type Parser,
   pathParser,
   portParser,
@@ -153,6 +154,16 @@ export const cloudSettings = {
     env: "OUTPOST_LOG_LEVEL",
     parse: enumParser(LOG_LEVELS),
     fallback: "info" as LogLevel,
+  },
+  /**
+   * TLS certificates whose expiry `/metrics` reports (`name=path,…`), e.g. the public endpoint's
+   * and the broker's as mounted from their Secrets; read at every scrape.
+   */
+  certFiles: {
+    flag: "cert-files",
+    env: "OUTPOST_CERT_FILES",
+    parse: namedPathsParser(),
+    fallback: {} as Record<string, string>,
   },
   /**
    * Fault injection for the test suites only (docs/RELIABILITY.md): SIGKILL the cloud right

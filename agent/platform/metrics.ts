@@ -58,10 +58,22 @@ export class MetricsRegistry {
   #render: (() => string)[] = [];
   #collectors: (() => void | Promise<void>)[] = [];
 
-  /** Registers a counter. */
-  counter(name: string, help: string): Counter {
+  /**
+   * Registers a counter; `collect` (if given) runs before each render and sets totals kept
+   * elsewhere (e.g. a component's own stats), which must only grow.
+   */
+  counter(name: string, help: string, collect?: (counter: Gauge) => void | Promise<void>): Counter {
     const series = new Map<string, Series>();
     this.#render.push(() => renderSimple(name, help, "counter", series));
+    if (collect) {
+      this.#collectors.push(() =>
+        collect({
+          set(value, labels = {}) {
+            series.set(labelKey(labels), { labels, value });
+          },
+        })
+      );
+    }
     return {
       inc(labels = {}, by = 1) {
         const key = labelKey(labels);

@@ -43,3 +43,13 @@ Deno.test("label values are escaped", async () => {
   registry.counter("c", "C.").inc({ route: 'a"b\\c' });
   assert.match(await registry.render(), /c\{route="a\\"b\\\\c"\} 1/);
 });
+
+Deno.test("a collected counter renders the totals read at scrape time as a counter", async () => {
+  const registry = new MetricsRegistry();
+  const stats = { sent: 3 };
+  registry.counter("records_sent_total", "Sent.", (counter) => counter.set(stats.sent));
+  stats.sent = 5;
+  const text = await registry.render();
+  assert.match(text, /# TYPE records_sent_total counter/);
+  assert.match(text, /records_sent_total 5/);
+});

@@ -156,3 +156,23 @@ export function booleanParser(): Parser<boolean> {
     throw new InvalidValue("must be true or false");
   };
 }
+
+/**
+ * `name=path,name2=path2`: named files (e.g. the certificates whose expiry `/metrics` reports).
+ * Names are metric label values: letters, digits, `_`, `.` and `-`.
+ */
+export function namedPathsParser(): Parser<Record<string, string>> {
+  return (raw) => {
+    const out: Record<string, string> = {};
+    for (const item of raw.split(",").map((part) => part.trim()).filter(Boolean)) {
+      const at = item.indexOf("=");
+      const name = item.slice(0, at);
+      const path = item.slice(at + 1);
+      if (at <= 0 || !/^[A-Za-z0-9_.-]{1,64}$/.test(name) || !path || path.includes("\0")) {
+        throw new InvalidValue("must be name=path pairs separated by commas");
+      }
+      out[name] = path;
+    }
+    return out;
+  };
+}

@@ -450,6 +450,16 @@ export class AgentStore {
     };
   }
 
+  /**
+   * When the oldest record not yet acked was written (ms since the epoch); undefined when
+   * nothing is pending. Acked rows are pruned at once, so it is the first outbox row.
+   */
+  async oldestPendingAt(): Promise<number | undefined> {
+    const row = await this.#db.selectFrom("outbox").select("created_at").orderBy("seq").limit(1)
+      .executeTakeFirst();
+    return row?.created_at;
+  }
+
   /** Outbox rows after `afterSeq`, in order, at most `limit`. */
   async readOutbox(afterSeq: number, limit: number): Promise<OutboxRow[]> {
     return await this.#db.selectFrom("outbox").select(["seq", "payload"]).where(

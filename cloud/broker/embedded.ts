@@ -237,6 +237,8 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
         handler(client.id);
       });
     },
+    // In-process: up until it is closed.
+    connected: () => closing === undefined,
     close() {
       closing ??= (async () => {
         await new Promise<void>((resolve) => broker.close(() => resolve()));

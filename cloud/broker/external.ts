@@ -107,6 +107,7 @@ export function connectExternalBroker(options: ExternalBrokerOptions): BrokerLin
         retain: publish.retain,
       });
     },
+    connected: () => client.connected,
     async close() {
       handler = undefined;
       await client.endAsync();

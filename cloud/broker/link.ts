@@ -31,6 +31,8 @@ export interface BrokerLink {
    * Mosquitto reports it through the device's Last Will alone).
    */
   onDeviceDisconnect?(handler: (deviceId: string) => void): void;
+  /** True while the link to the broker is up (for `/metrics`; absent where it cannot tell). */
+  connected?(): boolean;
   /** Stops delivering and disconnects (the embedded broker also stops listening). */
   close(): Promise<void>;
 }

@@ -67,7 +67,8 @@ export function createCloudApp(options: CloudAppOptions): Hono {
   const app = new Hono();
   const enrollments = options.metrics.counter(
     "outpost_enrollments_total",
-    "Enrollment requests by result (created, rotated, bad_token).",
+    "Enrollment requests by result: created, rotated, bad_token, or the provisioning failure " +
+      "(broker_unavailable, provisioning_unavailable, device_id_taken, device_disabled, error).",
   );
   options.metrics.gauge(
     "outpost_devices_online",

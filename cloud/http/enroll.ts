@@ -56,9 +56,12 @@ export function enrollRoutes(options: EnrollRoutesOptions): Hono {
       throw new HttpError(401, "unauthorized", "Invalid enrollment token");
     }
     const credentials = await options.provisioner.provision(body.deviceId).catch((error) => {
-      throw error instanceof ProvisioningError
-        ? new HttpError(PROVISIONING_STATUS[error.code], error.code, error.message)
-        : error;
+      if (!(error instanceof ProvisioningError)) {
+        options.enrollments.inc({ result: "error" });
+        throw error;
+      }
+      options.enrollments.inc({ result: error.code });
+      throw new HttpError(PROVISIONING_STATUS[error.code], error.code, error.message);
     });
     const { created, ackedSeq } = await options.store.enrollDevice({
       id: body.deviceId,

@@ -26,6 +26,9 @@ import { decodeBatch } from "./decode.ts";
 /** Why a message was rejected; the `reason` label of `outpost_ingest_rejected_total`. */
 export type RejectReason = DecodeFailure | "unknown_topic" | "unknown_device" | "store_error";
 
+/** Upload delay buckets, in seconds: a second to a week (offline for days is normal). */
+export const UPLOAD_DELAY_BUCKETS = [1, 5, 30, 60, 300, 900, 3600, 21_600, 86_400, 604_800];
+
 /** Dependencies of {@link createIngest}. */
 export interface IngestOptions {
   store: CloudStore;
@@ -100,6 +103,12 @@ export function createIngest(options: IngestOptions): Ingest {
   const commitSeconds = options.metrics.histogram(
     "outpost_ingest_commit_seconds",
     "Time to commit one batch, in seconds.",
+  );
+  const uploadDelay = options.metrics.histogram(
+    "outpost_ingest_upload_delay_seconds",
+    "Receive time minus device time of the first record of each stored batch (the upload lag; " +
+      "includes the device clock's error).",
+    UPLOAD_DELAY_BUCKETS,
   );
 
   let tail: Promise<void> = Promise.resolve();
@@ -201,6 +210,9 @@ export function createIngest(options: IngestOptions): Ingest {
     if (!outcome.duplicate) options.afterCommit?.();
     batches.inc({ result: outcome.duplicate ? "duplicate" : "stored" });
     if (!outcome.duplicate) {
+      const first = batch.records[0];
+      const written = "ts" in first ? Date.parse(first.ts) : NaN;
+      if (!isNaN(written)) uploadDelay.observe(Math.max(0, (now() - written) / 1000));
       records.inc({ type: "reading" }, outcome.inserted.readings);
       records.inc({ type: "event" }, outcome.inserted.events);
     }

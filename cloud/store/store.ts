@@ -30,6 +30,20 @@ export interface DeviceSummary {
   labels: Record<string, string>;
 }
 
+/** What {@link CloudStore.fleetStats} counts. */
+export interface FleetStats {
+  total: number;
+  online: number;
+  offline: number;
+  /** Devices whose last known seq is above their acked seq. */
+  lagging: number;
+  /** Sum over devices of (last known seq − acked seq). */
+  backlogRecords: number;
+  backlogMaxRecords: number;
+  /** Offline devices not seen for longer than each threshold. */
+  offlineLongerThan: { ms: number; devices: number }[];
+}
+
 /** One device with its configuration and row counts. */
 export interface DeviceDetail extends DeviceSummary {
   enrolledAt: string;
@@ -318,6 +332,44 @@ export class CloudStore {
   /** Marks every device offline: with an embedded broker nobody is connected at start. */
   async markAllOffline(): Promise<void> {
     await this.db.updateTable("devices").set({ online: 0 }).where("online", "=", 1).execute();
+  }
+
+  /**
+   * Fleet-level figures for `/metrics`, in one scan of the devices table: no per-device
+   * series, so their number does not grow with the fleet. A device's backlog here is what it
+   * told the cloud (`last_seq` from its batches and status) minus what is acked: an offline
+   * device's newer writes are not known until it reconnects.
+   */
+  async fleetStats(now: number, offlineForMs: readonly number[] = []): Promise<FleetStats> {
+    const offline = offlineForMs.map((ms, i) =>
+      sql<number>`sum(CASE WHEN online = 0 AND coalesce(last_seen, enrolled_at) < ${
+        now - ms
+      } THEN 1 ELSE 0 END)`.as(`offline_${i}`)
+    );
+    const row = await this.db.selectFrom("devices").select([
+      sql<number>`count(*)`.as("total"),
+      sql<number>`sum(CASE WHEN online = 1 THEN 1 ELSE 0 END)`.as("online"),
+      sql<number>`sum(CASE WHEN last_seq > acked_seq THEN 1 ELSE 0 END)`.as("lagging"),
+      sql<number>`sum(CASE WHEN last_seq > acked_seq THEN last_seq - acked_seq ELSE 0 END)`.as(
+        "backlog",
+      ),
+      sql<number>`max(last_seq - acked_seq)`.as("backlog_max"),
+      ...offline,
+    ]).executeTakeFirstOrThrow() as Record<string, number | string | null>;
+    const total = Number(row.total ?? 0);
+    const online = Number(row.online ?? 0);
+    return {
+      total,
+      online,
+      offline: total - online,
+      lagging: Number(row.lagging ?? 0),
+      backlogRecords: Number(row.backlog ?? 0),
+      backlogMaxRecords: Math.max(0, Number(row.backlog_max ?? 0)),
+      offlineLongerThan: offlineForMs.map((ms, i) => ({
+        ms,
+        devices: Number(row[`offline_${i}`] ?? 0),
+      })),
+    };
   }
 
   /** How many devices are online. */

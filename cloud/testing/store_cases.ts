@@ -87,6 +87,25 @@ export const migrationCases: MigrationCase[] = [
 /** Store behaviour shared by both dialects. */
 export const storeCases: StoreCase[] = [
   {
+    name: "fleet stats count devices by state, backlog and how long the offline ones are gone",
+    async run(store) {
+      const now = Date.now();
+      for (const id of ["a", "b", "c"]) await enrollForTest(store, id);
+      await store.commitBatch("a", readingBatch(1, 3), { now });
+      await store.applyStatus("a", { online: true, lastSeq: 10 }, { now });
+      await store.applyStatus("b", { online: false, lastSeq: 5 }, { now: now - 7_200_000 });
+      const stats = await store.fleetStats(now, [60_000, 3_600_000, 86_400_000]);
+      assert.equal(stats.total, 3);
+      assert.equal(stats.online, 1);
+      assert.equal(stats.offline, 2);
+      assert.equal(stats.lagging, 2, "a knows seq 10 with 3 acked, b knows 5 with 0 acked");
+      assert.equal(stats.backlogRecords, 7 + 5);
+      assert.equal(stats.backlogMaxRecords, 7);
+      // b was last seen 2 h ago; c never connected and was enrolled just now.
+      assert.deepEqual(stats.offlineLongerThan.map((entry) => entry.devices), [1, 1, 0]);
+    },
+  },
+  {
     name: "enrolling again rotates the password and keeps the device's data and position",
     async run(store) {
       assert.deepEqual(

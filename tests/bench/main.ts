@@ -12,6 +12,7 @@ import { openSqlite, transact } from "@outpost/platform/sqlite";
 import { freePort, postJson, startTask, waitForOk } from "../support/process.ts";
 import { runLoad, runOpenLoop } from "./load.ts";
 import { catchUp, componentPid, endToEndSync, rssOf } from "./sync.ts";
+import { tracingCost } from "./tracing.ts";
 
 interface Row {
   name: string;
@@ -265,6 +266,39 @@ async function agentBenchmarks(): Promise<void> {
 }
 
 if (!syncOnly) await agentBenchmarks();
+
+async function tracingBenchmarks(): Promise<void> {
+  const { off, on, exportsReceived } = await tracingCost(smoke);
+  const note = `OTLP http/protobuf to a local receiver (${exportsReceived} exports)`;
+  record({
+    name: "agent POST one reading, tracing on",
+    figure: on.smallWritesPerSecond,
+    unit: "req/s",
+    baseline: off.smallWritesPerSecond,
+    baselineName: "tracing off",
+    note: `p99 ${on.smallWriteP99Ms.toFixed(2)} ms vs ${
+      off.smallWriteP99Ms.toFixed(2)
+    } ms; ${note}`,
+  });
+  record({
+    name: "agent batch ingest, tracing on",
+    figure: on.batchRowsPerSecond,
+    unit: "rows/s",
+    baseline: off.batchRowsPerSecond,
+    baselineName: "tracing off",
+    note: "10,000 readings per request, each outbox record carrying the write's traceparent",
+  });
+  record({
+    name: "agent RSS idle, tracing on",
+    figure: on.idleRssBytes / 1e6,
+    unit: "MB",
+    baseline: off.idleRssBytes / 1e6,
+    baselineName: "tracing off",
+    note: "the SDK is imported only when an OTEL_* variable asks for tracing",
+  });
+}
+
+if (!syncOnly) await tracingBenchmarks();
 
 const syncRows = values["sync-rows"] ? Number(values["sync-rows"]) : smoke ? 20_000 : 500_000;
 const backends = (["libsql", "postgres"] as const).filter((backend) =>
