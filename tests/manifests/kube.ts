@@ -17,6 +17,13 @@ import {
   ImageRepository,
   ImageUpdateAutomation,
 } from "@kubernetes-models/flux-cd/image.toolkit.fluxcd.io/v1";
+import {
+  PodMonitor,
+  PrometheusRule,
+  ServiceMonitor,
+} from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1";
+import { Certificate, ClusterIssuer } from "@kubernetes-models/cert-manager/cert-manager.io/v1";
+import { Bundle } from "@kubernetes-models/cert-manager/trust.cert-manager.io/v1alpha1";
 import { findUnknownFields, type ModelClass } from "./schema_walk.ts";
 
 /** Absolute path of the repository root, with a trailing slash. */
@@ -182,6 +189,12 @@ const MODELS: ModelClass[] = [
   ImageRepository,
   ImagePolicy,
   ImageUpdateAutomation,
+  ServiceMonitor,
+  PodMonitor,
+  PrometheusRule,
+  Certificate,
+  ClusterIssuer,
+  Bundle,
 ];
 
 /**

@@ -28,6 +28,9 @@ const BUILDABLE = [
   ]),
 ];
 
+/** Components every overlay includes, whose objects add to the base's. */
+const SHARED_COMPONENTS = ["k8s/components/cert-manager", "k8s/components/monitoring"];
+
 /** Kustomize's configMapGenerator suffix: a dash and ten characters of its hash alphabet. */
 const HASH_SUFFIX = /-[bcdfghkmt2-9]{10}$/;
 
@@ -88,10 +91,13 @@ for (const overlay of OVERLAYS) {
     assert.deepEqual(layers.sort(), whole);
   });
 
-  Deno.test(`the ${overlay} overlay only patches the base: it renders the same objects`, async () => {
-    const base = (await kustomize("k8s/base")).map(stableId).sort();
+  Deno.test(`the ${overlay} overlay only patches the base and adds the shared components: it renders the same objects`, async () => {
+    const expected = [];
+    for (const dir of ["k8s/base", ...SHARED_COMPONENTS]) {
+      expected.push(...(await kustomize(dir)).map(stableId));
+    }
     const rendered = (await overlayObjects(overlay)).map(stableId).sort();
-    assert.deepEqual(rendered, base);
+    assert.deepEqual(rendered, expected.sort());
   });
 }
 

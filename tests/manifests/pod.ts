@@ -321,17 +321,23 @@ export class PodSandbox {
     if (!source) {
       throw new Error(`volume ${volume.name}: only emptyDir, hostPath, configMap and secret`);
     }
-    if ((source as { items?: unknown }).items) {
-      throw new Error(`volume ${volume.name}: items are not supported here`);
-    }
     const data = lookup(this.objects, this.namespace, this.fixture, source.kind, source.name);
     if (!data && !source.optional) {
       throw new Error(`volume ${volume.name}: ${source.kind} ${source.name} does not exist`);
     }
     const mode = (source as { defaultMode?: number }).defaultMode ?? 0o644;
-    for (const [key, value] of Object.entries(data ?? {})) {
-      await Deno.writeTextFile(`${dir}/${key}`, value, { mode });
-      await Deno.chmod(`${dir}/${key}`, mode);
+    // `items` projects only the listed keys, each at its path (as the kubelet does).
+    const items = (source as { items?: { key: string; path: string }[] }).items;
+    const files = items
+      ? items.filter((item) => data?.[item.key] !== undefined)
+        .map((item) => [item.path, data![item.key]] as const)
+      : Object.entries(data ?? {});
+    for (const [path, value] of files) {
+      if (path.includes("/") || path.startsWith(".")) {
+        throw new Error(`volume ${volume.name}: item path '${path}' is not supported here`);
+      }
+      await Deno.writeTextFile(`${dir}/${path}`, value, { mode });
+      await Deno.chmod(`${dir}/${path}`, mode);
     }
     const describe = `${source.kind} ${source.name}${data ? "" : " (optional, absent: empty)"}`;
     return { name: volume.name, dir, writable: false, describe };
