@@ -1,0 +1,128 @@
+// The rendered NetworkPolicies of every overlay, evaluated offline (network_policy.ts): default
+// deny in each Outpost namespace, exactly the flows the system needs, Prometheus's scrape of the
+// cloud allowed, and everything else denied.
+import assert from "node:assert/strict";
+import { type KubeObject, kustomize, OVERLAYS, podSpec, workloads } from "./kube.ts";
+import { describeFlow, type Endpoint, type Flow, flowAllowed } from "./network_policy.ts";
+
+type Port = { port: number; protocol: "TCP" | "UDP" };
+const PORTS: Port[] = [
+  { port: 53, protocol: "UDP" },
+  { port: 53, protocol: "TCP" },
+  ...[443, 1883, 5432, 8000, 8080, 8443, 8883, 9090].map((port) => ({
+    port,
+    protocol: "TCP" as const,
+  })),
+];
+
+function pod(name: string, namespace: string, labels: Record<string, string>): Endpoint {
+  return { kind: "pod", name, namespace, labels };
+}
+
+/** The pod of a rendered workload, as the policies see it (namespace and template labels). */
+function workloadPod(objects: KubeObject[], name: string, alias: string): Endpoint {
+  const workload = workloads(objects).find((candidate) => candidate.metadata.name === name);
+  assert.ok(workload, `workload ${name}`);
+  podSpec(workload); // it is a pod template
+  const labels = (workload.spec as { template: { metadata: { labels: Record<string, string> } } })
+    .template.metadata.labels;
+  return pod(alias, workload.metadata.namespace!, labels);
+}
+
+/** What the system needs, and the deliberate public entry points; nothing else. */
+const EXPECTED = [
+  ...new Set([
+    // Prometheus scrapes the cloud replicas and, through their sidecar port, the agents.
+    "prometheus -> cloud:8080/TCP",
+    "prometheus -> agent:8080/TCP",
+    // Public entry points, from anything whose own egress is open: the cloud nginx, the broker's
+    // TLS listener, the agent's sidecar (LAN operators, hostPort).
+    ...["prometheus", "grafana", "other-pod", "kube-dns", "internet", "lan", "database"].flatMap((
+      source,
+    ) => [
+      `${source} -> cloud-nginx:8080/TCP`,
+      `${source} -> cloud-nginx:8443/TCP`,
+      `${source} -> mosquitto:8883/TCP`,
+      `${source} -> agent:8080/TCP`,
+    ]),
+    // The cloud: DNS, the broker, PostgreSQL (outside the cluster).
+    "cloud -> kube-dns:53/UDP",
+    "cloud -> kube-dns:53/TCP",
+    "cloud -> mosquitto:1883/TCP",
+    // PostgreSQL lives outside the cluster: any address on 5432 (overlays may narrow the block).
+    "cloud -> database:5432/TCP",
+    "cloud -> internet:5432/TCP",
+    "cloud -> lan:5432/TCP",
+    // nginx forwards to the cloud only.
+    "cloud-nginx -> kube-dns:53/UDP",
+    "cloud-nginx -> kube-dns:53/TCP",
+    "cloud-nginx -> cloud:8080/TCP",
+    // Agents in the cluster: DNS, the broker (plain and TLS), enrollment (direct or via nginx).
+    "agent -> kube-dns:53/UDP",
+    "agent -> kube-dns:53/TCP",
+    "agent -> mosquitto:1883/TCP",
+    "agent -> mosquitto:8883/TCP",
+    "agent -> cloud:8080/TCP",
+    "agent -> cloud-nginx:8080/TCP",
+    "agent -> cloud-nginx:8443/TCP",
+  ]),
+].sort();
+
+for (const overlay of OVERLAYS) {
+  Deno.test(`${overlay}: the NetworkPolicies allow exactly the needed flows and the scrape, and deny everything else`, async () => {
+    const objects = await kustomize(`k8s/overlays/${overlay}`);
+    const ours = [
+      workloadPod(objects, "outpost-cloud", "cloud"),
+      workloadPod(objects, "outpost-cloud-nginx", "cloud-nginx"),
+      workloadPod(objects, "outpost-mosquitto", "mosquitto"),
+      workloadPod(objects, "outpost-agent", "agent"),
+      // Pods no workload policy selects: the namespaces' default deny covers them.
+      pod("stray-cloud-pod", "outpost-cloud", { app: "debug" }),
+      pod("stray-edge-pod", "outpost-edge", { app: "debug" }),
+    ];
+    const others: Endpoint[] = [
+      pod("prometheus", "monitoring", { "app.kubernetes.io/name": "prometheus" }),
+      pod("grafana", "monitoring", { "app.kubernetes.io/name": "grafana" }),
+      pod("other-pod", "default", { app: "other" }),
+      pod("kube-dns", "kube-system", { "k8s-app": "kube-dns" }),
+      { kind: "external", name: "internet", ip: "203.0.113.5" },
+      { kind: "external", name: "lan", ip: "192.0.2.10" },
+      { kind: "external", name: "database", ip: "198.51.100.7" },
+    ];
+    // Every connection that starts or ends at one of our pods.
+    const flows: Flow[] = [];
+    for (const from of [...ours, ...others]) {
+      for (const to of [...ours, ...others]) {
+        if (!ours.includes(from) && !ours.includes(to)) continue;
+        if (from === to) continue;
+        for (const { port, protocol } of PORTS) flows.push({ from, to, port, protocol });
+      }
+    }
+    const allowed = flows.filter((flow) => flowAllowed(objects, flow)).map(describeFlow).sort();
+    assert.deepEqual(allowed, EXPECTED);
+    console.log(`${overlay}: ${flows.length} flows checked, ${allowed.length} allowed`);
+  });
+}
+
+Deno.test("without the monitoring component's policy the cloud's scrape is denied (the default deny holds)", async () => {
+  const objects = (await kustomize("k8s/overlays/dev")).filter((object) =>
+    object.metadata.name !== "outpost-cloud-allow-scrape"
+  );
+  const prometheus = pod("prometheus", "monitoring", { "app.kubernetes.io/name": "prometheus" });
+  const cloud = workloadPod(objects, "outpost-cloud", "cloud");
+  assert.equal(flowAllowed(objects, { from: prometheus, to: cloud, port: 8080 }), false);
+});
+
+Deno.test("each Outpost namespace has a default-deny policy for both directions", async () => {
+  for (const overlay of OVERLAYS) {
+    const objects = await kustomize(`k8s/overlays/${overlay}`);
+    for (const namespace of ["outpost-cloud", "outpost-edge"]) {
+      const deny = objects.find((object) =>
+        object.kind === "NetworkPolicy" && object.metadata.namespace === namespace &&
+        object.metadata.name === "default-deny"
+      );
+      assert.ok(deny, `${overlay}: default-deny in ${namespace}`);
+      assert.deepEqual(deny.spec, { podSelector: {}, policyTypes: ["Ingress", "Egress"] });
+    }
+  }
+});
