@@ -317,3 +317,102 @@ async function waitForHealthy(url: string, child: Deno.ChildProcess): Promise<vo
   }
   throw new Error(`nginx did not answer ${url} within 10 s`);
 }
+
+Deno.test("the cloud nginx: plain HTTP only redirects to HTTPS and never passes a token on; HTTPS proxies", async () => {
+  const nginx = nginxPath();
+  const openssl = requireTool("openssl", "openssl");
+  const prefix = await Deno.makeTempDir({ prefix: "outpost-nginx-cloud-" });
+  await Deno.chmod(prefix, 0o755);
+  const made = await runCommand(openssl, [
+    ...["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost"],
+    // Not a CA (rustls refuses a CA certificate as the server's own).
+    ...["-addext", "subjectAltName=DNS:localhost", "-addext", "basicConstraints=critical,CA:FALSE"],
+    ...["-addext", "extendedKeyUsage=serverAuth"],
+    ...["-keyout", `${prefix}/tls.key`, "-out", `${prefix}/tls.crt`],
+  ]);
+  assert.equal(made.code, 0, made.stderr);
+  await Deno.chmod(`${prefix}/tls.key`, 0o644); // nginx workers run as nobody when root starts it
+  const upstreamPort = freePort();
+  const httpPort = freePort();
+  const httpsPort = freePort();
+  const seen: { path: string; authorization: string | null }[] = [];
+  const upstream = Deno.serve(
+    { hostname: "127.0.0.1", port: upstreamPort, onListen() {} },
+    async (request) => {
+      await request.arrayBuffer();
+      seen.push({
+        path: new URL(request.url).pathname,
+        authorization: request.headers.get("authorization"),
+      });
+      return Response.json({ ok: true });
+    },
+  );
+  const objects = await kustomize("k8s/overlays/dev");
+  const found = nginxContainers(objects).find(({ workload }) =>
+    workload.metadata.name === "outpost-cloud-nginx"
+  );
+  assert.ok(found);
+  const { data } = renderedNginxConfigMap(objects, found.workload, found.container);
+  let conf = data["nginx.conf"];
+  conf = replaceOnce(conf, "server outpost-cloud:8080;", `server 127.0.0.1:${upstreamPort};`);
+  conf = replaceOnce(conf, "listen 8080;", `listen 127.0.0.1:${httpPort};`);
+  conf = replaceOnce(conf, "listen 8443 ssl;", `listen 127.0.0.1:${httpsPort} ssl;`);
+  conf = replaceOnce(conf, "/etc/nginx/tls/tls.crt", `${prefix}/tls.crt`);
+  conf = replaceOnce(conf, "/etc/nginx/tls/tls.key", `${prefix}/tls.key`);
+  await Deno.writeTextFile(`${prefix}/nginx.conf`, conf);
+  await Deno.writeTextFile(`${prefix}/outpost-locations.conf`, data["outpost-locations.conf"]);
+  const child = new Deno.Command(nginx, {
+    args: ["-p", `${prefix}/`, "-c", `${prefix}/nginx.conf`, "-e", "stderr"],
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const stderr = new Response(child.stderr).text();
+  const client = Deno.createHttpClient({ caCerts: [await Deno.readTextFile(`${prefix}/tls.crt`)] });
+  try {
+    await waitForHealthy(`http://127.0.0.1:${httpPort}/nginx-healthz`, child);
+    const token = "Bearer admin-token-that-must-not-travel";
+    for (
+      const [method, path] of [
+        ["GET", "/api/v1/devices"],
+        ["POST", "/api/v1/enroll"],
+        ["PUT", "/api/v1/devices/pi-1/desired"],
+        ["GET", "/"],
+        ["GET", "/healthz"],
+        ["GET", "/metrics"],
+      ]
+    ) {
+      const response = await fetch(`http://127.0.0.1:${httpPort}${path}?x=1`, {
+        method,
+        headers: { authorization: token, "content-type": "application/json" },
+        body: method === "GET" ? undefined : "{}",
+        redirect: "manual",
+      });
+      await response.body?.cancel();
+      assert.equal(response.status, 308, `${method} ${path} over HTTP`);
+      assert.equal(response.headers.get("location"), `https://127.0.0.1${path}?x=1`);
+    }
+    assert.deepEqual(seen, [], "nothing sent to plain HTTP reached the API");
+
+    const proxied = await fetch(`https://localhost:${httpsPort}/api/v1/devices`, {
+      client,
+      headers: { authorization: token },
+    });
+    assert.equal(proxied.status, 200);
+    await proxied.body?.cancel();
+    assert.deepEqual(seen, [{ path: "/api/v1/devices", authorization: token }]);
+    const hsts = proxied.headers.get("strict-transport-security");
+    assert.match(hsts ?? "", /max-age=\d+/);
+    const metrics = await fetch(`https://localhost:${httpsPort}/metrics`, { client });
+    assert.equal(metrics.status, 404, "metrics are not published on the public entry point");
+    await metrics.body?.cancel();
+  } finally {
+    client.close();
+    child.kill("SIGTERM");
+    await child.status;
+    const log = await stderr;
+    if (log.includes("[emerg]") || log.includes("[crit]")) console.error(log);
+    await upstream.shutdown();
+    await Deno.remove(prefix, { recursive: true });
+  }
+});
