@@ -81,9 +81,10 @@ for (const cluster of OVERLAYS) {
     };
     const infrastructure = byPath(`k8s/overlays/${cluster}/infrastructure`);
     const apps = byPath(`k8s/overlays/${cluster}/apps`);
+    // And on the Secrets decrypted from Git (secrets_test.ts).
     assert.deepEqual(
       apps.spec.dependsOn?.map((dependency) => dependency.name),
-      [infrastructure.metadata.name],
+      [infrastructure.metadata.name, "secrets"],
     );
     // Every dependency exists, and following them never loops.
     const names = new Map(all.map((object) => [object.metadata.name, object]));
@@ -105,7 +106,10 @@ for (const cluster of OVERLAYS) {
     assert.ok(paths.includes(`clusters/${cluster}`), "the root applies its own directory");
     for (const path of paths) {
       assert.ok(await isDirectory(`${REPO_ROOT}${path}`), `${cluster}: ${path} does not exist`);
-      assert.ok((await kustomize(path)).length > 0, `${cluster}: ${path} renders nothing`);
+      const rendered = await kustomize(path);
+      // The SOPS directory is empty until an operator adds encrypted Secrets.
+      if (path === `clusters/${cluster}/secrets`) continue;
+      assert.ok(rendered.length > 0, `${cluster}: ${path} renders nothing`);
     }
   });
 
