@@ -3,8 +3,6 @@
  * filesystem holding the data dir, and the expiry of TLS certificates read from files.
  * @module
  */
-import { statfs } from "node:fs/promises";
-import { X509Certificate } from "node:crypto";
 import type { MetricsRegistry } from "./metrics.ts";
 
 /** Registers `outpost_disk_free_bytes` and `outpost_disk_size_bytes` of `path`'s filesystem. */
@@ -12,7 +10,8 @@ export function registerDiskMetrics(registry: MetricsRegistry, path: string): vo
   // Both gauges come from one statfs per scrape.
   let last: Promise<{ free: number; size: number } | undefined> | undefined;
   const read = () =>
-    last ??= statfs(path).then(
+    // node:fs is loaded at the first scrape, not at start (idle RSS).
+    last ??= import("node:fs/promises").then(({ statfs }) => statfs(path)).then(
       (stats) => ({ free: stats.bavail * stats.bsize, size: stats.blocks * stats.bsize }),
       () => undefined,
     ).finally(() => setTimeout(() => last = undefined, 0));
@@ -34,8 +33,12 @@ export function registerDiskMetrics(registry: MetricsRegistry, path: string): vo
   );
 }
 
-/** When a PEM certificate stops being valid, in ms since the epoch (the first certificate). */
-export function certificateNotAfter(pem: string): number {
+/**
+ * When a PEM certificate stops being valid, in ms since the epoch (the first certificate).
+ * node:crypto is loaded on the first call only: most agents watch no certificate.
+ */
+export async function certificateNotAfter(pem: string): Promise<number> {
+  const { X509Certificate } = await import("node:crypto");
   return Date.parse(new X509Certificate(pem).validTo);
 }
 
@@ -55,7 +58,7 @@ export function registerCertificateMetrics(
   const read = () =>
     last ??= Promise.all(names.map(async (name) => {
       try {
-        return [name, certificateNotAfter(await Deno.readTextFile(files[name]))] as const;
+        return [name, await certificateNotAfter(await Deno.readTextFile(files[name]))] as const;
       } catch {
         return [name, undefined] as const;
       }

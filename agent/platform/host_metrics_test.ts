@@ -21,7 +21,7 @@ XvtNmbReCLW/
 `;
 
 Deno.test("certificate expiry is read from the PEM file at each scrape; a bad file reads 0", async () => {
-  assert.equal(certificateNotAfter(TEST_CERTIFICATE), Date.UTC(2126, 10, 10, 14, 32, 41));
+  assert.equal(await certificateNotAfter(TEST_CERTIFICATE), Date.UTC(2126, 10, 10, 14, 32, 41));
   const dir = await Deno.makeTempDir();
   try {
     await Deno.writeTextFile(`${dir}/good.crt`, TEST_CERTIFICATE);
