@@ -7,7 +7,8 @@
 import { createLogger, type Logger, type LogLevel } from "./log.ts";
 import { ConfigError } from "./settings.ts";
 import { MigrationError } from "./sqlite.ts";
-import { loadTracing, type Tracing } from "./trace.ts";
+import type { Tracing } from "./trace.ts";
+import { loadTracing } from "./tracing_loader.ts";
 import { VERSION } from "./version.ts";
 
 /** A started component. */

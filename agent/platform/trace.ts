@@ -1,8 +1,9 @@
 /**
  * The tracing facade every component codes against: spans, W3C trace context and the ids a log
  * line carries. It imports nothing; the OpenTelemetry SDK behind it (`./tracing.ts`) is loaded
- * by {@link loadTracing} only when an `OTEL_*` variable asks for it, so a process with tracing
- * off neither loads the SDK (RSS) nor pays for spans (each call is a direct call of `fn`).
+ * by `loadTracing` (`./tracing_loader.ts`) only when an `OTEL_*` variable asks for it, so a
+ * process with tracing off neither loads the SDK (RSS) nor pays for spans (each call is a direct
+ * call of `fn`).
  * @module
  */
 
@@ -103,26 +104,11 @@ export function tracingRequested(env: Record<string, string | undefined>): boole
   return TRACING_SWITCHES.some((name) => (env[name] ?? "").trim() !== "");
 }
 
-/** Options of {@link loadTracing}. */
+/** Options of `loadTracing` (`./tracing_loader.ts`). */
 export interface LoadTracingOptions {
   /** `service.name` unless `OTEL_SERVICE_NAME` sets one. */
   serviceName: string;
   serviceVersion?: string;
   /** More resource attributes (e.g. the device id). */
   resource?: Record<string, string>;
-}
-
-/**
- * The process's tracing: {@link NO_TRACING} unless {@link tracingRequested}, else the
- * OpenTelemetry SDK configured by the standard `OTEL_*` variables (loaded here, on demand).
- * @throws ConfigError for an `OTEL_*` value we cannot honour (e.g. the grpc protocol).
- */
-export async function loadTracing(
-  env: Record<string, string | undefined>,
-  options: LoadTracingOptions,
-): Promise<Tracing> {
-  if (!tracingRequested(env)) return NO_TRACING;
-  // A static specifier, so `deno compile` embeds the SDK.
-  const { startTracing } = await import("./tracing.ts");
-  return startTracing(env, options);
 }

@@ -1,7 +1,7 @@
 /**
  * OpenTelemetry tracing set up from the standard `OTEL_*` variables: the SDK, the OTLP exporter
  * (`http/protobuf` or `http/json`), the sampler, the batch processor and W3C trace context.
- * Loaded only through `loadTracing` (`./trace.ts`) when tracing is asked for: importing this
+ * Loaded only through `loadTracing` (`./tracing_loader.ts`) when tracing is asked for: importing this
  * module costs RSS that a process with tracing off must not pay.
  *
  * Honoured: `OTEL_EXPORTER_OTLP_ENDPOINT`, `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`,

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { InMemorySpanExporter } from "@opentelemetry/sdk-trace";
 import { ConfigError } from "./settings.ts";
-import { loadTracing, NO_TRACING, tracingRequested } from "./trace.ts";
+import { NO_TRACING, tracingRequested } from "./trace.ts";
+import { loadTracing } from "./tracing_loader.ts";
 import { otlpProtocol, resourceAttributes, startTracing, tracesUrl } from "./tracing.ts";
 
 const PARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
