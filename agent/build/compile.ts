@@ -122,6 +122,9 @@ export function compileArgs(
     target,
     "--include",
     "web/static",
+    // Imported by a computed specifier (see tracing_loader.ts), so not found by the graph.
+    "--include",
+    "agent/platform/tracing.ts",
     "--output",
     output,
     ENTRYPOINTS[component],

@@ -58,3 +58,11 @@ Deno.test("the images, the manifests and the systemd unit run the compiled binar
   );
   assert.match(unit, /^ExecStart=\{\{ outpost_agent_binary_path \}\}$/m);
 });
+
+Deno.test("the compiled binaries include the tracing setup that is imported on demand", async () => {
+  const { TRACING_MODULE } = await import("@outpost/platform/tracing_loader");
+  const args = compileArgs("agent", "x86_64-unknown-linux-gnu", "dist/x");
+  const included = args.flatMap((arg, i) => args[i - 1] === "--include" ? [arg] : []);
+  assert.ok(included.includes(`agent/platform/${TRACING_MODULE.slice(2)}`), included.join(" "));
+  await Deno.stat(new URL(`../platform/${TRACING_MODULE.slice(2)}`, import.meta.url));
+});
