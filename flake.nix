@@ -43,6 +43,10 @@
             # device provisioning
             ansible
             ansible-lint
+            # secrets in Git (SOPS with age) and the monitoring rules (promtool)
+            sops
+            age
+            prometheus
             # services the system tests run for real
             mosquitto
             nginx
