@@ -120,6 +120,7 @@ export async function startAgent(
     apiToken: config.apiToken,
     isReady: () => isReady,
     connection,
+    timeWindow: { maxAgeMs: config.tsMaxAge, maxAheadMs: config.tsMaxAhead },
     ui,
     sessionAuth: session?.authorizesApiRequest,
     tracing,
@@ -157,6 +158,7 @@ export async function startAgent(
       try {
         const removed = await store.pruneExpired(config.retentionDays);
         if (removed) logger.info("retention pruned rows", { removed, days: config.retentionDays });
+        await store.pruneIdempotencyKeys();
       } catch (error) {
         logger.warn("retention pass failed", { error });
       }

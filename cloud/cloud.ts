@@ -110,7 +110,12 @@ export async function startCloud(
       link: broker.link,
       certFiles: config.certFiles,
     });
-    const fleet = new FleetOperations({ store, downlink, logger: logger.child({ part: "fleet" }) });
+    const fleet = new FleetOperations({
+      store,
+      downlink,
+      provisioner: broker.provisioner,
+      logger: logger.child({ part: "fleet" }),
+    });
     // The fleet console logs in with the admin token; its islands call the API with the session.
     const session = createFleetSessionAuth(tokens.admin);
     const ui = options.ui ?? createFleetUi({
@@ -169,6 +174,7 @@ export async function startCloud(
       logger: logger.child({ part: "ingest" }),
       metrics,
       tracing,
+      maxSeqGap: config.maxSeqGap,
       // The worst moment for exactly-once: after the commit, before the ack.
       afterCommit: config.faultCrashAfterCommits
         ? crashAfter(config.faultCrashAfterCommits, logger)

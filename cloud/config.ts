@@ -6,6 +6,7 @@
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { LOG_LEVELS, type LogLevel } from "@outpost/platform/log";
+import { DEFAULT_MAX_SEQ_GAP } from "./store/store.ts";
 import {
   enumParser,
   intParser,
@@ -164,6 +165,17 @@ export const cloudSettings = {
     env: "OUTPOST_CERT_FILES",
     parse: namedPathsParser(),
     fallback: {} as Record<string, string>,
+  },
+  /**
+   * How far beyond a device's acked seq a batch may start (farther: refused whole, with a
+   * reason the device logs) and a status may put its last seq (farther: not believed). Guards
+   * the fleet's lag against a device claiming absurd seqs.
+   */
+  maxSeqGap: {
+    flag: "max-seq-gap",
+    env: "OUTPOST_MAX_SEQ_GAP",
+    parse: intParser(1000, Number.MAX_SAFE_INTEGER),
+    fallback: DEFAULT_MAX_SEQ_GAP,
   },
   /**
    * Fault injection for the test suites only (docs/RELIABILITY.md): SIGKILL the cloud right

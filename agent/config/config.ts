@@ -9,6 +9,7 @@ import { isLoopbackHost } from "../sync/transport.ts";
 import {
   booleanParser,
   ConfigError,
+  durationParser,
   enumParser,
   intParser,
   pathParser,
@@ -20,6 +21,11 @@ import {
 } from "@outpost/platform/settings";
 
 const DEVICE_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+
+/** Default of `OUTPOST_TS_MAX_AGE`: 3650 days (about ten years of backfill). */
+export const DEFAULT_TS_MAX_AGE_MS = 3650 * 86_400_000;
+/** Default of `OUTPOST_TS_MAX_AHEAD`: one day (time zones, a clock a little fast). */
+export const DEFAULT_TS_MAX_AHEAD_MS = 86_400_000;
 
 /** Every agent setting, with its flag and environment variable. */
 export const agentSettings = {
@@ -102,6 +108,23 @@ export const agentSettings = {
     env: "OUTPOST_LOG_LEVEL",
     parse: enumParser(LOG_LEVELS),
     fallback: "info" as LogLevel,
+  },
+  /**
+   * How far before the agent's clock a client-supplied `ts` may lie (readings, events);
+   * `off`: only the protocol's fixed bounds (1970 to 2100) apply.
+   */
+  tsMaxAge: {
+    flag: "ts-max-age",
+    env: "OUTPOST_TS_MAX_AGE",
+    parse: durationParser(),
+    fallback: DEFAULT_TS_MAX_AGE_MS as number | undefined,
+  },
+  /** How far after the agent's clock a client-supplied `ts` may lie; `off` as above. */
+  tsMaxAhead: {
+    flag: "ts-max-ahead",
+    env: "OUTPOST_TS_MAX_AHEAD",
+    parse: durationParser(),
+    fallback: DEFAULT_TS_MAX_AHEAD_MS as number | undefined,
   },
 };
 

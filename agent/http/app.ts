@@ -13,6 +13,7 @@ import { eventsDocs, eventsRoutes } from "./events.ts";
 import { readingsDocs, readingsRoutes } from "./readings.ts";
 import { type SyncConnection, unenrolledConnection } from "../sync/state.ts";
 import { statusDocs, statusRoutes } from "./status.ts";
+import type { TimeWindow } from "./time_window.ts";
 
 /** Dependencies of {@link createAgentApp}. */
 export interface AgentAppOptions {
@@ -27,6 +28,8 @@ export interface AgentAppOptions {
   isReady?: () => boolean;
   connection?: () => SyncConnection;
   maxBodyBytes?: number;
+  /** The plausible window of client-supplied `ts` values around the agent's clock. */
+  timeWindow?: TimeWindow;
   /** Extra routes (the web UI) mounted at `/`. */
   ui?: Hono;
   /**
@@ -89,14 +92,28 @@ export function createAgentApp(options: AgentAppOptions): Hono {
       }
       : requireBearer,
   );
-  const { maxBodyBytes, tracing, logger } = options;
+  const { maxBodyBytes, tracing, logger, timeWindow } = options;
   app.route(
     "/api/v1",
-    readingsRoutes({ store: options.store, readingsWritten, maxBodyBytes, tracing, logger }),
+    readingsRoutes({
+      store: options.store,
+      readingsWritten,
+      maxBodyBytes,
+      tracing,
+      logger,
+      timeWindow,
+    }),
   );
   app.route(
     "/api/v1",
-    eventsRoutes({ store: options.store, eventsWritten, maxBodyBytes, tracing, logger }),
+    eventsRoutes({
+      store: options.store,
+      eventsWritten,
+      maxBodyBytes,
+      tracing,
+      logger,
+      timeWindow,
+    }),
   );
   app.route(
     "/api/v1",

@@ -3,7 +3,15 @@
  * @module
  */
 import { Hono } from "hono";
-import { readJsonBody, validate } from "@outpost/platform/json_body";
+import type { ErrorDetail } from "@outpost/platform/http_error";
+import type { z } from "zod";
+import {
+  IdempotencyConflict,
+  idempotencyError,
+  idempotencyOf,
+  REPLAYED_HEADER,
+} from "@outpost/platform/idempotency";
+import { readJsonBody, validate, validationError } from "@outpost/platform/json_body";
 import type { RouteDoc } from "@outpost/platform/openapi";
 import type { Counter } from "@outpost/platform/metrics";
 import type { Logger } from "@outpost/platform/log";
@@ -11,7 +19,15 @@ import { NO_TRACING, type Tracing } from "@outpost/platform/trace";
 import { bucketMs } from "@outpost/platform/buckets";
 import type { AgentStore, NewReading } from "../store/store.ts";
 import { ResponseCache } from "./response_cache.ts";
-import { ReadingsAccepted, ReadingsBody, ReadingsList, ReadingsQueryParams } from "./schemas.ts";
+import {
+  ReadingInput,
+  ReadingsAccepted,
+  ReadingsArray,
+  ReadingsBody,
+  ReadingsList,
+  ReadingsQueryParams,
+} from "./schemas.ts";
+import { type TimeWindow, timeWindowProblem } from "./time_window.ts";
 
 /** Dependencies of {@link readingsRoutes}. */
 export interface ReadingsRoutesOptions {
@@ -22,6 +38,30 @@ export interface ReadingsRoutesOptions {
   /** Spans of the store write (its trace context goes into the outbox records). */
   tracing?: Tracing;
   logger?: Logger;
+  /** The plausible window of a client's `ts` around the agent's clock. */
+  timeWindow?: TimeWindow;
+}
+
+/**
+ * Validates a readings body: an array against the array schema, anything else against the
+ * one-reading schema, so every problem names its field (`3.value`) instead of the union
+ * failing as a whole; then each `ts` against the agent's window.
+ */
+export function validateReadings(
+  body: unknown,
+  window: TimeWindow,
+  now: number,
+): { items: z.infer<typeof ReadingInput>[]; single: boolean } {
+  const single = !Array.isArray(body);
+  const items = single ? [validate(ReadingInput, body)] : validate(ReadingsArray, body);
+  const problems: ErrorDetail[] = [];
+  items.forEach((item, i) => {
+    if (item.ts === undefined) return;
+    const problem = timeWindowProblem(single ? "ts" : `${i}.ts`, item.ts, window, now);
+    if (problem) problems.push(problem);
+  });
+  if (problems.length) throw validationError(problems);
+  return { items, single };
 }
 
 /** The readings routes, mounted under `/api/v1`. */
@@ -32,28 +72,34 @@ export function readingsRoutes(options: ReadingsRoutesOptions): Hono {
   const app = new Hono();
 
   app.post("/readings", async (c) => {
-    const body = validate(ReadingsBody, await readJsonBody(c.req.raw, options.maxBodyBytes));
+    const raw = await readJsonBody(c.req.raw, options.maxBodyBytes);
     const received = now();
-    const inputs = Array.isArray(body) ? body : [body];
-    const readings: NewReading[] = inputs.map((input) => ({
+    const { items } = validateReadings(raw, options.timeWindow ?? {}, received);
+    const readings: NewReading[] = items.map((input) => ({
       sensor: input.sensor,
       value: input.value,
       unit: input.unit,
       ts: input.ts === undefined ? received : Date.parse(input.ts),
     }));
+    const idempotency = idempotencyOf(c.req.raw, "POST /api/v1/readings", raw);
     const result = await tracing.inSpan("store.insert_readings", {
       attributes: { "outpost.records": readings.length },
     }, async (span) => {
       const result = await options.store.insertReadings(readings, {
         now: received,
         traceparent: span.traceparent,
+        idempotency,
+      }).catch((error) => {
+        throw error instanceof IdempotencyConflict ? idempotencyError(error) : error;
       });
       span.setAttributes({ "outpost.seq.last": result.lastSeq });
-      options.logger?.debug("readings stored", result);
+      options.logger?.debug("readings stored", { ...result });
       return result;
     });
-    options.readingsWritten.inc({}, result.accepted);
-    return c.json(result, 201);
+    const { replayed, ...body } = result;
+    if (replayed) c.header(REPLAYED_HEADER, "true");
+    else options.readingsWritten.inc({}, result.accepted);
+    return c.json(body, 201);
   });
 
   app.get("/readings", async (c) => {
@@ -87,8 +133,14 @@ export const readingsDocs: RouteDoc[] = [
     summary: "Store one reading or an array of up to 10,000 (committed with their outbox records)",
     tags: ["readings"],
     body: ReadingsBody,
+    idempotent: true,
     secured: true,
-    responses: { 201: { description: "Stored", schema: ReadingsAccepted } },
+    responses: {
+      201: {
+        description: "Stored (or, for a repeated Idempotency-Key, the first answer)",
+        schema: ReadingsAccepted,
+      },
+    },
   },
   {
     method: "get",

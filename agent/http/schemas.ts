@@ -4,7 +4,7 @@
  */
 import { z } from "zod";
 import { MAX_JSON_DEPTH, nestsAtMost } from "@outpost/platform/json_limits";
-import { SEVERITIES } from "@outpost/protocol";
+import { DeviceTime, EventMessage, Name, ReadingValue, SEVERITIES, Unit } from "@outpost/protocol";
 import { SYNC_STATES } from "../sync/state.ts";
 import { BucketParam } from "@outpost/platform/buckets";
 
@@ -13,19 +13,27 @@ export const MAX_READINGS_PER_REQUEST = 10_000;
 
 const isoTime = z.iso.datetime({ offset: true });
 
-/** One reading as posted. */
+/**
+ * One reading as posted. The field rules are the protocol's (`agent/protocol/fields.ts`), so
+ * what is accepted here is what the cloud stores; `ts` must also lie in the agent's window.
+ */
 export const ReadingInput = z.object({
-  sensor: z.string().regex(/^[\w.:/-]{1,64}$/, "must be 1-64 letters, digits or _ . : / -"),
-  value: z.number(),
-  unit: z.string().max(16).default(""),
-  ts: isoTime.optional(),
+  sensor: Name,
+  value: ReadingValue,
+  unit: Unit.default(""),
+  ts: DeviceTime.optional().describe(
+    "device time, ISO-8601 with a zone; default now. 1970 to 2100, and within OUTPOST_TS_MAX_AGE before / OUTPOST_TS_MAX_AHEAD after the device clock",
+  ),
 }).strict();
 
-/** `POST /api/v1/readings` body: one reading or an array of them. */
-export const ReadingsBody = z.union([
-  ReadingInput,
-  z.array(ReadingInput).min(1).max(MAX_READINGS_PER_REQUEST),
-]);
+/** `POST /api/v1/readings` body as an array. */
+export const ReadingsArray = z.array(ReadingInput).min(1).max(MAX_READINGS_PER_REQUEST);
+
+/**
+ * `POST /api/v1/readings` body: one reading or an array of them. (Validation picks the branch
+ * by the body's shape, so errors name the fields of that branch; see `readings.ts`.)
+ */
+export const ReadingsBody = z.union([ReadingInput, ReadingsArray]);
 
 /** `POST /api/v1/readings` response. */
 export const ReadingsAccepted = z.object({ accepted: z.number().int(), lastSeq: z.number().int() });
@@ -75,9 +83,12 @@ export const MAX_EVENT_DATA_BYTES = 64 * 1024;
 
 /** `POST /api/v1/events` body. */
 export const EventInput = z.object({
-  kind: z.string().regex(/^[\w.:/-]{1,64}$/, "must be 1-64 letters, digits or _ . : / -"),
+  kind: Name,
   severity: z.enum(SEVERITIES),
-  message: z.string().min(1).max(4000),
+  message: EventMessage,
+  ts: DeviceTime.optional().describe(
+    "when it happened (device time), ISO-8601 with a zone; default now. Same bounds as a reading's ts",
+  ),
   // Bounded in depth and size (found by the chaos fuzzer): a deeply nested object overflowed
   // the stack when stored (500), and an over-large one, once stored, could never be delivered.
   data: z.record(z.string(), z.unknown()).superRefine((data, ctx) => {
@@ -103,8 +114,12 @@ export const EventOutput = z.object({
   severity: z.enum(SEVERITIES),
   message: z.string(),
   data: z.record(z.string(), z.unknown()).optional(),
-  createdAt: z.string(),
+  ts: z.string().describe("when it happened (device time); the cloud calls it ts too"),
+  createdAt: z.string().describe("when the agent stored it (kept for clients written before ts)"),
 });
+
+/** `POST /api/v1/events` response. */
+export const EventCreated = z.object({ id: z.string(), seq: z.number().int() });
 
 /** `GET /api/v1/events` query. */
 export const EventsQueryParams = z.object({

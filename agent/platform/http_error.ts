@@ -6,8 +6,18 @@
 
 /** One problem with one field of a request. */
 export interface ErrorDetail {
+  /** The field's path, `.`-joined (`0.value`, `data.x`), or `(body)` for the whole input. */
   field: string;
+  /** What is wrong, in words, with the limit and what was received where that helps. */
   message: string;
+  /**
+   * The rule broken, for programs: `required`, `type`, `format`, `pattern`, `enum`,
+   * `unknown_field`, `min_length`, `max_length`, `min_items`, `max_items`, `minimum`,
+   * `maximum`, `control_character`, `time_window`, or a route's own.
+   */
+  rule?: string;
+  /** The rule's limit (a number, a list or words), when it has one. */
+  limit?: unknown;
 }
 
 /** The JSON error envelope every error response uses. */

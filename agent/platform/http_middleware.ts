@@ -16,10 +16,16 @@ export function errorResponse(c: Context, error: HttpError): Response {
   return c.json(error.toEnvelope(), error.status as 400);
 }
 
-/** `app.onError`: maps thrown errors to the envelope and logs the unexpected ones. */
-export function errorHandler(logger: Logger): ErrorHandler {
+/**
+ * `app.onError`: maps thrown errors to the envelope and logs the unexpected ones. `mapError`
+ * turns an app's own domain errors into HTTP errors first (undefined: not one of them).
+ */
+export function errorHandler(
+  logger: Logger,
+  mapError?: (error: unknown) => HttpError | undefined,
+): ErrorHandler {
   return function handleError(error, c) {
-    const httpError = toHttpError(error);
+    const httpError = mapError?.(error) ?? toHttpError(error);
     if (httpError.status >= 500) {
       logger.error("request failed", {
         method: c.req.method,

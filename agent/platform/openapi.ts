@@ -23,14 +23,31 @@ export interface RouteDoc {
   responses: Record<number, ResponseDoc>;
   /** True when the route needs the bearer token. */
   secured?: boolean;
+  /** True when the route takes an `Idempotency-Key` header (see `idempotency.ts`). */
+  idempotent?: boolean;
 }
+
+/** The `Idempotency-Key` header parameter of an idempotent route. */
+const IDEMPOTENCY_PARAMETER = {
+  name: "Idempotency-Key",
+  in: "header",
+  required: false,
+  description:
+    "1-255 printable ASCII characters chosen by the client. A retry with the same key within 24 hours returns the first successful answer (with Idempotent-Replayed: true) and stores nothing twice; the same key with another body is 422 idempotency_key_reused, and while the first request still runs, 409 idempotency_in_progress.",
+  schema: { type: "string", minLength: 1, maxLength: 255 },
+};
 
 /** The error envelope as a schema, for documentation. */
 export const ErrorEnvelopeSchema = z.object({
   error: z.object({
     code: z.string(),
     message: z.string(),
-    details: z.array(z.object({ field: z.string(), message: z.string() })).optional(),
+    details: z.array(z.object({
+      field: z.string().describe("path of the bad field, '.'-joined; (body) for the whole input"),
+      message: z.string(),
+      rule: z.string().optional().describe("the rule broken, e.g. required, type, max_items"),
+      limit: z.unknown().optional().describe("the rule's limit, when it has one"),
+    })).optional(),
   }),
 });
 
@@ -73,6 +90,7 @@ export function buildOpenApiDocument(
         });
       }
     }
+    if (route.idempotent) parameters.push(IDEMPOTENCY_PARAMETER);
     const responses: Record<string, unknown> = {};
     for (const [status, response] of Object.entries(route.responses)) {
       responses[status] = {

@@ -176,3 +176,23 @@ export function namedPathsParser(): Parser<Record<string, string>> {
     return out;
   };
 }
+
+const DURATION_UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/**
+ * A duration such as `90s`, `15m`, `24h` or `3650d`, in ms; `off` (or `0`) gives undefined,
+ * meaning "no limit".
+ */
+export function durationParser(): Parser<number | undefined> {
+  return (raw) => {
+    const value = raw.trim().toLowerCase();
+    if (value === "off" || value === "0") return undefined;
+    const match = /^(\d{1,9})([smhd])$/.exec(value);
+    if (!match) {
+      throw new InvalidValue(
+        "must be a duration with a unit (s, m, h or d), e.g. 24h or 3650d, or off",
+      );
+    }
+    return Number(match[1]) * DURATION_UNITS[match[2]];
+  };
+}

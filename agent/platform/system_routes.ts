@@ -12,6 +12,7 @@ import {
   securityHeaders,
   traceRequests,
 } from "./http_middleware.ts";
+import type { HttpError } from "./http_error.ts";
 import type { Logger } from "./log.ts";
 import { type MetricsRegistry, registerProcessMetrics } from "./metrics.ts";
 import { buildOpenApiDocument, type OpenApiInfo, type RouteDoc } from "./openapi.ts";
@@ -57,12 +58,14 @@ export interface SystemRoutesOptions {
   openApi: { info: OpenApiInfo; routes: RouteDoc[] };
   /** With tracing on, every request gets a server span. */
   tracing?: Tracing;
+  /** Maps the app's domain errors to HTTP errors (see `errorHandler`). */
+  mapError?: (error: unknown) => HttpError | undefined;
 }
 
 /** Installs error mapping, middleware and the system endpoints; call before other routes. */
 export function installSystemRoutes(app: Hono, options: SystemRoutesOptions): void {
   registerProcessMetrics(options.metrics);
-  app.onError(errorHandler(options.logger));
+  app.onError(errorHandler(options.logger, options.mapError));
   app.notFound(notFoundHandler);
   if (options.tracing?.enabled) app.use("*", traceRequests(options.tracing));
   app.use("*", securityHeaders());

@@ -4,7 +4,8 @@
  * @module
  */
 import { z } from "zod";
-import { OutboxPayload } from "./records.ts";
+import { text } from "./fields.ts";
+import { OutboxPayload, RECORD_TYPES } from "./records.ts";
 import { DEVICE_ID_PATTERN } from "./topics.ts";
 import { Traceparent } from "./trace.ts";
 
@@ -28,17 +29,11 @@ export const BatchRecord = z.intersection(
 /** Type of {@link BatchRecord}. */
 export type BatchRecord = z.infer<typeof BatchRecord>;
 
-/**
- * `up/batch`: a contiguous outbox range. The records must be exactly `from..to`, in order —
- * a batch that lies about its range is rejected whole.
- */
-export const Batch = z.object({
-  from: seq,
-  to: seq,
-  /** The upload's trace context (optional, see `trace.ts`). */
-  traceparent: Traceparent.optional(),
-  records: z.array(BatchRecord).min(1).max(MAX_BATCH_RECORDS),
-}).superRefine((batch, ctx) => {
+/** Checks that `records` are exactly `from..to`, in order (what every batch must hold). */
+function checkRange(
+  batch: { from: number; to: number; records: { seq: number }[] },
+  ctx: z.RefinementCtx,
+): void {
   if (batch.to - batch.from + 1 !== batch.records.length) {
     ctx.addIssue({
       code: "custom",
@@ -61,9 +56,37 @@ export const Batch = z.object({
       return;
     }
   }
-});
+}
+
+/**
+ * `up/batch`: a contiguous outbox range. The records must be exactly `from..to`, in order —
+ * a batch that lies about its range is rejected whole.
+ */
+export const Batch = z.object({
+  from: seq,
+  to: seq,
+  /** The upload's trace context (optional, see `trace.ts`). */
+  traceparent: Traceparent.optional(),
+  records: z.array(BatchRecord).min(1).max(MAX_BATCH_RECORDS),
+}).superRefine(checkRange);
 /** Type of {@link Batch}. */
 export type Batch = z.infer<typeof Batch>;
+
+/**
+ * What every batch must be for the cloud to look at its records: `from..to` with exactly those
+ * seqs, each record an object of a known type. A batch that fails this is rejected whole; a
+ * record that passes it but breaks a field rule of its type is dropped alone (the cloud acks over
+ * it and says so in the ack), so one bad record never blocks a device's sync.
+ */
+export const BatchEnvelope = z.object({
+  from: seq,
+  to: seq,
+  traceparent: Traceparent.optional(),
+  records: z.array(z.looseObject({ seq, type: z.enum(RECORD_TYPES) })).min(1)
+    .max(MAX_BATCH_RECORDS),
+}).superRefine(checkRange);
+/** Type of {@link BatchEnvelope}. */
+export type BatchEnvelope = z.infer<typeof BatchEnvelope>;
 
 /** `up/status`: retained presence; the Last Will carries `online: false`. */
 export const Status = z.object({
@@ -76,8 +99,29 @@ export const Status = z.object({
 /** Type of {@link Status}. */
 export type Status = z.infer<typeof Status>;
 
-/** `down/ack`: the cloud has committed every seq up to `upTo` (contiguously). */
-export const Ack = z.object({ upTo: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER) });
+/** A note in an ack: which seqs, why, in words (at most 500 characters). */
+const AckNote = z.object({
+  from: seq.optional(),
+  to: seq.optional(),
+  reason: z.string().max(64),
+  message: z.string().max(500),
+});
+
+/**
+ * `down/ack`: the cloud has committed every seq up to `upTo` (contiguously).
+ *
+ * Two optional notes tell the device what the cloud did not take; acks carrying one are sent
+ * once, not retained (agents before these notes ignore them and see a plain ack):
+ * - `refused`: a batch rejected whole, nothing stored (e.g. `implausible_seq`: its `from` is
+ *   too far beyond what the cloud holds). The device resends it after its ack timeout as usual.
+ * - `dropped`: records of a stored batch that broke a field rule; the ack covers them, so the
+ *   device will not resend them (at most 100 listed).
+ */
+export const Ack = z.object({
+  upTo: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+  refused: AckNote.optional(),
+  dropped: z.array(AckNote).max(100).optional(),
+});
 /** Type of {@link Ack}. */
 export type Ack = z.infer<typeof Ack>;
 
@@ -101,11 +145,26 @@ export const Command = z.object({
 /** Type of {@link Command}. */
 export type Command = z.infer<typeof Command>;
 
-/** `POST /api/v1/enroll` body. */
+/** A device secret: 32–256 printable ASCII characters, generated on the device. */
+export const DEVICE_SECRET_PATTERN = /^[\x21-\x7e]{32,256}$/;
+
+/**
+ * `POST /api/v1/enroll` body.
+ *
+ * `deviceSecret` is the device's identity: generated on the device before its first
+ * enrollment, kept in its data dir, sent with every enrollment; the cloud keeps only a hash.
+ * Re-enrolling an existing device id needs it (or an operator's approval of the request);
+ * `token` (an enrollment token) is needed to create a device or ask for that approval, not to
+ * re-enroll with the right secret.
+ */
 export const EnrollRequest = z.object({
   deviceId: z.string().regex(DEVICE_ID_PATTERN, "must be 1-63 letters, digits, '_', '.' or '-'"),
-  token: z.string().min(1).max(512),
-  labels: z.record(z.string().max(64), z.string().max(256)).optional(),
+  token: z.string().min(1).max(512).optional(),
+  deviceSecret: z.string().regex(
+    DEVICE_SECRET_PATTERN,
+    "must be 32-256 printable ASCII characters without spaces",
+  ).optional(),
+  labels: z.record(text({ max: 64, min: 1 }), text({ max: 256 })).optional(),
   arch: z.string().max(32).optional(),
   version: z.string().max(64).optional(),
   /** The highest seq the device knows the cloud acked (0 for a fresh data dir). */
@@ -136,6 +195,22 @@ export const EnrollResponse = z.object({
 /** Type of {@link EnrollResponse}. */
 export type EnrollResponse = z.infer<typeof EnrollResponse>;
 
+/**
+ * `POST /api/v1/enroll` answer 202: the device id exists and the request did not prove to be
+ * that device (no or another device secret), so it waits for an operator to approve it
+ * (`POST /api/v1/enrollment-requests/:id/approve`). Retrying the same request (same secret)
+ * is how the device learns the outcome: 200 with credentials once approved, 403
+ * `enrollment_rejected` if rejected.
+ */
+export const EnrollPending = z.object({
+  status: z.literal("pending_approval"),
+  requestId: z.string(),
+  deviceId: z.string(),
+  message: z.string(),
+});
+/** Type of {@link EnrollPending}. */
+export type EnrollPending = z.infer<typeof EnrollPending>;
+
 /** Why a payload could not be decoded; the ingest counts rejections by these. */
 export const DECODE_FAILURES = ["oversized", "malformed_json", "schema", "range_mismatch"] as const;
 /** One of {@link DECODE_FAILURES}. */
@@ -149,6 +224,47 @@ export type Decoded<T> = { ok: true; value: T } | {
 };
 
 /**
+ * Parses a payload as UTF-8 JSON, refusing one over {@link MAX_MESSAGE_BYTES}; returns a failure
+ * code and message instead of throwing.
+ */
+export function parsePayload(payload: Uint8Array | string): Decoded<unknown> {
+  if (typeof payload !== "string" && payload.byteLength > MAX_MESSAGE_BYTES) {
+    return {
+      ok: false,
+      reason: "oversized",
+      error: `payload of ${payload.byteLength} bytes exceeds ${MAX_MESSAGE_BYTES}`,
+    };
+  }
+  try {
+    const text = typeof payload === "string"
+      ? payload
+      : new TextDecoder("utf-8", { fatal: true }).decode(payload);
+    return { ok: true, value: JSON.parse(text) };
+  } catch (error) {
+    return {
+      ok: false,
+      reason: "malformed_json",
+      error: `not JSON: ${(error as Error).message.slice(0, 120)}`,
+    };
+  }
+}
+
+/** Checks parsed JSON against a schema: the value, or the first issue as a failure. */
+export function checkSchema<T extends z.ZodType>(schema: T, json: unknown): Decoded<z.infer<T>> {
+  const result = schema.safeParse(json);
+  if (result.success) return { ok: true, value: result.data };
+  const first = result.error.issues[0];
+  const reason = first.code === "custom" && first.params?.reason === "range_mismatch"
+    ? "range_mismatch"
+    : "schema";
+  return {
+    ok: false,
+    reason,
+    error: `schema: ${first.path.join(".") || "(root)"}: ${first.message}`,
+  };
+}
+
+/**
  * Decodes a JSON payload against a schema; returns a failure code and message instead of
  * throwing.
  * `accept`, when given, is a cheaper check of the common shape: JSON it accepts is taken as is
@@ -159,38 +275,8 @@ export function decodeMessage<T extends z.ZodType>(
   payload: Uint8Array | string,
   accept?: (json: unknown) => json is z.infer<T>,
 ): Decoded<z.infer<T>> {
-  if (typeof payload !== "string" && payload.byteLength > MAX_MESSAGE_BYTES) {
-    return {
-      ok: false,
-      reason: "oversized",
-      error: `payload of ${payload.byteLength} bytes exceeds ${MAX_MESSAGE_BYTES}`,
-    };
-  }
-  let json: unknown;
-  try {
-    const text = typeof payload === "string"
-      ? payload
-      : new TextDecoder("utf-8", { fatal: true }).decode(payload);
-    json = JSON.parse(text);
-  } catch (error) {
-    return {
-      ok: false,
-      reason: "malformed_json",
-      error: `not JSON: ${(error as Error).message.slice(0, 120)}`,
-    };
-  }
-  if (accept?.(json)) return { ok: true, value: json };
-  const result = schema.safeParse(json);
-  if (!result.success) {
-    const first = result.error.issues[0];
-    const reason = first.code === "custom" && first.params?.reason === "range_mismatch"
-      ? "range_mismatch"
-      : "schema";
-    return {
-      ok: false,
-      reason,
-      error: `schema: ${first.path.join(".") || "(root)"}: ${first.message}`,
-    };
-  }
-  return { ok: true, value: result.data };
+  const parsed = parsePayload(payload);
+  if (!parsed.ok) return parsed;
+  if (accept?.(parsed.value)) return { ok: true, value: parsed.value };
+  return checkSchema(schema, parsed.value);
 }

@@ -7,3 +7,4 @@ export * from "./topics.ts";
 export * from "./messages.ts";
 export * from "./records.ts";
 export * from "./trace.ts";
+export * from "./fields.ts";

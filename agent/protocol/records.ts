@@ -4,28 +4,35 @@
  * @module
  */
 import { z } from "zod";
+import { DeviceTime, EventMessage, Name, ReadingValue, Unit } from "./fields.ts";
 
 /** Severity of an event. */
 export const SEVERITIES = ["info", "warning", "critical"] as const;
 
-/** A sensor reading; `ts` is device time (ISO-8601). */
+/** Record types, in the order of {@link OutboxPayload}. */
+export const RECORD_TYPES = ["reading", "event", "reported", "command_result"] as const;
+
+/**
+ * A sensor reading; `ts` is device time (ISO-8601). Field rules in `fields.ts`, the same the
+ * agent's API applies.
+ */
 export const ReadingRecord = z.object({
   type: z.literal("reading"),
-  sensor: z.string().min(1).max(64),
-  value: z.number(),
-  unit: z.string().max(16),
-  ts: z.string().max(40),
+  sensor: Name,
+  value: ReadingValue,
+  unit: Unit,
+  ts: DeviceTime,
 });
 
-/** An event written on the device. */
+/** An event written on the device; `ts` is when it happened (device time). */
 export const EventRecord = z.object({
   type: z.literal("event"),
   id: z.string().min(1).max(64),
-  kind: z.string().min(1).max(64),
+  kind: Name,
   severity: z.enum(SEVERITIES),
-  message: z.string().max(4000),
+  message: EventMessage,
   data: z.unknown().optional(),
-  ts: z.string().max(40),
+  ts: DeviceTime,
 });
 
 /** The device's reported state (e.g. which desired version it applied). */

@@ -31,6 +31,20 @@ export interface EventsTable {
   message: string;
   data: string | null;
   created_at: number;
+  /** When it happened (device time, ms); null for events stored before it was recorded. */
+  ts: number | null;
+}
+
+/** `idempotency_keys`: the first answer to a POST with an `Idempotency-Key`. */
+export interface IdempotencyKeysTable {
+  /** `METHOD path`. */
+  scope: string;
+  key: string;
+  /** SHA-256 (hex) of the request body as parsed. */
+  fingerprint: string;
+  /** JSON of the store's result. */
+  response: string;
+  created_at: number;
 }
 
 /** `sync_state`: small key/value facts such as the acked seq. */
@@ -54,4 +68,5 @@ export interface AgentDatabase {
   events: EventsTable;
   sync_state: SyncStateTable;
   commands_seen: CommandsSeenTable;
+  idempotency_keys: IdempotencyKeysTable;
 }

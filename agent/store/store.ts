@@ -6,6 +6,11 @@
 import { type Kysely, sql, type Transaction } from "kysely";
 import type Database from "libsql";
 import { transact } from "@outpost/platform/sqlite";
+import {
+  IDEMPOTENCY_TTL_MS,
+  IdempotencyConflict,
+  type IdempotencyRequest,
+} from "@outpost/platform/idempotency";
 import { BulkInserter } from "./bulk_insert.ts";
 import type { AgentDatabase } from "./schema.ts";
 import type {
@@ -33,6 +38,11 @@ export interface WriteOptions {
    * hours later) and the cloud's commit join its trace. Only when tracing is on.
    */
   traceparent?: string;
+  /**
+   * The request's Idempotency-Key: a key seen before returns its first result (`replayed`) and
+   * stores nothing; a new one is recorded in the write's own transaction.
+   */
+  idempotency?: IdempotencyRequest;
 }
 
 /** A stored reading as the API returns it. */
@@ -68,6 +78,8 @@ export interface NewEvent {
   severity: "info" | "warning" | "critical";
   message: string;
   data?: unknown;
+  /** When it happened (device time, ms since the epoch); default: when stored. */
+  ts?: number;
 }
 
 /** A stored event as the API returns it. */
@@ -78,8 +90,19 @@ export interface StoredEvent {
   severity: string;
   message: string;
   data?: unknown;
+  /** When it happened (device time). */
+  ts: string;
+  /** When the agent stored it. */
   createdAt: string;
 }
+
+/** Set on a write's result when it was replayed from its Idempotency-Key, not written again. */
+export interface Replayed {
+  replayed?: true;
+}
+
+/** The most Idempotency-Key records kept; the oldest go first beyond it. */
+export const MAX_IDEMPOTENCY_KEYS = 100_000;
 
 /** Filters of an events query. */
 export interface EventsQuery {
@@ -146,6 +169,44 @@ async function readState(db: Db, key: StateKey): Promise<string | undefined> {
   return row?.value;
 }
 
+/**
+ * The stored result of `request` inside a write transaction, or undefined when the key is new
+ * (or expired). @throws IdempotencyConflict when the key was used with another body.
+ */
+async function replay<T>(
+  db: Db,
+  request: IdempotencyRequest | undefined,
+  now: number,
+): Promise<(T & Replayed) | undefined> {
+  if (!request) return undefined;
+  const row = await db.selectFrom("idempotency_keys").select(["fingerprint", "response"])
+    .where("scope", "=", request.scope).where("key", "=", request.key)
+    .where("created_at", ">=", now - IDEMPOTENCY_TTL_MS).executeTakeFirst();
+  if (!row) return undefined;
+  if (row.fingerprint !== request.fingerprint) throw new IdempotencyConflict(request.key);
+  return { ...JSON.parse(row.response), replayed: true };
+}
+
+/** Records a write's result under its key, in the write's own transaction. */
+async function remember(
+  db: Db,
+  request: IdempotencyRequest | undefined,
+  result: unknown,
+  now: number,
+): Promise<void> {
+  if (!request) return;
+  const values = {
+    scope: request.scope,
+    key: request.key,
+    fingerprint: request.fingerprint,
+    response: JSON.stringify(result),
+    created_at: now,
+  };
+  // An expired record of the same key is replaced.
+  await db.insertInto("idempotency_keys").values(values)
+    .onConflict((oc) => oc.columns(["scope", "key"]).doUpdateSet(values)).execute();
+}
+
 async function writeState(db: Db, key: StateKey, value: string): Promise<void> {
   await db.insertInto("sync_state").values({ key, value })
     .onConflict((oc) => oc.column("key").doUpdateSet({ value }))
@@ -191,17 +252,25 @@ export class AgentStore {
     return this.#generation;
   }
 
-  /** Stores readings and their outbox records in one transaction. */
+  /**
+   * Stores readings and their outbox records in one transaction. With `options.idempotency`, a
+   * key seen before returns its first result (`replayed`) and stores nothing; the key is
+   * recorded in the same transaction as the rows.
+   * @throws IdempotencyConflict when the key was used with another body.
+   */
   async insertReadings(
     readings: NewReading[],
     options: WriteOptions = {},
-  ): Promise<{ accepted: number; lastSeq: number }> {
+  ): Promise<{ accepted: number; lastSeq: number } & Replayed> {
     const now = options.now ?? Date.now();
     const traceparent = options.traceparent;
+    const idempotency = options.idempotency;
     if (readings.length === 0) {
       return { accepted: 0, lastSeq: await currentSeq(this.#db) };
     }
     return await transact(this.#db, async (tx) => {
+      const replayed = await replay<{ accepted: number; lastSeq: number }>(tx, idempotency, now);
+      if (replayed) return replayed;
       const first = (await currentSeq(tx)) + 1;
       const outbox = new Array<unknown>(readings.length * 4);
       const rows = new Array<unknown>(readings.length * 6);
@@ -241,7 +310,9 @@ export class AgentStore {
       // Synchronous statements on the transaction's connection (see bulk_insert.ts).
       this.#outboxInserts.insert(outbox);
       this.#readingInserts.insert(rows);
-      return { accepted: readings.length, lastSeq: first + readings.length - 1 };
+      const result = { accepted: readings.length, lastSeq: first + readings.length - 1 };
+      await remember(tx, idempotency, result, now);
+      return result;
     }).finally(() => this.#notifyAppend());
   }
 
@@ -301,11 +372,18 @@ export class AgentStore {
     return rows.rows.map((row) => row.sensor);
   }
 
-  /** Stores an event and its outbox record in one transaction. */
-  async insertEvent(event: NewEvent, options: WriteOptions = {}): Promise<StoredEvent> {
+  /**
+   * Stores an event and its outbox record in one transaction; `options.idempotency` as for
+   * {@link insertReadings}.
+   * @throws IdempotencyConflict when the key was used with another body.
+   */
+  async insertEvent(event: NewEvent, options: WriteOptions = {}): Promise<StoredEvent & Replayed> {
     const now = options.now ?? Date.now();
+    const idempotency = options.idempotency;
     const id = crypto.randomUUID();
     const createdAt = new Date(now).toISOString();
+    const happened = event.ts ?? now;
+    const ts = new Date(happened).toISOString();
     const data = event.data === undefined ? null : JSON.stringify(event.data);
     const record: EventRecord = {
       type: "event",
@@ -314,9 +392,11 @@ export class AgentStore {
       severity: event.severity,
       message: event.message,
       ...(event.data === undefined ? {} : { data: event.data }),
-      ts: createdAt,
+      ts,
     };
-    const seq = await transact(this.#db, async (tx) => {
+    return await transact(this.#db, async (tx) => {
+      const replayed = await replay<StoredEvent>(tx, idempotency, now);
+      if (replayed) return replayed;
       const payload = withTraceparent(JSON.stringify(record), options.traceparent);
       const seq = await this.#appendOutbox(tx, [payload], "event", now);
       await tx.insertInto("events").values({
@@ -327,18 +407,34 @@ export class AgentStore {
         message: event.message,
         data,
         created_at: now,
+        ts: happened,
       }).execute();
-      return seq;
+      const stored: StoredEvent = {
+        id,
+        seq,
+        kind: event.kind,
+        severity: event.severity,
+        message: event.message,
+        ...(event.data === undefined ? {} : { data: event.data }),
+        ts,
+        createdAt,
+      };
+      await remember(tx, idempotency, stored, now);
+      return stored;
     }).finally(() => this.#notifyAppend());
-    return {
-      id,
-      seq,
-      kind: event.kind,
-      severity: event.severity,
-      message: event.message,
-      ...(event.data === undefined ? {} : { data: event.data }),
-      createdAt,
-    };
+  }
+
+  /**
+   * Forgets Idempotency-Key records older than their 24 hours, and the oldest beyond
+   * {@link MAX_IDEMPOTENCY_KEYS}. Returns how many went.
+   */
+  async pruneIdempotencyKeys(now = Date.now()): Promise<number> {
+    const expired = await this.#db.deleteFrom("idempotency_keys")
+      .where("created_at", "<", now - IDEMPOTENCY_TTL_MS).executeTakeFirst();
+    const excess = await sql`DELETE FROM idempotency_keys WHERE rowid IN (
+      SELECT rowid FROM idempotency_keys ORDER BY created_at DESC LIMIT -1 OFFSET ${MAX_IDEMPOTENCY_KEYS}
+    )`.execute(this.#db);
+    return Number(expired.numDeletedRows) + Number(excess.numAffectedRows ?? 0);
   }
 
   /** The newest events first, filtered. */
@@ -561,6 +657,7 @@ function toStoredEvent(row: AgentDatabase["events"]): StoredEvent {
     severity: row.severity,
     message: row.message,
     ...(row.data === null ? {} : { data: JSON.parse(row.data) }),
+    ts: new Date(row.ts ?? row.created_at).toISOString(),
     createdAt: new Date(row.created_at).toISOString(),
   };
 }

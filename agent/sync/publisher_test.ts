@@ -63,7 +63,13 @@ function readings(n: number) {
 Deno.test("encodeBatch produces a valid contiguous batch from stored payloads", () => {
   const rows = [1, 2].map((seq) => ({
     seq,
-    payload: JSON.stringify({ type: "reading", sensor: "t", value: seq, unit: "", ts: "x" }),
+    payload: JSON.stringify({
+      type: "reading",
+      sensor: "t",
+      value: seq,
+      unit: "",
+      ts: "2026-11-26T10:00:00Z",
+    }),
   }));
   const decoded = decodeMessage(Batch, encodeBatch(rows));
   assert.ok(decoded.ok);

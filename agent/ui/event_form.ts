@@ -93,5 +93,7 @@ export function parseEventForm(
     }
   }
   if (!result.success || Object.keys(errors).length) return { ok: false, values, errors };
-  return { ok: true, values, event: result.data };
+  // The form has no time field: the event happened when it is stored.
+  const { ts: _ts, ...event } = result.data;
+  return { ok: true, values, event };
 }

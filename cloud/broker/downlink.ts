@@ -37,6 +37,17 @@ export class Downlink {
     });
   }
 
+  /**
+   * `down/ack` with a note of what the cloud did not take (a refused batch, dropped records):
+   * QoS 1, not retained, so the note is delivered once and the retained plain ack stays.
+   */
+  async ackNotice(deviceId: string, message: Ack): Promise<void> {
+    await this.#link.publish(topics.ack(deviceId), JSON.stringify(message), {
+      qos: 1,
+      retain: false,
+    });
+  }
+
   /** `down/desired`, QoS 1 and retained. */
   async desired(deviceId: string, message: Desired): Promise<void> {
     await this.#link.publish(topics.desired(deviceId), JSON.stringify(message), {

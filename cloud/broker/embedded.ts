@@ -65,6 +65,11 @@ export interface EmbeddedBrokerOptions {
 export interface EmbeddedBroker extends BrokerLink {
   /** The port it listens on (the actual one when 0 was asked). */
   readonly port: number;
+  /**
+   * Closes the connection of client `deviceId`, if any (after its credentials were rotated or
+   * revoked in the device table). Resolves once it is closed.
+   */
+  disconnect(deviceId: string): Promise<void>;
 }
 
 function authError(message: string, returnCode: number): Error & { returnCode: number } {
@@ -115,6 +120,9 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
     return undefined;
   }
 
+  /** The password each connected client logged in with, to check it again once registered. */
+  const loggedInWith = new WeakMap<Client, string>();
+
   const broker = new Aedes({
     // Device ids are up to 63 characters; the default only matters for MQTT 3.1 clients.
     maxClientsIdLength: 64,
@@ -122,7 +130,10 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
     drainTimeout: 30_000,
     authenticate(client, username, password, done) {
       checkCredentials({ client, username, password }).then((problem) => {
-        if (!problem) return done(null, true);
+        if (!problem) {
+          loggedInWith.set(client, password!.toString("utf8"));
+          return done(null, true);
+        }
         authFailures?.inc({ reason: problem.reason });
         logger.warn("MQTT connection refused", {
           clientId: client.id,
@@ -170,7 +181,20 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
   broker.on("connectionError", (client, error) => {
     logger.debug("MQTT connection error", { clientId: client.id, error });
   });
-  broker.on("clientReady", (client) => logger.info("device connected", { deviceId: client.id }));
+  broker.on("clientReady", (client) => {
+    logger.info("device connected", { deviceId: client.id });
+    // The password was checked before the client was registered; if the device's credentials
+    // were rotated or revoked in between, `disconnect` could not see this client yet.
+    const password = loggedInWith.get(client);
+    options.passwordHash(client.id).then((stored) => {
+      if (!stored || password === undefined || !verifyPassword(password, stored)) {
+        logger.warn("credentials changed while the device connected; disconnecting it", {
+          deviceId: client.id,
+        });
+        client.close();
+      }
+    }, (error) => logger.error("cannot re-check MQTT credentials", { deviceId: client.id, error }));
+  });
 
   const server: Server = createServer((socket) => {
     // Small downlink messages (acks) right after a PUBACK otherwise wait ~40 ms for Nagle and
@@ -230,6 +254,13 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
           dup: false,
         }, (error) => error ? reject(error) : resolve());
       });
+    },
+    disconnect(deviceId: string) {
+      const client = (broker as unknown as { clients: Record<string, Client | undefined> })
+        .clients[deviceId];
+      if (!client || client.closed) return Promise.resolve();
+      logger.info("disconnecting device: its credentials changed", { deviceId });
+      return new Promise<void>((resolve) => client.close(() => resolve()));
     },
     onDeviceDisconnect(handler: (deviceId: string) => void) {
       broker.on("clientDisconnect", (client) => {

@@ -51,10 +51,11 @@ async function withBroker(
       return ingest.handle(topic, payload);
     });
     broker.onDeviceDisconnect!(ingest.deviceDisconnected);
+    const provisioner = deviceTableProvisioner(broker);
     const app = createCloudApp({
       store,
-      fleet: new FleetOperations({ store, downlink, logger }),
-      provisioner: deviceTableProvisioner(),
+      fleet: new FleetOperations({ store, downlink, logger, provisioner }),
+      provisioner,
       logger,
       metrics,
       version: "test",

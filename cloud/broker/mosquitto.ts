@@ -5,7 +5,8 @@
  *
  * - Device `<id>`: dynsec client `<id>` bound to client id `<id>`, role `outpost-device-<id>`
  *   granting exactly `topics.deviceUplink(id)` (publish) and `topics.deviceDownlink(id)`
- *   (subscribe, receive). Re-enrolling sets a new password, which also disconnects the old session.
+ *   (subscribe, receive). Re-enrolling sets a new password, which also disconnects the old
+ *   session; revoking deletes the client and its role, which disconnects it too.
  * - Ingest: dynsec client `outpost-cloud-ingest`, role `outpost-cloud-ingest` (subscribe every
  *   device's uplink, also as the shared-subscription form; publish every device's downlink). Its password
  *   is derived from the admin password, so every replica computes the same one and nothing
@@ -137,6 +138,31 @@ export function dynsecProvisioner(control: DynsecControl): DeviceCredentialsProv
         unavailable(error);
       }
       return { username: deviceId, password, passwordHash: null };
+    },
+    // modifyClient in provision already disconnected every session of the user.
+    endSessions: () => Promise.resolve(),
+    async revoke(deviceId) {
+      try {
+        const [existing] = await control.run([{ command: "getClient", username: deviceId }]);
+        if (existing.error === "Client not found") return;
+        expectOk(existing);
+        const found = (existing.data as { client?: { textname?: string } } | undefined)?.client;
+        if (found?.textname !== DEVICE_TEXTNAME) {
+          throw new ProvisioningError(
+            "device_id_taken",
+            `Broker user '${deviceId}' is not an Outpost device; it is left untouched`,
+          );
+        }
+        // deleteClient disconnects the client's sessions; its role goes with it.
+        const [client, role] = await control.run([
+          { command: "deleteClient", username: deviceId },
+          { command: "deleteRole", rolename: deviceRoleName(deviceId) },
+        ]);
+        expectOk(client, ["Client not found"]);
+        expectOk(role, ["Role not found"]);
+      } catch (error) {
+        unavailable(error);
+      }
     },
   };
 }

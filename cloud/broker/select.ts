@@ -61,7 +61,7 @@ export async function startBroker(config: CloudConfig, parts: BrokerParts): Prom
     return {
       link: broker,
       mqttPort: broker.port,
-      provisioner: deviceTableProvisioner(),
+      provisioner: deviceTableProvisioner(broker),
       publicUrl: config.mqttPublicUrl ?? mqttUrl(config.host, broker.port),
       describe: `embedded (MQTT 3.1.1) on ${mqttUrl(config.host, broker.port)}`,
     };

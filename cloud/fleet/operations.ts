@@ -5,8 +5,16 @@
  * @module
  */
 import type { Logger } from "@outpost/platform/log";
+import type { DeviceCredentialsProvisioner } from "../broker/credentials.ts";
 import type { Downlink } from "../broker/downlink.ts";
-import type { CloudStore, CommandView } from "../store/store.ts";
+import type {
+  CloudStore,
+  CommandView,
+  DeleteOutcome,
+  DeviceDetail,
+  EnrollmentRequestView,
+  PositionReset,
+} from "../store/store.ts";
 
 /** The largest desired state accepted; it travels as one retained MQTT message. */
 export const MAX_DESIRED_BYTES = 256 * 1024;
@@ -14,15 +22,47 @@ export const MAX_DESIRED_BYTES = 256 * 1024;
 /** What the fleet console reads: devices, their data and their commands. */
 export type FleetReadModel = Pick<
   CloudStore,
-  "deviceExists" | "listDevices" | "getDevice" | "queryReadings" | "listEvents" | "listCommands"
+  | "deviceExists"
+  | "listDevices"
+  | "getDevice"
+  | "queryReadings"
+  | "listEvents"
+  | "listCommands"
+  | "listEnrollmentRequests"
+  | "countPendingRequests"
 >;
 
 /** Dependencies of {@link FleetOperations}. */
 export interface FleetOperationsOptions {
-  store: Pick<CloudStore, "setDesired" | "createCommand">;
-  downlink: Pick<Downlink, "desired" | "sendCommand">;
+  store: Pick<
+    CloudStore,
+    | "setDesired"
+    | "createCommand"
+    | "getDevice"
+    | "setDeviceStatus"
+    | "deleteDevice"
+    | "resetPosition"
+    | "decideEnrollmentRequest"
+  >;
+  downlink: Pick<Downlink, "desired" | "sendCommand" | "ack">;
+  /** The broker's credentials: revoking a device removes its own. */
+  provisioner: Pick<DeviceCredentialsProvisioner, "revoke">;
   logger: Logger;
 }
+
+/** An operator action on a device or request that cannot be done as asked. */
+export class FleetActionError extends Error {
+  constructor(
+    readonly code: "not_found" | "conflict",
+    message: string,
+  ) {
+    super(message);
+    this.name = "FleetActionError";
+  }
+}
+
+/** What deleting a device does with its data. */
+export type DeleteData = "keep" | "purge";
 
 /** A command as an operator asks for it. */
 export interface CommandRequest {
@@ -34,12 +74,139 @@ export interface CommandRequest {
 export class FleetOperations {
   #store: FleetOperationsOptions["store"];
   #downlink: FleetOperationsOptions["downlink"];
+  #provisioner: FleetOperationsOptions["provisioner"];
   #logger: Logger;
 
   constructor(options: FleetOperationsOptions) {
     this.#store = options.store;
     this.#downlink = options.downlink;
+    this.#provisioner = options.provisioner;
     this.#logger = options.logger;
+  }
+
+  /**
+   * Revokes a device: its broker credentials are removed (refused at its next connect, its
+   * current session dropped), enrollment is refused (even with its secret) until it is
+   * reinstated, and ingest stores nothing it sends. Its data stays.
+   * @throws FleetActionError `not_found`; ProvisioningError when the broker did not confirm
+   *   (the device is revoked in the cloud all the same; repeat the call).
+   */
+  async revoke(deviceId: string): Promise<DeviceDetail> {
+    return await this.#retire(deviceId, "revoked");
+  }
+
+  /**
+   * Decommissions a device: as {@link revoke}, for a device retired for good (it stays listed
+   * as decommissioned with its data; delete it to free the id).
+   */
+  async decommission(deviceId: string): Promise<DeviceDetail> {
+    return await this.#retire(deviceId, "decommissioned");
+  }
+
+  /**
+   * Makes a revoked or decommissioned device active again. The device re-enrolls on its own
+   * with its device secret; with `resetSecret` that secret no longer counts, so its next
+   * enrollment waits for an operator's approval (for a device that was compromised and
+   * re-imaged).
+   */
+  async reinstate(
+    deviceId: string,
+    options: { resetSecret?: boolean } = {},
+  ): Promise<DeviceDetail> {
+    const previous = await this.#store.setDeviceStatus(deviceId, "active", options);
+    if (previous === undefined) throw unknownDevice(deviceId);
+    this.#logger.info("device reinstated", { deviceId, previous, ...options });
+    return await this.#detail(deviceId);
+  }
+
+  /**
+   * Deletes a device: its credentials are revoked first, then the device goes from the fleet
+   * with its readings, events and commands purged, or kept (and still queryable; a device
+   * enrolling under the id later numbers its records after them).
+   * @throws FleetActionError `not_found`; ProvisioningError when the broker did not confirm
+   *   (the device is then left revoked; repeat the call).
+   */
+  async deleteDevice(deviceId: string, data: DeleteData): Promise<DeleteOutcome> {
+    // Revoked first, so nothing it sends is stored and it cannot enroll while it goes.
+    const previous = await this.#store.setDeviceStatus(deviceId, "revoked");
+    if (previous === undefined) throw unknownDevice(deviceId);
+    await this.#provisioner.revoke(deviceId);
+    const deleted = await this.#store.deleteDevice(deviceId, { purge: data === "purge" });
+    if (!deleted) throw unknownDevice(deviceId);
+    this.#logger.info("device deleted", { deviceId, data, ...deleted });
+    return deleted;
+  }
+
+  /**
+   * Resets a device's sequence position (see `CloudStore.resetPosition`) and tells the device
+   * its ack again. Clears a poisoned lag; with `ackedSeq` above the current position, accepts
+   * the device's numbering from there.
+   * @throws FleetActionError `not_found`, or `conflict` for an `ackedSeq` below the position.
+   */
+  async resetPosition(deviceId: string, ackedSeq?: number): Promise<PositionReset> {
+    const outcome = await this.#store.resetPosition(deviceId, ackedSeq);
+    if (!outcome.ok) {
+      if (outcome.reason === "not_found") throw unknownDevice(deviceId);
+      throw new FleetActionError(
+        "conflict",
+        `ackedSeq ${ackedSeq} is below the ${outcome.ackedSeq} the cloud holds for '${deviceId}'; the device pruned those records, so the position never goes back`,
+      );
+    }
+    const { ok: _ok, ...reset } = outcome;
+    this.#logger.warn("device sequence position reset", { deviceId, ...reset });
+    await this.#downlink.ack(deviceId, reset.ackedSeq).catch((error) => {
+      this.#logger.warn("cannot publish the ack after a reset now", { deviceId, error });
+    });
+    return reset;
+  }
+
+  /**
+   * Approves or rejects a pending enrollment request. Approving makes the requester the device:
+   * its secret becomes the device's, the current broker credentials are revoked (whoever holds
+   * them is not the device), and the requester's next attempt gets new ones.
+   * @throws FleetActionError `not_found`, or `conflict` when already decided the other way or
+   *   the device is revoked or decommissioned.
+   */
+  async decideRequest(
+    requestId: string,
+    decision: "approved" | "rejected",
+  ): Promise<EnrollmentRequestView> {
+    const outcome = await this.#store.decideEnrollmentRequest(requestId, decision);
+    if (!outcome.ok) {
+      if (outcome.reason === "not_found") {
+        throw new FleetActionError(
+          "not_found",
+          `No enrollment request with id '${requestId.slice(0, 80)}'`,
+        );
+      }
+      throw new FleetActionError(
+        "conflict",
+        outcome.reason === "already_decided"
+          ? `Enrollment request ${requestId} was already decided otherwise`
+          : `The device of enrollment request ${requestId} is not active; reinstate it first`,
+      );
+    }
+    const request = outcome.request;
+    if (decision === "approved") await this.#provisioner.revoke(request.deviceId);
+    this.#logger.info(`enrollment request ${decision}`, {
+      requestId,
+      deviceId: request.deviceId,
+    });
+    return request;
+  }
+
+  async #retire(deviceId: string, status: "revoked" | "decommissioned"): Promise<DeviceDetail> {
+    const previous = await this.#store.setDeviceStatus(deviceId, status);
+    if (previous === undefined) throw unknownDevice(deviceId);
+    await this.#provisioner.revoke(deviceId);
+    this.#logger.warn(`device ${status}`, { deviceId, previous });
+    return await this.#detail(deviceId);
+  }
+
+  async #detail(deviceId: string): Promise<DeviceDetail> {
+    const device = await this.#store.getDevice(deviceId);
+    if (!device) throw unknownDevice(deviceId);
+    return device;
   }
 
   /**
@@ -81,4 +248,8 @@ export class FleetOperations {
     });
     return command;
   }
+}
+
+function unknownDevice(deviceId: string): FleetActionError {
+  return new FleetActionError("not_found", `No device with id '${deviceId.slice(0, 80)}'`);
 }

@@ -4,16 +4,25 @@
  */
 import { installSystemRoutes } from "@outpost/platform/system_routes";
 import { Hono, type MiddlewareHandler } from "hono";
+import { HttpError } from "@outpost/platform/http_error";
 import { bearerAuth, readinessGate } from "@outpost/platform/http_middleware";
+import { idempotencyKeys } from "@outpost/platform/idempotency";
 import type { Logger } from "@outpost/platform/log";
 import type { MetricsRegistry } from "@outpost/platform/metrics";
 import type { Tracing } from "@outpost/platform/trace";
-import type { DeviceCredentialsProvisioner } from "../broker/credentials.ts";
-import type { FleetOperations } from "../fleet/operations.ts";
+import {
+  type DeviceCredentialsProvisioner,
+  ProvisioningError,
+  type ProvisioningFailure,
+} from "../broker/credentials.ts";
+import { Enrollment } from "../fleet/enrollment.ts";
+import { FleetActionError, type FleetOperations } from "../fleet/operations.ts";
+import { idempotencyRecords } from "../store/idempotency.ts";
 import type { CloudStore } from "../store/store.ts";
 import { dataDocs, dataRoutes } from "./data.ts";
 import { devicesDocs, devicesRoutes } from "./devices.ts";
-import { enrollDocs, enrollRoutes, type PublicBroker } from "./enroll.ts";
+import { enrollDocs, enrollmentHttpError, enrollRoutes, type PublicBroker } from "./enroll.ts";
+import { identityDocs, identityRoutes, TOKEN_CREATION_PATH } from "./identity.ts";
 
 /** Dependencies of {@link createCloudApp}. */
 export interface CloudAppOptions {
@@ -46,6 +55,28 @@ export interface CloudAppOptions {
 
 const ENROLL_PATH = "/api/v1/enroll";
 
+/** The HTTP status of each provisioning failure. */
+const PROVISIONING_STATUS: Record<ProvisioningFailure, number> = {
+  broker_unavailable: 503,
+  provisioning_unavailable: 503,
+  device_id_taken: 409,
+  device_disabled: 403,
+};
+
+/**
+ * The cloud's domain errors as HTTP errors: refused enrollments, broker provisioning failures
+ * (the broker layer has its own errors) and operator actions that cannot be done.
+ */
+export function cloudHttpError(error: unknown): HttpError | undefined {
+  if (error instanceof ProvisioningError) {
+    return new HttpError(PROVISIONING_STATUS[error.code], error.code, error.message);
+  }
+  if (error instanceof FleetActionError) {
+    return new HttpError(error.code === "not_found" ? 404 : 409, error.code, error.message);
+  }
+  return enrollmentHttpError(error);
+}
+
 /**
  * Requires the admin token (or a console session, when `sessionAuth` is given) on every
  * `/api/v1` route except enrollment (its own token).
@@ -67,9 +98,18 @@ export function createCloudApp(options: CloudAppOptions): Hono {
   const app = new Hono();
   const enrollments = options.metrics.counter(
     "outpost_enrollments_total",
-    "Enrollment requests by result: created, rotated, bad_token, or the provisioning failure " +
-      "(broker_unavailable, provisioning_unavailable, device_id_taken, device_disabled, error).",
+    "Enrollment requests by result: created, rotated, pending (held for approval), refused, " +
+      "bad_token, or the provisioning failure (broker_unavailable, provisioning_unavailable, " +
+      "device_id_taken, device_disabled, error).",
   );
+  const enrollment = new Enrollment({
+    store: options.store,
+    provisioner: options.provisioner,
+    bootstrapToken: options.enrollToken,
+    broker: options.broker,
+    logger: options.logger.child({ part: "enrollment" }),
+    enrollments,
+  });
   options.metrics.gauge(
     "outpost_devices_online",
     "Devices whose presence is online.",
@@ -91,22 +131,26 @@ export function createCloudApp(options: CloudAppOptions): Hono {
         description:
           "Enrollment, fleet, ingested data, desired state and commands. Errors use the JSON envelope.",
       },
-      routes: [...enrollDocs, ...devicesDocs, ...dataDocs],
+      routes: [...enrollDocs, ...identityDocs, ...devicesDocs, ...dataDocs],
     },
+    mapError: cloudHttpError,
   });
 
   app.use("/api/v1/*", readinessGate(isReady));
   app.use("/api/v1/*", adminAuth(options.adminToken, options.sessionAuth));
+  app.use(
+    "/api/v1/*",
+    idempotencyKeys({
+      records: idempotencyRecords(options.store.db),
+      // Their answers hold secrets the cloud does not keep (credentials, a new token); a
+      // device re-enrolling with its secret is safe to retry as it is.
+      exclude: (path) => path === ENROLL_PATH || path === TOKEN_CREATION_PATH,
+    }),
+  );
+  app.route("/api/v1", enrollRoutes({ enrollment }));
   app.route(
     "/api/v1",
-    enrollRoutes({
-      store: options.store,
-      provisioner: options.provisioner,
-      enrollToken: options.enrollToken,
-      broker: options.broker,
-      logger: options.logger,
-      enrollments,
-    }),
+    identityRoutes({ enrollment, fleet: options.fleet, store: options.store }),
   );
   app.route(
     "/api/v1",

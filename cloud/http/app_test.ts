@@ -35,14 +35,16 @@ async function withApp(
   await withStore(async (store) => {
     const link = new RecordingLink();
     const { logger } = collectingLogger();
+    const provisioner = extra.provisioner ?? deviceTableProvisioner();
     const app = createCloudApp({
       store,
       fleet: new FleetOperations({
         store,
         downlink: new Downlink({ link, store, logger }),
         logger,
+        provisioner,
       }),
-      provisioner: deviceTableProvisioner(),
+      provisioner,
       logger,
       metrics: new MetricsRegistry(),
       version: "test",
@@ -73,11 +75,16 @@ async function expectError(response: Response, status: number, code: string) {
   return body.error;
 }
 
+/** A device secret for tests: what an agent generates and keeps in its data dir. */
+function secretOf(deviceId: string): string {
+  return `secret-of-${deviceId}-0123456789abcdef0123456789`;
+}
+
 async function enroll(h: Harness, deviceId: string, extra: Record<string, unknown> = {}) {
   const response = await h.send(
     "POST",
     "/api/v1/enroll",
-    { deviceId, token: ENROLL, ...extra },
+    { deviceId, token: ENROLL, deviceSecret: secretOf(deviceId), ...extra },
     {},
   );
   assert.equal(response.status, 200, await response.clone().text());
@@ -112,7 +119,7 @@ Deno.test("enrollment reports the sync position: a new device starts at its own 
   });
 });
 
-Deno.test("enrolling again rotates the password: the old one stops working", async () => {
+Deno.test("enrolling again with the device secret rotates the password: the old one stops working", async () => {
   await withApp(async (h) => {
     const first = await enroll(h, "pi-1");
     const second = await enroll(h, "pi-1");
@@ -173,7 +180,11 @@ Deno.test("provisioning failures map to their HTTP status: taken 409, disabled 4
       );
       assert.equal(await h.store.deviceExists("pi-1"), false);
     }, {
-      provisioner: { provision: () => Promise.reject(new ProvisioningError(code, "refused")) },
+      provisioner: {
+        provision: () => Promise.reject(new ProvisioningError(code, "refused")),
+        endSessions: () => Promise.resolve(),
+        revoke: () => Promise.resolve(),
+      },
     });
   }
 });
@@ -225,6 +236,8 @@ Deno.test("the fleet list shows presence, position and lag; one device adds stat
       version: "1.0.0",
       arch: null,
       labels: {},
+      status: "active",
+      statusChangedAt: one.statusChangedAt,
     });
     assert.equal(list.items[1].lastSeen, null);
     const detail = await (await h.get("/api/v1/devices/pi-1")).json();

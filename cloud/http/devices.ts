@@ -15,10 +15,15 @@ import {
   CommandOutput,
   CommandsList,
   CommandsQueryParams,
+  DeleteDeviceOutput,
+  DeleteDeviceQueryParams,
   DesiredInput,
   DesiredOutput,
   DeviceDetailOutput,
   DevicesList,
+  ReinstateInput,
+  ResetPositionInput,
+  ResetPositionOutput,
 } from "./schemas.ts";
 
 /** Dependencies of {@link devicesRoutes}. */
@@ -31,6 +36,14 @@ export interface DevicesRoutesOptions {
 }
 
 const MAX_COMMAND_BYTES = 64 * 1024;
+const MAX_ACTION_BYTES = 4 * 1024;
+
+/** An optional JSON body: none (or an empty one) is `{}`. */
+async function optionalBody(request: Request): Promise<unknown> {
+  const length = request.headers.get("content-length");
+  if (!request.body || length === "0") return {};
+  return await readJsonBody(request, MAX_ACTION_BYTES);
+}
 const COMMAND_ID = /^[\w-]{1,64}$/;
 
 function unknownDevice(id: string): HttpError {
@@ -81,6 +94,40 @@ export function devicesRoutes(options: DevicesRoutesOptions): Hono {
     return c.json({ items: items.map(({ deviceId: _deviceId, ...command }) => command) });
   });
 
+  app.post("/devices/:id/revoke", async (c) => {
+    const id = c.req.param("id");
+    if (!isDeviceId(id)) throw unknownDevice(id);
+    return c.json(await options.fleet.revoke(id));
+  });
+
+  app.post("/devices/:id/decommission", async (c) => {
+    const id = c.req.param("id");
+    if (!isDeviceId(id)) throw unknownDevice(id);
+    return c.json(await options.fleet.decommission(id));
+  });
+
+  app.post("/devices/:id/reinstate", async (c) => {
+    const id = c.req.param("id");
+    if (!isDeviceId(id)) throw unknownDevice(id);
+    const input = validate(ReinstateInput, await optionalBody(c.req.raw));
+    return c.json(await options.fleet.reinstate(id, input));
+  });
+
+  app.post("/devices/:id/reset-position", async (c) => {
+    const id = c.req.param("id");
+    if (!isDeviceId(id)) throw unknownDevice(id);
+    const input = validate(ResetPositionInput, await optionalBody(c.req.raw));
+    return c.json(await options.fleet.resetPosition(id, input.ackedSeq));
+  });
+
+  app.delete("/devices/:id", async (c) => {
+    const id = c.req.param("id");
+    if (!isDeviceId(id)) throw unknownDevice(id);
+    const query = validate(DeleteDeviceQueryParams, c.req.query(), "query");
+    const deleted = await options.fleet.deleteDevice(id, query.data);
+    return c.json({ id, data: query.data === "purge" ? "purged" : "kept", ...deleted });
+  });
+
   app.get("/devices/:id/commands/:cid", async (c) => {
     const id = c.req.param("id");
     const cid = c.req.param("cid");
@@ -129,10 +176,71 @@ export const devicesDocs: RouteDoc[] = [
   },
   {
     method: "post",
+    path: "/api/v1/devices/:id/revoke",
+    summary:
+      "Revoke a device: broker credentials removed (refused at its next connect, current session dropped), enrollment refused even with its secret, nothing it sends stored; data kept",
+    tags: ["lifecycle"],
+    idempotent: true,
+    secured: true,
+    responses: {
+      200: { description: "Revoked", schema: DeviceDetailOutput },
+      503: {
+        description:
+          "broker_unavailable: revoked in the cloud but the broker did not confirm; repeat the call",
+      },
+    },
+  },
+  {
+    method: "post",
+    path: "/api/v1/devices/:id/decommission",
+    summary: "Decommission a retired device: as revoke, listed as decommissioned, data kept",
+    tags: ["lifecycle"],
+    idempotent: true,
+    secured: true,
+    responses: { 200: { description: "Decommissioned", schema: DeviceDetailOutput } },
+  },
+  {
+    method: "post",
+    path: "/api/v1/devices/:id/reinstate",
+    summary:
+      "Make a revoked or decommissioned device active again; it re-enrolls with its device secret (or, with resetSecret, after an approval)",
+    tags: ["lifecycle"],
+    body: ReinstateInput,
+    idempotent: true,
+    secured: true,
+    responses: { 200: { description: "Active", schema: DeviceDetailOutput } },
+  },
+  {
+    method: "post",
+    path: "/api/v1/devices/:id/reset-position",
+    summary:
+      "Reset the device's sequence position: forget what is stored above it (the device resends) and clear a poisoned lag; ackedSeq may raise it, never lower it",
+    tags: ["lifecycle"],
+    body: ResetPositionInput,
+    idempotent: true,
+    secured: true,
+    responses: {
+      200: { description: "Reset", schema: ResetPositionOutput },
+      409: { description: "conflict: ackedSeq below the current position" },
+    },
+  },
+  {
+    method: "delete",
+    path: "/api/v1/devices/:id",
+    summary:
+      "Delete a device: credentials revoked, gone from the fleet; data=keep keeps its readings, events and commands queryable, data=purge deletes them",
+    tags: ["lifecycle"],
+    query: DeleteDeviceQueryParams,
+    secured: true,
+    responses: { 200: { description: "Deleted", schema: DeleteDeviceOutput } },
+  },
+  {
+    method: "post",
     path: "/api/v1/devices/:id/commands",
     summary: "Queue a command; it is published at once if the device is online",
     tags: ["commands"],
     body: CommandInput,
+    idempotent: true,
     secured: true,
     responses: { 201: { description: "Queued; Location names it", schema: CommandCreated } },
   },

@@ -1,94 +1,57 @@
 /**
- * `POST /api/v1/enroll`: a device presents the bootstrap token and gets its broker
- * credentials. Re-enrolling rotates the password and keeps the device's data.
+ * `POST /api/v1/enroll`: a device gets its broker credentials. Who may enroll which device id
+ * is `cloud/fleet/enrollment.ts`; this module is the HTTP shape: 200 credentials, 202 a request
+ * waiting for an operator, and refusals as statuses (see {@link enrollmentHttpError}).
  * @module
  */
 import { Hono } from "hono";
-import { secretsEqual } from "@outpost/platform/constant_time";
 import { HttpError } from "@outpost/platform/http_error";
 import { readJsonBody, validate } from "@outpost/platform/json_body";
-import type { Logger } from "@outpost/platform/log";
-import type { Counter } from "@outpost/platform/metrics";
 import type { RouteDoc } from "@outpost/platform/openapi";
-import type { EnrollResponse } from "@outpost/protocol";
-import {
-  type DeviceCredentialsProvisioner,
-  ProvisioningError,
-  type ProvisioningFailure,
-} from "../broker/credentials.ts";
-import type { CloudStore } from "../store/store.ts";
-import { EnrollRequest, EnrollResponse as EnrollResponseSchema } from "./schemas.ts";
+import { type Enrollment, type EnrollmentRefusal, EnrollmentRefused } from "../fleet/enrollment.ts";
+import { EnrollPending, EnrollRequest, EnrollResponse as EnrollResponseSchema } from "./schemas.ts";
 
-/** The broker as devices should reach it. */
-export interface PublicBroker {
-  url: string;
-  protocolVersion: 4 | 5;
-}
+export type { PublicBroker } from "../fleet/enrollment.ts";
 
 /** Dependencies of {@link enrollRoutes}. */
 export interface EnrollRoutesOptions {
-  store: CloudStore;
-  provisioner: DeviceCredentialsProvisioner;
-  enrollToken: string;
-  broker: PublicBroker;
-  logger: Logger;
-  enrollments: Counter;
+  enrollment: Enrollment;
 }
 
 const MAX_ENROLL_BODY_BYTES = 16 * 1024;
 
-/** The HTTP status of each provisioning failure. */
-const PROVISIONING_STATUS: Record<ProvisioningFailure, number> = {
-  broker_unavailable: 503,
-  provisioning_unavailable: 503,
-  device_id_taken: 409,
-  device_disabled: 403,
+/** The HTTP status of each refusal. */
+const REFUSAL_STATUS: Record<EnrollmentRefusal, number> = {
+  unauthorized: 401,
+  token_expired: 401,
+  token_revoked: 401,
+  token_used_up: 401,
+  device_exists: 409,
+  device_revoked: 403,
+  device_decommissioned: 403,
+  enrollment_rejected: 403,
+  enrollment_conflict: 409,
 };
+
+/** The HTTP error of a refused enrollment, or undefined for any other error. */
+export function enrollmentHttpError(error: unknown): HttpError | undefined {
+  if (!(error instanceof EnrollmentRefused)) return undefined;
+  return new HttpError(REFUSAL_STATUS[error.code], error.code, error.message);
+}
 
 /** The enrollment route, mounted under `/api/v1`. */
 export function enrollRoutes(options: EnrollRoutesOptions): Hono {
   const app = new Hono();
   app.post("/enroll", async (c) => {
     const body = validate(EnrollRequest, await readJsonBody(c.req.raw, MAX_ENROLL_BODY_BYTES));
-    if (!secretsEqual(body.token, options.enrollToken)) {
-      options.enrollments.inc({ result: "bad_token" });
-      options.logger.warn("enrollment refused: wrong token", { deviceId: body.deviceId });
-      throw new HttpError(401, "unauthorized", "Invalid enrollment token");
-    }
-    const credentials = await options.provisioner.provision(body.deviceId).catch((error) => {
-      if (!(error instanceof ProvisioningError)) {
-        options.enrollments.inc({ result: "error" });
-        throw error;
-      }
-      options.enrollments.inc({ result: error.code });
-      throw new HttpError(PROVISIONING_STATUS[error.code], error.code, error.message);
-    });
-    const { created, ackedSeq } = await options.store.enrollDevice({
-      id: body.deviceId,
-      passwordHash: credentials.passwordHash,
-      labels: body.labels,
-      arch: body.arch,
-      version: body.version,
-      ackedSeq: body.ackedSeq,
-    });
-    options.enrollments.inc({ result: created ? "created" : "rotated" });
-    options.logger.info(created ? "device enrolled" : "device re-enrolled; password rotated", {
-      deviceId: body.deviceId,
-      arch: body.arch,
-      version: body.version,
-    });
-    const response: EnrollResponse = {
-      deviceId: body.deviceId,
-      mqtt: {
-        url: options.broker.url,
-        username: credentials.username,
-        password: credentials.password,
-        protocolVersion: options.broker.protocolVersion,
-      },
-      ackedSeq,
-    };
+    const address = c.req.header("x-real-ip")?.slice(0, 64);
+    const result = await options.enrollment.enroll(body, { address });
     c.header("Cache-Control", "no-store");
-    return c.json(response);
+    if (result.kind === "pending") {
+      c.header("Retry-After", "30");
+      return c.json(result.pending, 202);
+    }
+    return c.json(result.response);
   });
   return app;
 }
@@ -98,14 +61,30 @@ export const enrollDocs: RouteDoc[] = [
   {
     method: "post",
     path: "/api/v1/enroll",
-    summary: "Enroll a device with the bootstrap token; returns its MQTT credentials",
-    tags: ["devices"],
+    summary:
+      "Enroll a device: an enrollment token creates it; its device secret re-enrolls it (new credentials, the old session ended); an existing id without its secret waits for approval",
+    tags: ["enrollment"],
     body: EnrollRequest,
     responses: {
       200: {
-        description: "Enrolled (or re-enrolled: password rotated)",
+        description: "Enrolled: MQTT credentials (created, or re-enrolled with the device secret)",
         schema: EnrollResponseSchema,
       },
+      202: {
+        description:
+          "The id exists and the request did not prove to be that device: an enrollment request waits for an operator; retry the same request to learn the outcome",
+        schema: EnrollPending,
+      },
+      401: {
+        description:
+          "unauthorized (no or a wrong token), token_expired, token_revoked, token_used_up",
+      },
+      403: { description: "device_revoked, device_decommissioned, enrollment_rejected" },
+      409: {
+        description:
+          "device_exists (an existing id and no device secret), device_id_taken (a broker user that is not a device), enrollment_conflict",
+      },
+      503: { description: "broker_unavailable, provisioning_unavailable: retry later" },
     },
   },
 ];

@@ -8,6 +8,7 @@ import type { Logger } from "@outpost/platform/log";
 import type { MetricsRegistry } from "@outpost/platform/metrics";
 import { NO_TRACING, type Tracing } from "@outpost/platform/trace";
 import {
+  type Ack,
   type Batch,
   type DecodeFailure,
   decodeMessage,
@@ -21,10 +22,19 @@ import type { Downlink } from "../broker/downlink.ts";
 import type { UplinkHandler } from "../broker/link.ts";
 import type { BatchOutcome } from "../store/batch.ts";
 import type { CloudStore } from "../store/store.ts";
-import { decodeBatch } from "./decode.ts";
+import { decodeBatch, type DroppedRecord } from "./decode.ts";
 
 /** Why a message was rejected; the `reason` label of `outpost_ingest_rejected_total`. */
-export type RejectReason = DecodeFailure | "unknown_topic" | "unknown_device" | "store_error";
+export type RejectReason =
+  | DecodeFailure
+  | "unknown_topic"
+  | "unknown_device"
+  | "store_error"
+  | "implausible_seq"
+  | "device_inactive";
+
+/** Dropped records named in one ack note, at most (the protocol's limit). */
+const MAX_DROPPED_NOTED = 100;
 
 /** Upload delay buckets, in seconds: a second to a week (offline for days is normal). */
 export const UPLOAD_DELAY_BUCKETS = [1, 5, 30, 60, 300, 900, 3600, 21_600, 86_400, 604_800];
@@ -36,6 +46,8 @@ export interface IngestOptions {
   logger: Logger;
   metrics: MetricsRegistry;
   now?: () => number;
+  /** `OUTPOST_MAX_SEQ_GAP` (see `CloudStore.commitBatch`); default the store's. */
+  maxSeqGap?: number;
   /** Called after each stored batch is committed, before its ack (fault injection). */
   afterCommit?: () => void;
   /**
@@ -99,6 +111,14 @@ export function createIngest(options: IngestOptions): Ingest {
   const statuses = options.metrics.counter(
     "outpost_ingest_status_total",
     "Presence messages applied, by online state.",
+  );
+  const droppedRecords = options.metrics.counter(
+    "outpost_ingest_dropped_records_total",
+    "Records of stored batches dropped for breaking a field rule (acked, not stored).",
+  );
+  const clamped = options.metrics.counter(
+    "outpost_ingest_implausible_status_total",
+    "Presence messages whose last seq lay beyond OUTPOST_MAX_SEQ_GAP and was not believed.",
   );
   const commitSeconds = options.metrics.histogram(
     "outpost_ingest_commit_seconds",
@@ -164,15 +184,33 @@ export function createIngest(options: IngestOptions): Ingest {
     }
   }
 
+  /** Tells a known device what was refused, in an ack it sees once (see `Ack`). */
+  function notify(deviceId: string, message: Ack) {
+    publishLater(downlink.ackNotice(deviceId, message), { what: "ack notice", deviceId });
+  }
+
   async function ingestBatch(deviceId: string, payload: Uint8Array): Promise<void> {
     const decoded = decodeBatch(payload);
     if (!decoded.ok) {
       const detail = decoded.error;
       reject(decoded.reason, { kind: "batch", deviceId, bytes: payload.byteLength, detail });
+      const position = await store.downlinkState(deviceId).catch(() => undefined);
+      if (position) {
+        notify(deviceId, {
+          upTo: position.ackedSeq,
+          refused: {
+            ...(decoded.from !== undefined ? { from: decoded.from } : {}),
+            ...(decoded.to !== undefined ? { to: decoded.to } : {}),
+            reason: decoded.reason,
+            message: detail.slice(0, 500),
+          },
+        });
+      }
       return;
     }
     const batch = decoded.value;
-    if (!tracing.enabled) return await commitBatch(deviceId, batch);
+    const dropped = decoded.dropped;
+    if (!tracing.enabled) return await commitBatch(deviceId, batch, dropped);
     await tracing.inSpan("ingest.batch", {
       kind: "consumer",
       parent: batch.traceparent ?? null,
@@ -183,15 +221,23 @@ export function createIngest(options: IngestOptions): Ingest {
         "outpost.batch.from": batch.from,
         "outpost.batch.to": batch.to,
       },
-    }, (span) => commitBatch(deviceId, batch, span.traceparent));
+    }, (span) => commitBatch(deviceId, batch, dropped, span.traceparent));
   }
 
-  async function commitBatch(deviceId: string, batch: Batch, batchSpan?: string): Promise<void> {
+  async function commitBatch(
+    deviceId: string,
+    batch: Batch,
+    dropped: DroppedRecord[],
+    batchSpan?: string,
+  ): Promise<void> {
     const started = performance.now();
     const startedAt = Date.now();
     let outcome;
     try {
-      outcome = await store.commitBatch(deviceId, batch, { now: now() });
+      outcome = await store.commitBatch(deviceId, batch, {
+        now: now(),
+        maxSeqGap: options.maxSeqGap,
+      });
     } catch (error) {
       if (tracing.enabled) {
         traceCommit(deviceId, batch, { start: startedAt, end: Date.now(), batchSpan }, { error });
@@ -206,12 +252,35 @@ export function createIngest(options: IngestOptions): Ingest {
       reject("unknown_device", { kind: "batch", deviceId, from: batch.from, to: batch.to });
       return;
     }
+    if (outcome.refused) {
+      const { reason, message } = outcome.refused;
+      reject(reason, { kind: "batch", deviceId, from: batch.from, to: batch.to, detail: message });
+      // An inactive device has no session to tell (its credentials were removed).
+      if (reason !== "device_inactive") {
+        notify(deviceId, {
+          upTo: outcome.ackedSeq,
+          refused: { from: batch.from, to: batch.to, reason, message: message.slice(0, 500) },
+        });
+      }
+      return;
+    }
+    if (dropped.length) {
+      droppedRecords.inc({}, dropped.length);
+      logger.warn("records dropped for breaking a field rule; the rest of the batch is stored", {
+        deviceId,
+        from: batch.from,
+        to: batch.to,
+        dropped: dropped.length,
+        first: dropped.slice(0, 5),
+      });
+    }
     commitSeconds.observe((performance.now() - started) / 1000);
     if (!outcome.duplicate) options.afterCommit?.();
     batches.inc({ result: outcome.duplicate ? "duplicate" : "stored" });
     if (!outcome.duplicate) {
+      // Every record may have been dropped: then there is no write time to measure from.
       const first = batch.records[0];
-      const written = "ts" in first ? Date.parse(first.ts) : NaN;
+      const written = first && "ts" in first ? Date.parse(first.ts) : NaN;
       if (!isNaN(written)) uploadDelay.observe(Math.max(0, (now() - written) / 1000));
       records.inc({ type: "reading" }, outcome.inserted.readings);
       records.inc({ type: "event" }, outcome.inserted.events);
@@ -231,6 +300,17 @@ export function createIngest(options: IngestOptions): Ingest {
       gap: outcome.ackedSeq < batch.to,
     });
     publishLater(downlink.ack(deviceId, outcome.ackedSeq), { what: "ack", deviceId });
+    if (dropped.length && !outcome.duplicate) {
+      notify(deviceId, {
+        upTo: outcome.ackedSeq,
+        dropped: dropped.slice(0, MAX_DROPPED_NOTED).map((record) => ({
+          from: record.seq,
+          to: record.seq,
+          reason: "schema",
+          message: record.error.slice(0, 500),
+        })),
+      });
+    }
   }
 
   async function ingestStatus(deviceId: string, payload: Uint8Array): Promise<void> {
@@ -242,7 +322,10 @@ export function createIngest(options: IngestOptions): Ingest {
     const status = decoded.value;
     let applied;
     try {
-      applied = await store.applyStatus(deviceId, status, { now: now() });
+      applied = await store.applyStatus(deviceId, status, {
+        now: now(),
+        maxSeqGap: options.maxSeqGap,
+      });
     } catch (error) {
       reject("store_error", { kind: "status", deviceId, error });
       return;
@@ -250,6 +333,19 @@ export function createIngest(options: IngestOptions): Ingest {
     if (!applied) {
       reject("unknown_device", { kind: "status", deviceId });
       return;
+    }
+    if (!applied.active) {
+      reject("device_inactive", { kind: "status", deviceId });
+      return;
+    }
+    if (applied.clamped) {
+      clamped.inc();
+      logger.warn("device reports a last seq implausibly far beyond its ack; not believed", {
+        deviceId,
+        lastSeq: status.lastSeq,
+        ackedSeq: applied.ackedSeq,
+        maxSeqGap: options.maxSeqGap,
+      });
     }
     statuses.inc({ online: String(status.online) });
     logger.info(status.online ? "device online" : "device offline", {

@@ -28,10 +28,19 @@ export function chunkRows(columns: number): number {
   return Math.max(1, Math.min(INSERT_CHUNK, Math.floor(MAX_BIND_PARAMETERS / columns)));
 }
 
+/** Why a batch of a known device was refused whole (nothing stored). */
+export interface BatchRefusal {
+  /** `device_inactive`: revoked or decommissioned; `implausible_seq`: `from` too far ahead. */
+  reason: "device_inactive" | "implausible_seq";
+  message: string;
+}
+
 /** What committing a batch did. */
 export interface BatchOutcome {
   /** False when the device is not enrolled; then nothing was stored. */
   known: boolean;
+  /** Set when the device is known but the batch was refused whole; nothing was stored. */
+  refused?: BatchRefusal;
   /** The contiguous high-water mark after this batch (what `down/ack` carries). */
   ackedSeq: number;
   /** The highest seq known for the device after this batch. */
@@ -70,6 +79,11 @@ export interface CommitBatchOptions {
   now: number;
   /** The database's dialect (default `sqlite`); PostgreSQL locks the device row. */
   dialect?: StoreDialect;
+  /**
+   * The batch is refused whole when `from` lies more than this beyond the device's acked seq
+   * (`OUTPOST_MAX_SEQ_GAP`); default: no bound.
+   */
+  maxSeqGap?: number;
 }
 
 /**
@@ -105,19 +119,36 @@ async function commitOnce(
   const { deviceId, batch, now } = options;
   return await writeTransaction(db, dialect, async (tx) => {
     const device = await selectDeviceForUpdate(tx, dialect, deviceId)
-      .select(["acked_seq", "last_seq", "reported_seq", "applied_version"])
+      .select(["acked_seq", "last_seq", "reported_seq", "applied_version", "status"])
       .executeTakeFirst();
-    if (!device) {
-      return {
-        known: false,
-        ackedSeq: 0,
-        lastSeq: 0,
-        duplicate: false,
-        inserted: { readings: 0, events: 0 },
-        unknownCommands: [],
-      };
+    const nothing = { duplicate: false, inserted: { readings: 0, events: 0 }, unknownCommands: [] };
+    if (!device || device.status === "deleted") {
+      return { known: false, ackedSeq: 0, lastSeq: 0, ...nothing };
     }
     const ackedBefore = Number(device.acked_seq);
+    const refuse = (refused: BatchRefusal): BatchOutcome => ({
+      known: true,
+      refused,
+      ackedSeq: ackedBefore,
+      lastSeq: Number(device.last_seq),
+      ...nothing,
+    });
+    if (device.status !== "active") {
+      return refuse({
+        reason: "device_inactive",
+        message: `device '${deviceId}' is ${device.status}; nothing it sends is stored`,
+      });
+    }
+    const maxSeqGap = options.maxSeqGap ?? Infinity;
+    if (batch.from - ackedBefore - 1 > maxSeqGap) {
+      // Stored, such a batch would set last_seq (the lag) to whatever it claims, for good.
+      return refuse({
+        reason: "implausible_seq",
+        message: `batch ${batch.from}..${batch.to} starts ${
+          batch.from - ackedBefore - 1
+        } seqs beyond the ${ackedBefore} the cloud holds; at most ${maxSeqGap} (OUTPOST_MAX_SEQ_GAP) is accepted`,
+      });
+    }
     const lastSeq = Math.max(Number(device.last_seq), batch.to);
     if (batch.to <= ackedBefore) {
       // A resend of what is already stored: every seq up to acked_seq is in the tables.

@@ -35,6 +35,77 @@ export interface DevicesTable {
   reported: Generated<string>;
   /** The seq of the record `reported` came from, so an older record never overwrites it. */
   reported_seq: Generated<BigIntColumn>;
+  /** One of {@link DEVICE_STATUSES}. */
+  status: Generated<DeviceStatus>;
+  status_changed_at: BigIntColumn | null;
+  /** SHA-256 (hex) of the device id and its device secret; null for devices enrolled before. */
+  secret_hash: string | null;
+  /** The enrollment token that created the device; null for the bootstrap token. */
+  token_id: string | null;
+}
+
+/**
+ * A device's lifecycle: `active` (may enroll and connect); `revoked` (credentials removed,
+ * refused at connect and enrollment until reinstated); `decommissioned` (retired: the same,
+ * for good, its data kept); `deleted` (gone from the fleet, data kept: a tombstone row that keeps
+ * the seqs of the kept data, so a device enrolling under the id later numbers after them).
+ */
+export const DEVICE_STATUSES = ["active", "revoked", "decommissioned", "deleted"] as const;
+/** One of {@link DEVICE_STATUSES}. */
+export type DeviceStatus = typeof DEVICE_STATUSES[number];
+
+/** `enrollment_tokens`: scoped, revocable tokens; only a hash of the token is kept. */
+export interface EnrollmentTokensTable {
+  id: string;
+  name: string;
+  /** SHA-256 (hex) of the token. */
+  token_hash: string;
+  /** JSON object of labels every device enrolled with it gets. */
+  labels: Generated<string>;
+  expires_at: BigIntColumn | null;
+  max_uses: number | null;
+  /** Devices created with it so far. */
+  uses: Generated<number>;
+  created_at: BigIntColumn;
+  last_used_at: BigIntColumn | null;
+  revoked_at: BigIntColumn | null;
+}
+
+/** Request states: pending until an operator decides. */
+export const REQUEST_STATUSES = ["pending", "approved", "rejected"] as const;
+/** One of {@link REQUEST_STATUSES}. */
+export type RequestStatus = typeof REQUEST_STATUSES[number];
+
+/** `enrollment_requests`: re-enrollments of an existing id that wait for an operator. */
+export interface EnrollmentRequestsTable {
+  id: string;
+  device_id: string;
+  /** The requester's device secret, hashed as `devices.secret_hash`. */
+  secret_hash: string;
+  status: RequestStatus;
+  token_id: string | null;
+  labels: Generated<string>;
+  arch: string | null;
+  version: string | null;
+  /** The client address the request came from, as the HTTP layer saw it. */
+  address: string | null;
+  attempts: Generated<number>;
+  created_at: BigIntColumn;
+  last_attempt_at: BigIntColumn;
+  decided_at: BigIntColumn | null;
+}
+
+/** `idempotency_keys`: the first answer to a POST with an `Idempotency-Key`. */
+export interface IdempotencyKeysTable {
+  /** `METHOD path`. */
+  scope: string;
+  key: string;
+  /** SHA-256 (hex) of the request body. */
+  fingerprint: string;
+  /** Null while the first request is running. */
+  status: number | null;
+  response: string | null;
+  created_at: BigIntColumn;
 }
 
 /** `readings`; `device_ts` is device time. */
@@ -96,4 +167,7 @@ export interface CloudDatabase {
   events: EventsTable;
   commands: CommandsTable;
   received_ranges: ReceivedRangesTable;
+  enrollment_tokens: EnrollmentTokensTable;
+  enrollment_requests: EnrollmentRequestsTable;
+  idempotency_keys: IdempotencyKeysTable;
 }

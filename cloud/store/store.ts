@@ -8,13 +8,49 @@ import { type Kysely, type Selectable, sql } from "kysely";
 import type { Batch, Status } from "@outpost/protocol";
 import { type BatchOutcome, commitBatch } from "./batch.ts";
 import { selectDeviceForUpdate, type StoreDialect, writeTransaction } from "./dialect.ts";
-import type { CloudDatabase, CommandsTable, CommandStatus, DevicesTable } from "./schema.ts";
+import * as identity from "./identity.ts";
+import type {
+  CloudDatabase,
+  CommandsTable,
+  CommandStatus,
+  DevicesTable,
+  DeviceStatus,
+  RequestStatus,
+} from "./schema.ts";
+
+export type {
+  DecisionOutcome,
+  DeleteOutcome,
+  DeviceEnrollment,
+  DeviceIdentity,
+  EnrollmentRequestsQuery,
+  EnrollmentRequestView,
+  EnrollmentTokenView,
+  EnrollMode,
+  EnrollOutcome,
+  NewEnrollmentRequest,
+  NewEnrollmentToken,
+  PositionReset,
+  PositionResetOutcome,
+} from "./identity.ts";
 
 /** When a message was received; defaults to now. */
 export interface ReceivedOptions {
   /** Receive time, ms since the epoch. */
   now?: number;
+  /**
+   * How far beyond the device's acked seq a batch may start, or a status may put its last seq
+   * (default {@link DEFAULT_MAX_SEQ_GAP}); see `commitBatch` and {@link CloudStore.applyStatus}.
+   */
+  maxSeqGap?: number;
 }
+
+/**
+ * The default of `OUTPOST_MAX_SEQ_GAP`: a working agent never starts a batch more than its
+ * window (8 batches of 1,000) beyond the ack, so a million is plenty, and a larger jump is a
+ * bug or an attack that would poison the device's lag.
+ */
+export const DEFAULT_MAX_SEQ_GAP = 1_000_000;
 
 /** A device as the fleet list shows it. */
 export interface DeviceSummary {
@@ -28,6 +64,10 @@ export interface DeviceSummary {
   version: string | null;
   arch: string | null;
   labels: Record<string, string>;
+  /** `active`, `revoked` or `decommissioned` (deleted devices are not listed). */
+  status: Exclude<DeviceStatus, "deleted">;
+  /** When the status last changed (null: active since before statuses were recorded). */
+  statusChangedAt: string | null;
 }
 
 /** What {@link CloudStore.fleetStats} counts. */
@@ -47,23 +87,15 @@ export interface FleetStats {
 /** One device with its configuration and row counts. */
 export interface DeviceDetail extends DeviceSummary {
   enrolledAt: string;
+  /** The enrollment token that created it; null: the bootstrap token (or before tokens). */
+  enrolledWith: string | null;
+  /** Enrollment requests under this id waiting for an operator. */
+  pendingRequests: number;
   stats: { readings: number; events: number };
   desired: Record<string, unknown>;
   desiredVersion: number;
   appliedVersion: number;
   reported: Record<string, unknown>;
-}
-
-/** What enrollment records about a device. */
-export interface DeviceEnrollment {
-  id: string;
-  /** Hash of the broker password, or null when the broker keeps credentials itself. */
-  passwordHash: string | null;
-  labels?: Record<string, string>;
-  arch?: string;
-  version?: string;
-  /** The device's own acked seq, sent at enrollment. */
-  ackedSeq?: number;
 }
 
 /** What a device needs re-sent when it comes online. */
@@ -155,6 +187,8 @@ function toSummary(row: Selectable<DevicesTable>): DeviceSummary {
     version: row.version,
     arch: row.arch,
     labels: JSON.parse(row.labels),
+    status: row.status === "deleted" ? "decommissioned" : row.status,
+    statusChangedAt: row.status_changed_at === null ? null : iso(row.status_changed_at),
   };
 }
 
@@ -199,83 +233,179 @@ export class CloudStore {
   }
 
   /**
-   * Creates a device or, when it exists, rotates its password and updates the metadata given.
-   * Its sync position, data and configuration are kept.
+   * Creates a device or, when it exists and is active, rotates its password and updates the
+   * metadata given. Its sync position, data and configuration are kept. (No identity checks:
+   * for tests and tools; enrollment uses {@link enrollIdentity}.)
+   * @throws Error when the device exists but is not active.
    */
   async enrollDevice(
-    enrollment: DeviceEnrollment,
+    enrollment: identity.DeviceEnrollment,
     now = Date.now(),
   ): Promise<{ created: boolean; ackedSeq: number }> {
-    const deviceAcked = enrollment.ackedSeq ?? 0;
-    return await writeTransaction(this.db, this.dialect, async (tx) => {
-      // Insert-or-nothing first: two replicas enrolling the same new device cannot both insert.
-      const insert = await tx.insertInto("devices").values({
-        id: enrollment.id,
-        password_hash: enrollment.passwordHash,
-        labels: JSON.stringify(enrollment.labels ?? {}),
-        arch: enrollment.arch ?? null,
-        version: enrollment.version ?? null,
-        enrolled_at: now,
-        // A device that synced with a cloud whose data was lost starts from its own position.
-        acked_seq: deviceAcked,
-        last_seq: deviceAcked,
-      }).onConflict((oc) => oc.column("id").doNothing()).executeTakeFirst();
-      if (Number(insert.numInsertedOrUpdatedRows ?? 0) === 1) {
-        return { created: true, ackedSeq: deviceAcked };
-      }
-      const existing = await selectDeviceForUpdate(tx, this.dialect, enrollment.id)
-        .select(["id", "acked_seq", "last_seq"]).executeTakeFirstOrThrow();
-      // Acks never go back; a device ahead of us (our data was lost) moves us forward.
-      const ackedSeq = Math.max(Number(existing.acked_seq), deviceAcked);
-      if (ackedSeq > Number(existing.acked_seq)) {
-        await tx.deleteFrom("received_ranges").where("device_id", "=", enrollment.id)
-          .where("to_seq", "<=", ackedSeq).execute();
-      }
-      await tx.updateTable("devices").set({
-        password_hash: enrollment.passwordHash,
-        enrolled_at: now,
-        acked_seq: ackedSeq,
-        last_seq: Math.max(Number(existing.last_seq), ackedSeq),
-        ...(enrollment.labels ? { labels: JSON.stringify(enrollment.labels) } : {}),
-        ...(enrollment.arch !== undefined ? { arch: enrollment.arch } : {}),
-        ...(enrollment.version !== undefined ? { version: enrollment.version } : {}),
-      }).where("id", "=", enrollment.id).execute();
-      return { created: false, ackedSeq };
+    const outcome = await this.enrollIdentity(enrollment, "upsert", now);
+    if (!outcome.ok) throw new Error(`Cannot enroll '${enrollment.id}': ${outcome.reason}`);
+    return { created: outcome.created, ackedSeq: outcome.ackedSeq };
+  }
+
+  /** Creates or re-enrolls a device as `mode` allows; see `identity.ts`. */
+  async enrollIdentity(
+    enrollment: identity.DeviceEnrollment,
+    mode: identity.EnrollMode,
+    now = Date.now(),
+  ): Promise<identity.EnrollOutcome> {
+    return await identity.enrollIdentity(this.db, this.dialect, enrollment, mode, now);
+  }
+
+  /** A device id's status and secret hash; undefined when no row exists. */
+  async deviceIdentity(deviceId: string): Promise<identity.DeviceIdentity | undefined> {
+    return await identity.deviceIdentity(this.db, deviceId);
+  }
+
+  /** Stores a new enrollment token (only its hash). */
+  async createEnrollmentToken(
+    token: identity.NewEnrollmentToken,
+    now = Date.now(),
+  ): Promise<identity.EnrollmentTokenView> {
+    return await identity.createEnrollmentToken(this.db, token, now);
+  }
+
+  /** Every enrollment token, newest first. */
+  async listEnrollmentTokens(now = Date.now()): Promise<identity.EnrollmentTokenView[]> {
+    return await identity.listEnrollmentTokens(this.db, now);
+  }
+
+  /** One enrollment token. */
+  async getEnrollmentToken(
+    id: string,
+    now = Date.now(),
+  ): Promise<identity.EnrollmentTokenView | undefined> {
+    return await identity.getEnrollmentToken(this.db, id, now);
+  }
+
+  /** The enrollment token with this hash. */
+  async findEnrollmentToken(
+    tokenHash: string,
+    now = Date.now(),
+  ): Promise<identity.EnrollmentTokenView | undefined> {
+    return await identity.findEnrollmentToken(this.db, tokenHash, now);
+  }
+
+  /** Revokes an enrollment token; undefined when there is none. */
+  async revokeEnrollmentToken(
+    id: string,
+    now = Date.now(),
+  ): Promise<identity.EnrollmentTokenView | undefined> {
+    return await identity.revokeEnrollmentToken(this.db, id, now);
+  }
+
+  /** Records an enrollment request (or another attempt of it); see `identity.ts`. */
+  async recordEnrollmentRequest(
+    request: identity.NewEnrollmentRequest,
+    now = Date.now(),
+  ): Promise<identity.EnrollmentRequestView> {
+    return await identity.recordEnrollmentRequest(this.db, this.dialect, request, now);
+  }
+
+  /** Enrollment requests, most recently attempted first. */
+  async listEnrollmentRequests(
+    query: identity.EnrollmentRequestsQuery,
+  ): Promise<identity.EnrollmentRequestView[]> {
+    return await identity.listEnrollmentRequests(this.db, query);
+  }
+
+  /** One enrollment request. */
+  async getEnrollmentRequest(id: string): Promise<identity.EnrollmentRequestView | undefined> {
+    return await identity.getEnrollmentRequest(this.db, id);
+  }
+
+  /** Approves or rejects a pending enrollment request; see `identity.ts`. */
+  async decideEnrollmentRequest(
+    id: string,
+    decision: Exclude<RequestStatus, "pending">,
+    now = Date.now(),
+  ): Promise<identity.DecisionOutcome> {
+    return await identity.decideEnrollmentRequest(this.db, this.dialect, id, decision, now);
+  }
+
+  /** How many enrollment requests wait for an operator. */
+  async countPendingRequests(): Promise<number> {
+    return await identity.countPendingRequests(this.db);
+  }
+
+  /** Sets a device's status; see `identity.ts`. Returns the previous one. */
+  async setDeviceStatus(
+    deviceId: string,
+    status: Exclude<DeviceStatus, "deleted">,
+    options: { resetSecret?: boolean; now?: number } = {},
+  ): Promise<DeviceStatus | undefined> {
+    return await identity.setDeviceStatus(this.db, this.dialect, deviceId, status, {
+      now: options.now ?? Date.now(),
+      resetSecret: options.resetSecret,
     });
   }
 
-  /** The stored password hash of a device; undefined when the device is not enrolled. */
-  async passwordHash(deviceId: string): Promise<string | null | undefined> {
-    const row = await this.db.selectFrom("devices").select("password_hash")
-      .where("id", "=", deviceId).executeTakeFirst();
-    return row ? row.password_hash : undefined;
+  /** Deletes a device, its data purged or kept; see `identity.ts`. */
+  async deleteDevice(
+    deviceId: string,
+    options: { purge: boolean; now?: number },
+  ): Promise<identity.DeleteOutcome | undefined> {
+    return await identity.deleteDevice(this.db, this.dialect, deviceId, {
+      purge: options.purge,
+      now: options.now ?? Date.now(),
+    });
   }
 
-  /** True when the device is enrolled. */
+  /** Resets a device's sequence position; see `identity.ts`. */
+  async resetPosition(
+    deviceId: string,
+    ackedSeq?: number,
+  ): Promise<identity.PositionResetOutcome> {
+    return await identity.resetPosition(this.db, this.dialect, deviceId, ackedSeq);
+  }
+
+  /**
+   * The stored password hash of an active device (what the embedded broker checks); null when
+   * the broker keeps credentials or the device may not connect (revoked, decommissioned);
+   * undefined when the device is not enrolled.
+   */
+  async passwordHash(deviceId: string): Promise<string | null | undefined> {
+    const row = await this.db.selectFrom("devices").select(["password_hash", "status"])
+      .where("id", "=", deviceId).executeTakeFirst();
+    if (!row || row.status === "deleted") return undefined;
+    return row.status === "active" ? row.password_hash : null;
+  }
+
+  /** True when the device is enrolled (in any status but deleted). */
   async deviceExists(deviceId: string): Promise<boolean> {
     return (await this.passwordHash(deviceId)) !== undefined;
   }
 
-  /** Every device, sorted by id. */
+  /** Every device but deleted ones, sorted by id. */
   async listDevices(): Promise<DeviceSummary[]> {
-    const rows = await this.db.selectFrom("devices").selectAll().orderBy("id").execute();
+    const rows = await this.db.selectFrom("devices").selectAll()
+      .where("status", "!=", "deleted").orderBy("id").execute();
     return rows.map(toSummary);
   }
 
-  /** One device with configuration and row counts. */
+  /** One device with configuration and row counts; undefined when unknown or deleted. */
   async getDevice(deviceId: string): Promise<DeviceDetail | undefined> {
     const row = await this.db.selectFrom("devices").selectAll().where("id", "=", deviceId)
-      .executeTakeFirst();
+      .where("status", "!=", "deleted").executeTakeFirst();
     if (!row) return undefined;
-    const [readings, events] = await Promise.all([
+    const [readings, events, pending] = await Promise.all([
       this.db.selectFrom("readings").select((eb) => eb.fn.countAll().as("n"))
         .where("device_id", "=", deviceId).executeTakeFirstOrThrow(),
       this.db.selectFrom("events").select((eb) => eb.fn.countAll().as("n"))
         .where("device_id", "=", deviceId).executeTakeFirstOrThrow(),
+      this.db.selectFrom("enrollment_requests").select((eb) => eb.fn.countAll().as("n"))
+        .where("device_id", "=", deviceId).where("status", "=", "pending")
+        .executeTakeFirstOrThrow(),
     ]);
     return {
       ...toSummary(row),
       enrolledAt: iso(row.enrolled_at),
+      enrolledWith: row.token_id,
+      pendingRequests: Number(pending.n),
       stats: { readings: Number(readings.n), events: Number(events.n) },
       desired: JSON.parse(row.desired),
       desiredVersion: row.desired_version,
@@ -295,31 +425,40 @@ export class CloudStore {
       batch,
       now: options.now ?? Date.now(),
       dialect: this.dialect,
+      maxSeqGap: options.maxSeqGap ?? DEFAULT_MAX_SEQ_GAP,
     });
   }
 
   /**
-   * Applies an `up/status` message: presence, version, arch and the device's last seq.
-   * @returns the device's acked seq, or undefined when it is not enrolled (nothing changed).
+   * Applies an `up/status` message: presence, version, arch and the device's last seq. A last
+   * seq more than `maxSeqGap` beyond the acked seq is not believed (it would show an absurd
+   * lag for good): the last seq is raised only to that bound, and `clamped` says so.
+   * @returns the device's acked seq, `active: false` for a revoked or decommissioned device
+   *   (nothing changed), or undefined when it is not enrolled (nothing changed).
    */
   async applyStatus(
     deviceId: string,
     status: Status,
     options: ReceivedOptions = {},
-  ): Promise<{ ackedSeq: number } | undefined> {
+  ): Promise<{ ackedSeq: number; active: boolean; clamped: boolean } | undefined> {
     const now = options.now ?? Date.now();
+    const maxSeqGap = options.maxSeqGap ?? DEFAULT_MAX_SEQ_GAP;
     return await writeTransaction(this.db, this.dialect, async (tx) => {
       const row = await selectDeviceForUpdate(tx, this.dialect, deviceId)
-        .select(["last_seq", "acked_seq"]).executeTakeFirst();
-      if (!row) return undefined;
+        .select(["last_seq", "acked_seq", "status"]).executeTakeFirst();
+      if (!row || row.status === "deleted") return undefined;
+      const ackedSeq = Number(row.acked_seq);
+      if (row.status !== "active") return { ackedSeq, active: false, clamped: false };
+      const claimed = status.lastSeq ?? 0;
+      const believed = Math.min(claimed, ackedSeq + maxSeqGap);
       await tx.updateTable("devices").set({
         online: status.online ? 1 : 0,
         last_seen: now,
         ...(status.version !== undefined ? { version: status.version } : {}),
         ...(status.arch !== undefined ? { arch: status.arch } : {}),
-        last_seq: Math.max(Number(row.last_seq), status.lastSeq ?? 0),
+        last_seq: Math.max(Number(row.last_seq), believed),
       }).where("id", "=", deviceId).execute();
-      return { ackedSeq: Number(row.acked_seq) };
+      return { ackedSeq, active: true, clamped: believed < claimed };
     });
   }
 

@@ -63,9 +63,34 @@ export const migrationCases: MigrationCase[] = [
           await runMigrations(old.handle.db, { [oldest]: cloudMigrations[oldest] }),
           [oldest],
         );
-        await enrollForTest(old.store, "pi-1");
-        await old.store.commitBatch("pi-1", readingBatch(1, 20));
-        await old.store.commitBatch("pi-1", readingBatch(31, 40));
+        // What that release stored, written with its columns only (today's store code
+        // writes columns it did not have).
+        const db = old.handle.db;
+        await db.insertInto("devices").values({
+          id: "pi-1",
+          password_hash: "h",
+          enrolled_at: Date.now(),
+          acked_seq: 20,
+          last_seq: 40,
+        } as never).execute();
+        const rows = [...readingBatch(1, 20).records, ...readingBatch(31, 40).records];
+        await db.insertInto("readings").values(rows.map((record) => {
+          const r = record as BatchRecord & { type: "reading" };
+          return {
+            device_id: "pi-1",
+            seq: r.seq,
+            sensor: r.sensor,
+            value: r.value,
+            unit: r.unit,
+            device_ts: Date.parse(r.ts),
+            received_at: Date.now(),
+          };
+        })).execute();
+        await db.insertInto("received_ranges").values({
+          device_id: "pi-1",
+          from_seq: 31,
+          to_seq: 40,
+        }).execute();
       } finally {
         await old.handle.close();
       }
@@ -75,6 +100,9 @@ export const migrationCases: MigrationCase[] = [
         const device = await current.store.getDevice("pi-1");
         assert.equal(device?.stats.readings, 30);
         assert.equal(device?.ackedSeq, 20);
+        // Devices from before 0003 are active, without a device secret.
+        assert.equal(device?.status, "active");
+        assert.equal((await current.store.deviceIdentity("pi-1"))?.secretHash, null);
         assert.equal((await current.store.commitBatch("pi-1", readingBatch(21, 30))).ackedSeq, 40);
         assert.equal((await current.store.queryReadings({ limit: 1000 })).length, 40);
       } finally {
@@ -425,7 +453,7 @@ export const storeCases: StoreCase[] = [
           arch: "arm64",
           lastSeq: 9,
         }),
-        { ackedSeq: 0 },
+        { ackedSeq: 0, active: true, clamped: false },
       );
       await store.applyStatus("pi-1", { online: true, lastSeq: 4 });
       let device = await store.getDevice("pi-1");

@@ -36,7 +36,12 @@ async function withFleet(
     const { logger } = collectingLogger();
     const downlink = new Downlink({ link, store, logger });
     const session = createFleetSessionAuth(ADMIN);
-    const fleet = new FleetOperations({ store, downlink, logger });
+    const fleet = new FleetOperations({
+      store,
+      downlink,
+      logger,
+      provisioner: deviceTableProvisioner(),
+    });
     const ui = createFleetUi({
       reads: store,
       fleet,
