@@ -2,13 +2,16 @@
  * Enrollment: trade the bootstrap token for MQTT credentials at the cloud.
  * @module
  */
-import { EnrollResponse } from "@outpost/protocol";
+import { EnrollPending, EnrollResponse } from "@outpost/protocol";
 
 /** Options of {@link enroll}. */
 export interface EnrollOptions {
   cloudUrl: string;
-  token: string;
+  /** The enrollment token; not needed to re-enroll with the right device secret. */
+  token?: string;
   deviceId: string;
+  /** The device's identity (see `identity.ts`). */
+  deviceSecret?: string;
   labels?: Record<string, string>;
   arch?: string;
   version?: string;
@@ -20,10 +23,27 @@ export interface EnrollOptions {
 /** Enrollment failed; `permanent` when retrying the same request cannot help soon. */
 export class EnrollError extends Error {
   readonly permanent: boolean;
-  constructor(message: string, permanent: boolean) {
+  /** The cloud's error code (`device_revoked`, `unauthorized`, …), when it gave one. */
+  readonly code?: string;
+  constructor(message: string, permanent: boolean, code?: string) {
     super(message);
     this.name = "EnrollError";
     this.permanent = permanent;
+    this.code = code;
+  }
+}
+
+/**
+ * The cloud holds the request for an operator: this device id is enrolled and the cloud does
+ * not know this device secret (the data dir was wiped, or someone else has the id). Retrying
+ * the same request learns the outcome.
+ */
+export class EnrollPendingError extends EnrollError {
+  readonly requestId: string;
+  constructor(pending: EnrollPending, url: string) {
+    super(`Enrollment at ${url} waits for an operator's approval: ${pending.message}`, false);
+    this.name = "EnrollPendingError";
+    this.requestId = pending.requestId;
   }
 }
 
@@ -37,7 +57,8 @@ export async function enroll(options: EnrollOptions): Promise<EnrollResponse> {
       headers: { "content-type": "application/json" },
       body: JSON.stringify({
         deviceId: options.deviceId,
-        token: options.token,
+        ...(options.token ? { token: options.token } : {}),
+        ...(options.deviceSecret ? { deviceSecret: options.deviceSecret } : {}),
         ...(options.labels ? { labels: options.labels } : {}),
         ...(options.arch ? { arch: options.arch } : {}),
         ...(options.version ? { version: options.version } : {}),
@@ -49,18 +70,28 @@ export async function enroll(options: EnrollOptions): Promise<EnrollResponse> {
     throw new EnrollError(`Cannot reach ${url}: ${(error as Error).message}`, false);
   }
   const text = await response.text();
+  if (response.status === 202) {
+    const pending = EnrollPending.safeParse(safeJson(text));
+    if (pending.success) throw new EnrollPendingError(pending.data, url);
+  }
   if (!response.ok) {
     let detail = text.slice(0, 200);
+    let code: string | undefined;
     try {
-      detail = JSON.parse(text).error.message;
+      const envelope = JSON.parse(text).error;
+      detail = envelope.message;
+      code = typeof envelope.code === "string" ? envelope.code : undefined;
     } catch {
       // not our envelope; keep the raw start of the body
     }
-    const permanent = response.status === 401 || response.status === 403 ||
-      response.status === 422;
+    // Refusals that the same request will meet again until someone acts (a token, an
+    // operator reinstating the device, a fix of this request).
+    const permanent = [401, 403, 409, 422].includes(response.status) &&
+      code !== "enrollment_conflict";
     throw new EnrollError(
-      `Enrollment at ${url} refused (${response.status}): ${detail}`,
+      `Enrollment at ${url} refused (${response.status}${code ? ` ${code}` : ""}): ${detail}`,
       permanent,
+      code,
     );
   }
   try {
@@ -70,5 +101,13 @@ export async function enroll(options: EnrollOptions): Promise<EnrollResponse> {
       `Enrollment at ${url} answered an unexpected body: ${(error as Error).message.slice(0, 200)}`,
       false,
     );
+  }
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
   }
 }

@@ -19,7 +19,8 @@ import {
   saveCredentials,
 } from "./credentials.ts";
 import { DownlinkHandler } from "./downlink.ts";
-import { enroll, EnrollError } from "./enroll.ts";
+import { enroll, EnrollError, EnrollPendingError } from "./enroll.ts";
+import { loadDeviceSecret } from "./identity.ts";
 import { OutboxPublisher } from "./publisher.ts";
 import { describeConnectionError, plaintextPasswordRefusal } from "./transport.ts";
 
@@ -41,6 +42,8 @@ export interface SyncServiceOptions {
   labels?: Record<string, string>;
   /** Tuning, mostly for tests. */
   backoff?: Backoff;
+  /** Retries while the cloud holds or refuses the enrollment (default 15 s up to 10 min). */
+  refusedBackoff?: Backoff;
   ackTimeoutMs?: number;
   statusIntervalMs?: number;
   /** Upload spans linked to the writes (see the publisher). */
@@ -57,6 +60,7 @@ export class SyncService {
   #state: SyncConnection["state"] = "connecting";
   #lastError: string | null = null;
   #backoff: Backoff;
+  #refusedBackoff: Backoff;
   #client: MqttClient | undefined;
   #publisher: OutboxPublisher;
   #downlink: DownlinkHandler;
@@ -71,6 +75,8 @@ export class SyncService {
   constructor(options: SyncServiceOptions) {
     this.#options = options;
     this.#backoff = options.backoff ?? createBackoff({ initialMs: 500, maxMs: 60_000 });
+    this.#refusedBackoff = options.refusedBackoff ??
+      createBackoff({ initialMs: 15_000, maxMs: 600_000 });
     this.#publisher = new OutboxPublisher({
       store: options.store,
       deviceId: options.deviceId,
@@ -139,9 +145,13 @@ export class SyncService {
     const { dataDir, cloudUrl, enrollToken, deviceId, logger } = this.#options;
     const stored = await loadCredentials(dataDir);
     if (stored && stored.cloudUrl === cloudUrl && stored.deviceId === deviceId) return stored;
-    if (!enrollToken) {
-      this.#fail("No OUTPOST_ENROLL_TOKEN set: cannot enroll with the cloud");
-      logger.error("cannot enroll: OUTPOST_ENROLL_TOKEN is not set", { cloudUrl });
+    let deviceSecret: string;
+    try {
+      deviceSecret = await loadDeviceSecret(dataDir);
+    } catch (error) {
+      this.#state = "refused";
+      this.#fail(`Cannot read the device secret: ${(error as Error).message}`);
+      logger.error("cannot read the device secret; not enrolling", { error });
       return undefined;
     }
     while (!this.#stopped) {
@@ -151,6 +161,7 @@ export class SyncService {
           cloudUrl,
           token: enrollToken,
           deviceId,
+          deviceSecret,
           arch: Deno.build.arch,
           version: this.#options.version,
           labels: this.#options.labels,
@@ -176,14 +187,33 @@ export class SyncService {
         };
         await saveCredentials(dataDir, credentials);
         logger.info("enrolled", { cloudUrl, deviceId, mqttUrl: response.mqtt.url });
+        this.#state = "connecting";
         this.#backoff.reset();
+        this.#refusedBackoff.reset();
         return credentials;
       } catch (error) {
-        const message = (error as Error).message;
+        let message = (error as Error).message;
+        let delay: number;
+        if (error instanceof EnrollPendingError) {
+          this.#state = "pending_approval";
+          delay = this.#refusedBackoff.next();
+          logger.warn("enrollment waits for an operator's approval; will ask again", {
+            requestId: error.requestId,
+            retryInMs: delay,
+          });
+        } else if (error instanceof EnrollError && error.permanent) {
+          this.#state = "refused";
+          if (!enrollToken && error.code === "unauthorized") {
+            message = `No OUTPOST_ENROLL_TOKEN set and the cloud requires one: ${message}`;
+          }
+          delay = this.#refusedBackoff.next();
+          logger.warn("enrollment refused; will ask again", { error: message, retryInMs: delay });
+        } else {
+          this.#state = "connecting";
+          delay = this.#backoff.next();
+          logger.warn("enrollment failed; will retry", { error: message, retryInMs: delay });
+        }
         this.#fail(message);
-        const permanent = error instanceof EnrollError && error.permanent;
-        const delay = permanent ? 60_000 : this.#backoff.next();
-        logger.warn("enrollment failed; will retry", { error: message, retryInMs: delay });
         await new Promise<void>((resolve) => {
           this.#timer = setTimeout(resolve, delay);
           this.#wakeEnroll = resolve;
@@ -291,6 +321,7 @@ export class SyncService {
         // arrive while it writes one (they are cumulative), so a burst costs one transaction.
         const ack = decodeMessage(Ack, payload);
         if (!ack.ok) return logger.warn("malformed ack ignored", { error: ack.error });
+        this.#notes(ack.value);
         this.#publisher.acknowledge(ack.value.upTo)
           .catch((error) => logger.warn("handling an ack failed", { topic, error }));
         return;
@@ -318,6 +349,42 @@ export class SyncService {
       this.#onClosed();
       this.#scheduleReconnect(false);
     });
+  }
+
+  /** Logs what an ack says the cloud did not take, and shows it as the last error. */
+  #notes(ack: Ack): void {
+    const { logger } = this.#options;
+    const range = (note: { from?: number; to?: number }) =>
+      note.from === undefined
+        ? "a batch"
+        : note.from === note.to
+        ? `record ${note.from}`
+        : `records ${note.from}..${note.to}`;
+    if (ack.refused) {
+      const message = `The cloud refused ${
+        range(ack.refused)
+      } (${ack.refused.reason}): ${ack.refused.message}`;
+      this.#fail(message);
+      logger.warn("the cloud refused a batch; nothing of it was stored", {
+        reason: ack.refused.reason,
+        from: ack.refused.from,
+        to: ack.refused.to,
+        detail: ack.refused.message,
+        cloudAckedSeq: ack.upTo,
+      });
+    }
+    if (ack.dropped?.length) {
+      const first = ack.dropped[0];
+      this.#fail(
+        `The cloud dropped ${ack.dropped.length} record${
+          ack.dropped.length === 1 ? "" : "s"
+        } that break a field rule, e.g. ${range(first)}: ${first.message}`,
+      );
+      logger.warn("the cloud dropped records that break a field rule; the rest is stored", {
+        count: ack.dropped.length,
+        dropped: ack.dropped.slice(0, 10),
+      });
+    }
   }
 
   #onClosed(): void {

@@ -4,8 +4,20 @@
  * @module
  */
 
-/** Sync states as DESIGN.md names them. */
-export const SYNC_STATES = ["unenrolled", "connecting", "online", "offline"] as const;
+/**
+ * Sync states: DESIGN.md's four, plus two of enrollment (issue 15): `pending_approval` (the
+ * cloud holds this device's re-enrollment for an operator) and `refused` (the cloud refuses to
+ * enroll it: revoked, decommissioned, rejected, a bad token; `lastError` says which). In both
+ * the agent retries with backoff, and every local feature keeps working.
+ */
+export const SYNC_STATES = [
+  "unenrolled",
+  "connecting",
+  "online",
+  "offline",
+  "pending_approval",
+  "refused",
+] as const;
 
 /** One of {@link SYNC_STATES}. */
 export type SyncState = typeof SYNC_STATES[number];

@@ -17,6 +17,8 @@ const STATE_TEXT: Record<SyncState, string> = {
   connecting: "Connecting",
   offline: "Offline",
   unenrolled: "Not enrolled",
+  pending_approval: "Awaiting approval",
+  refused: "Refused by the cloud",
 };
 
 const STATE_HELP: Record<SyncState, string> = {
@@ -24,6 +26,10 @@ const STATE_HELP: Record<SyncState, string> = {
   connecting: "Trying to reach the cloud; writes queue locally meanwhile.",
   offline: "No connection to the cloud; writes queue locally and upload on reconnect.",
   unenrolled: "No cloud configured; every local feature works and writes queue locally.",
+  pending_approval:
+    "The cloud holds this device's enrollment until an operator approves it; writes queue locally meanwhile.",
+  refused:
+    "The cloud refuses to enroll this device (see the error below); writes queue locally and the agent keeps asking.",
 };
 
 /** The state as a word in a badge. */
