@@ -20,8 +20,13 @@ interface Enrolled {
   mqtt: { url: string; username: string; password: string; protocolVersion: 4 | 5 };
 }
 
+/** Enrolls `deviceId` with the test token and a device secret of its own (as an agent does). */
 async function enroll(cloud: CloudHandle, deviceId: string) {
-  return await postJson(`${cloud.url}/api/v1/enroll`, { deviceId, token: TEST_ENROLL_TOKEN });
+  return await postJson(`${cloud.url}/api/v1/enroll`, {
+    deviceId,
+    token: TEST_ENROLL_TOKEN,
+    deviceSecret: `secret-of-${deviceId}-0123456789abcdef0123456789`,
+  });
 }
 
 function connect(url: string, options: mqtt.IClientOptions): Promise<mqtt.MqttClient> {
@@ -172,7 +177,7 @@ Deno.test("Mosquitto dynsec: enrollment creates a device client whose role grant
       },
     );
 
-    await t.step("re-enrollment rotates the password and ends the old session", async () => {
+    await t.step("re-enrollment with the device secret rotates the password and ends the old session", async () => {
       let closed = false;
       deviceA.on("close", () => closed = true);
       const again = await enroll(cloud, "dyn-a");
