@@ -29,7 +29,6 @@ export type FleetReadModel = Pick<
   | "listEvents"
   | "listCommands"
   | "listEnrollmentRequests"
-  | "countPendingRequests"
 >;
 
 /** Dependencies of {@link FleetOperations}. */

@@ -461,13 +461,6 @@ export async function decideEnrollmentRequest(
   });
 }
 
-/** How many requests wait for an operator. */
-export async function countPendingRequests(db: Db): Promise<number> {
-  const row = await db.selectFrom("enrollment_requests").select((eb) => eb.fn.countAll().as("n"))
-    .where("status", "=", "pending").executeTakeFirstOrThrow();
-  return Number(row.n);
-}
-
 // ---------------------------------------------------------------------------------------------
 // Lifecycle
 

@@ -327,11 +327,6 @@ export class CloudStore {
     return await identity.decideEnrollmentRequest(this.db, this.dialect, id, decision, now);
   }
 
-  /** How many enrollment requests wait for an operator. */
-  async countPendingRequests(): Promise<number> {
-    return await identity.countPendingRequests(this.db);
-  }
-
   /** Sets a device's status; see `identity.ts`. Returns the previous one. */
   async setDeviceStatus(
     deviceId: string,

@@ -13,10 +13,13 @@ import { type Context, Hono } from "hono";
 import type { Logger } from "@outpost/platform/log";
 import { isDeviceId } from "@outpost/protocol";
 import {
+  FleetActionError,
   type FleetOperations,
   type FleetReadModel,
   MAX_DESIRED_BYTES,
 } from "../fleet/operations.ts";
+import { ProvisioningError } from "../broker/credentials.ts";
+import { LIFECYCLE_ACTIONS, type LifecycleAction } from "./components/lifecycle.tsx";
 import { assetRoutes, type AssetSet } from "@outpost/web/assets";
 import { parseFleetFilter } from "./components/fleet_filter.ts";
 import { loginHref, readGuardedForm, requireCsrf, safeNext } from "@outpost/web/form_guard";
@@ -137,7 +140,15 @@ export function createFleetUi(options: FleetUiOptions): Hono {
         pollMs,
         now,
       });
-      return pageResponse(<DevicesPage context={context} data={data} />);
+      const deleted = c.req.query("deleted");
+      return pageResponse(
+        <DevicesPage
+          context={context}
+          data={data}
+          pendingRequests={await store.listEnrollmentRequests({ status: "pending", limit: 50 })}
+          deleted={deleted && isDeviceId(deleted) ? deleted : undefined}
+        />,
+      );
     }),
   );
 
@@ -145,10 +156,16 @@ export function createFleetUi(options: FleetUiOptions): Hono {
     "/devices/:id",
     page(async (c, context) => {
       const saved = Number(c.req.query("saved"));
+      const done = c.req.query("done");
       return await devicePage(
         context,
         deviceIdParam(c),
-        { savedVersion: Number.isInteger(saved) && saved > 0 ? saved : undefined },
+        {
+          savedVersion: Number.isInteger(saved) && saved > 0 ? saved : undefined,
+          lifecycleNotice: done && Object.hasOwn(DONE_NOTICES, done)
+            ? DONE_NOTICES[done]
+            : undefined,
+        },
         { highlight: c.req.query("command") },
       );
     }),
@@ -200,6 +217,84 @@ export function createFleetUi(options: FleetUiOptions): Hono {
     }),
   );
 
+  app.post(
+    "/devices/:id/lifecycle",
+    deviceForm(undefined, async (id, fields) => {
+      const action = fields.action as LifecycleAction;
+      const back = (done: string) => ({ redirect: `${devicePath(id)}?done=${done}#lifecycle` });
+      if (!(LIFECYCLE_ACTIONS as readonly string[]).includes(action)) {
+        return {
+          forms: { lifecycleError: `Unknown action '${String(action).slice(0, 40)}'.` },
+          status: 422,
+        };
+      }
+      if (action === "delete" && fields.data !== "keep" && fields.data !== "purge") {
+        return {
+          forms: { lifecycleError: "Choose whether to keep the device's data or delete it too." },
+          status: 422,
+        };
+      }
+      try {
+        switch (action) {
+          case "revoke":
+            await fleet.revoke(id);
+            return back("revoked");
+          case "decommission":
+            await fleet.decommission(id);
+            return back("decommissioned");
+          case "reinstate":
+            await fleet.reinstate(id, { resetSecret: fields.resetSecret === "true" });
+            return back(fields.resetSecret === "true" ? "reinstated-reset" : "reinstated");
+          case "reset-position":
+            await fleet.resetPosition(id);
+            return back("reset");
+          case "delete":
+            await fleet.deleteDevice(id, fields.data as "keep" | "purge");
+            return { redirect: `/?${new URLSearchParams({ deleted: id })}` };
+        }
+      } catch (error) {
+        if (error instanceof ProvisioningError || error instanceof FleetActionError) {
+          return {
+            forms: { lifecycleError: `Not done: ${error.message}` },
+            status: error instanceof ProvisioningError ? 503 : 409,
+          };
+        }
+        throw error;
+      }
+    }),
+  );
+
+  app.post(
+    "/enrollment-requests/:rid/:decision",
+    page(async (c, context) => {
+      const fields = await readGuardedForm(c.req.raw);
+      requireCsrf(auth, context.session, fields);
+      const deviceId = fields.device ?? "";
+      const decision = c.req.param("decision") ?? "";
+      if (decision !== "approve" && decision !== "reject") {
+        return await devicePage(context, deviceId, {
+          lifecycleError: `Unknown decision '${decision.slice(0, 40)}'.`,
+        }, { status: 404 });
+      }
+      try {
+        await fleet.decideRequest(
+          c.req.param("rid") ?? "",
+          decision === "approve" ? "approved" : "rejected",
+        );
+      } catch (error) {
+        if (error instanceof ProvisioningError || error instanceof FleetActionError) {
+          return await devicePage(context, deviceId, {
+            lifecycleError: `Not done: ${error.message}`,
+          }, {
+            status: error instanceof ProvisioningError ? 503 : 409,
+          });
+        }
+        throw error;
+      }
+      return c.redirect(`${devicePath(deviceId)}?done=${decision}d#lifecycle`, 303);
+    }),
+  );
+
   app.get(
     "/login",
     (c) =>
@@ -236,6 +331,19 @@ export function createFleetUi(options: FleetUiOptions): Hono {
 
   return app;
 }
+
+/** What the device page says after a lifecycle action redirected back to it. */
+const DONE_NOTICES: Record<string, string> = {
+  revoked: "Revoked: its broker credentials are removed and its session ended.",
+  decommissioned: "Decommissioned: its credentials are removed; its data stays.",
+  reinstated: "Reinstated: it re-enrolls with its device secret when it next asks.",
+  "reinstated-reset":
+    "Reinstated with its device secret forgotten: its next enrollment waits for an approval.",
+  reset: "Sequence position reset: stored records above it were dropped; the device resends them.",
+  approved:
+    "Approved: the requester gets new credentials at its next attempt; the old ones are revoked.",
+  rejected: "Rejected: that requester is refused from now on.",
+};
 
 /** The `:id` of a device route (the page wrapper's generic context does not know the path). */
 function deviceIdParam(c: Context): string {

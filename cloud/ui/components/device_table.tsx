@@ -19,6 +19,17 @@ export function PresenceBadge(props: { online: boolean }): JSX.Element {
     : <Badge state="sync-offline" text="Offline" />;
 }
 
+const STATUS_TEXT = {
+  active: "Active",
+  revoked: "Revoked",
+  decommissioned: "Decommissioned",
+} as const;
+
+/** A device's lifecycle status as a word in a badge. */
+export function StatusBadge(props: { status: DeviceView["status"] }): JSX.Element {
+  return <Badge state={`status-${props.status}`} text={STATUS_TEXT[props.status]} />;
+}
+
 /** Labels as `key=value` chips, or a dash. */
 export function Labels(props: { labels: Record<string, string> }): JSX.Element {
   const entries = Object.entries(props.labels);
@@ -66,6 +77,12 @@ export function DeviceTable(props: DeviceTableProps): JSX.Element {
           cell: (device) => (
             <span data-presence={device.id}>
               <PresenceBadge online={device.online} />
+              {device.status !== "active" && (
+                <>
+                  {" "}
+                  <StatusBadge status={device.status} />
+                </>
+              )}
             </span>
           ),
         },

@@ -5,7 +5,7 @@
  * @module
  */
 import type { ComponentChildren, JSX } from "preact";
-import type { DeviceDetail } from "../../store/store.ts";
+import type { DeviceDetail, EnrollmentRequestView } from "../../store/store.ts";
 import type { FleetReadModel } from "../../fleet/operations.ts";
 import { Labels, PresenceBadge } from "../components/device_table.tsx";
 import { EventsTable, type EventView } from "@outpost/web/components/events";
@@ -17,6 +17,7 @@ import { island } from "@outpost/web/island_runtime";
 import { type CommandItem, CommandList, type CommandListProps } from "../islands/command_list.tsx";
 import { CSRF_FIELD } from "@outpost/web/session";
 import { COMMAND_CHOICES, DESIRED_RULE, LOG_LEVEL_CHOICES } from "../device_forms.ts";
+import { LifecycleSection, StatusBadge } from "../components/lifecycle.tsx";
 import { type FleetContext, FleetPage } from "../page.tsx";
 
 /** Newest readings of the device read for the charts (all sensors together). */
@@ -43,6 +44,8 @@ export interface DevicePageData {
   sensorCount: number;
   events: EventView[];
   commands: CommandListProps;
+  /** Enrollment requests for this id awaiting a decision. */
+  requests: EnrollmentRequestView[];
 }
 
 /** The editor's and the command forms' state after a post. */
@@ -54,11 +57,17 @@ export interface DeviceFormsState {
   savedVersion?: number;
   level?: string;
   commandErrors?: Record<string, string>;
+  /** A lifecycle action that failed, and what the last one did. */
+  lifecycleError?: string;
+  lifecycleNotice?: string;
 }
 
 /** Dependencies of {@link loadDevicePage}. */
 export interface DevicePageSources {
-  store: Pick<FleetReadModel, "getDevice" | "queryReadings" | "listEvents" | "listCommands">;
+  store: Pick<
+    FleetReadModel,
+    "getDevice" | "queryReadings" | "listEvents" | "listCommands" | "listEnrollmentRequests"
+  >;
   csrfToken: string;
   pollMs: number;
   now: () => number;
@@ -74,10 +83,11 @@ export async function loadDevicePage(
   const { store } = sources;
   const device = await store.getDevice(id);
   if (!device) return undefined;
-  const [readings, events, commands] = await Promise.all([
+  const [readings, events, commands, requests] = await Promise.all([
     store.queryReadings({ device: id, limit: DEVICE_READINGS_SCAN }),
     store.listEvents({ device: id, limit: DEVICE_EVENTS }),
     store.listCommands(id, DEVICE_COMMANDS),
+    store.listEnrollmentRequests({ status: "pending", deviceId: id, limit: 20 }),
   ]);
   // Newest first: each sensor keeps its newest points, then they are put oldest first.
   const bySensor = new Map<string, SensorSeriesView>();
@@ -98,6 +108,7 @@ export async function loadDevicePage(
     sensors: sensors.slice(0, DEVICE_MAX_SENSORS),
     sensorCount: sensors.length,
     events: events.map((event) => ({ ...event, createdAt: event.ts })),
+    requests,
     commands: {
       commands: commands.map(({ deviceId: _deviceId, ...command }): CommandItem => command),
       apiUrl: `/api/v1${devicePath(id)}/commands?limit=${DEVICE_COMMANDS}`,
@@ -130,7 +141,12 @@ export function DevicePage(props: DevicePageProps): JSX.Element {
         title={device.id}
         lead={
           <>
-            <PresenceBadge online={device.online} />{" "}
+            <PresenceBadge online={device.online} /> {device.status !== "active" && (
+              <>
+                <StatusBadge status={device.status} />
+                {" "}
+              </>
+            )}
             {device.lastSeen ? `Last seen ${formatDateTime(device.lastSeen)}.` : "Never seen."}
           </>
         }
@@ -158,6 +174,13 @@ export function DevicePage(props: DevicePageProps): JSX.Element {
       <Section id="recent-events" title="Recent events">
         <EventsTable id="device-events-table" events={props.data.events} hideCaption />
       </Section>
+      <LifecycleSection
+        device={device}
+        requests={props.data.requests}
+        csrf={csrf}
+        error={forms.lifecycleError}
+        notice={forms.lifecycleNotice}
+      />
     </FleetPage>
   );
 }

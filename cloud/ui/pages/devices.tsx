@@ -5,6 +5,7 @@
  */
 import type { JSX } from "preact";
 import type { FleetReadModel } from "../../fleet/operations.ts";
+import type { EnrollmentRequestView } from "../../store/store.ts";
 import type { DeviceView } from "../components/device_table.tsx";
 import { type FleetFilter, isEmptyFilter, matchesFleetFilter } from "../components/fleet_filter.ts";
 import { Select, TextInput } from "@outpost/web/components/form";
@@ -39,15 +40,43 @@ export async function loadFleet(sources: FleetSources): Promise<FleetTableProps>
   };
 }
 
+/** Props of {@link DevicesPage}. */
+export interface DevicesPageProps {
+  context: FleetContext;
+  data: FleetTableProps;
+  /** Enrollment requests awaiting a decision, across the fleet (the most recent). */
+  pendingRequests?: EnrollmentRequestView[];
+  /** A device just deleted. */
+  deleted?: string;
+}
+
 /** The devices page. */
-export function DevicesPage(props: { context: FleetContext; data: FleetTableProps }): JSX.Element {
+export function DevicesPage(props: DevicesPageProps): JSX.Element {
   const { filter } = props.data;
+  const pending = props.pendingRequests ?? [];
+  const devices = [...new Set(pending.map((request) => request.deviceId))];
   return (
     <FleetPage context={props.context} title="Devices">
       <PageHeader
         title="Devices"
         lead="Every enrolled device: presence, last contact and how far its upload lags behind."
       />
+      {props.deleted && <p class="notice" role="status">Device {props.deleted} was deleted.</p>}
+      {pending.length > 0 && (
+        <div class="notice" role="status" id="pending-requests">
+          <p>
+            Enrollment requests wait for a decision: someone asked to enroll as a device that is
+            already enrolled, without its device secret. Open the device to approve or reject:
+          </p>
+          <ul class="inline-list">
+            {devices.map((id) => (
+              <li key={id}>
+                <a href={`/devices/${encodeURIComponent(id)}#lifecycle`}>{id}</a>
+              </li>
+            ))}
+          </ul>
+        </div>
+      )}
       <form method="get" action="/" class="filters" role="search" aria-label="Filter devices">
         <TextInput
           name="q"
