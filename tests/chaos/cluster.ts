@@ -14,6 +14,13 @@ import { faketimeEnv } from "./faults/faketime.ts";
 import { run, tryRun } from "./shell.ts";
 import type { Topology } from "./topology.ts";
 
+/**
+ * The chaos cloud's `OUTPOST_MAX_SEQ_GAP`: wide enough for the ingest fuzzer's hostile zone
+ * (its batches start at 10⁹ and stay below 2·10⁹ in a run), so the fuzz still tests what lies
+ * inside it; batches beyond it (the fuzzer's "implausible" inputs) must be refused.
+ */
+export const CHAOS_MAX_SEQ_GAP = 2_000_000_000;
+
 /** The fuzz agent's API token, so the fuzzer can pass auth and reach validation. */
 export const FUZZ_API_TOKEN = "chaos-fuzz-api-token-0123456789";
 
@@ -283,6 +290,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     OUTPOST_ADMIN_TOKEN: TEST_ADMIN_TOKEN,
     OUTPOST_ENROLL_TOKEN: TEST_ENROLL_TOKEN,
     OUTPOST_LOG_LEVEL: "info",
+    OUTPOST_MAX_SEQ_GAP: String(CHAOS_MAX_SEQ_GAP),
   };
   const cloud = new Component({
     name: "cloud",

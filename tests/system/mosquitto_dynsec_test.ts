@@ -177,30 +177,37 @@ Deno.test("Mosquitto dynsec: enrollment creates a device client whose role grant
       },
     );
 
-    await t.step("re-enrollment with the device secret rotates the password and ends the old session", async () => {
-      let closed = false;
-      deviceA.on("close", () => closed = true);
-      const again = await enroll(cloud, "dyn-a");
-      assert.equal(again.status, 200);
-      const rotated = (again.body as Enrolled).mqtt;
-      assert.notEqual(rotated.password, credsA.password);
-      await eventually(() => Promise.resolve(closed), "the old session to be disconnected", 5_000);
-      assert.equal(
-        await refusedCode(broker.url, {
-          clientId: "dyn-a",
-          username: "dyn-a",
-          password: credsA.password,
-        }),
-        135,
-      );
-      clients.push(
-        await connect(broker.url, {
-          clientId: "dyn-a",
-          username: "dyn-a",
-          password: rotated.password,
-        }),
-      );
-    });
+    await t.step(
+      "re-enrollment with the device secret rotates the password and ends the old session",
+      async () => {
+        let closed = false;
+        deviceA.on("close", () => closed = true);
+        const again = await enroll(cloud, "dyn-a");
+        assert.equal(again.status, 200);
+        const rotated = (again.body as Enrolled).mqtt;
+        assert.notEqual(rotated.password, credsA.password);
+        await eventually(
+          () => Promise.resolve(closed),
+          "the old session to be disconnected",
+          5_000,
+        );
+        assert.equal(
+          await refusedCode(broker.url, {
+            clientId: "dyn-a",
+            username: "dyn-a",
+            password: credsA.password,
+          }),
+          135,
+        );
+        clients.push(
+          await connect(broker.url, {
+            clientId: "dyn-a",
+            username: "dyn-a",
+            password: rotated.password,
+          }),
+        );
+      },
+    );
 
     await t.step(
       "a device disabled in the broker (revoked) is refused at connect and at enrollment",

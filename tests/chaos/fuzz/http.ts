@@ -35,6 +35,11 @@ export interface HttpTarget {
   learnIds?: Record<string, string>;
   /** Session cookie and CSRF token of a logged-in UI user, when there is one. */
   session?: { cookie: string; csrf: string };
+  /**
+   * Path parameter values for particular routes instead of {@link ids} (say, a sacrificial
+   * device for the routes that revoke or delete one), by method and route template.
+   */
+  idsFor?: (method: string, path: string) => Record<string, string[]> | undefined;
 }
 
 /** One answer that broke a rule. */
@@ -180,9 +185,10 @@ export async function discoverEndpoints(
   return [...endpoints.values()];
 }
 
-function fillPath(path: string, target: HttpTarget, rng: Rng): string {
+function fillPath(method: string, path: string, target: HttpTarget, rng: Rng): string {
+  const ids = target.idsFor?.(method, path) ?? target.ids;
   return path.replace(/\{(\w+)\}/g, (_, name: string) => {
-    const valid = target.ids[name] ?? [];
+    const valid = ids[name] ?? [];
     if (valid.length && rng.chance(0.6)) return percentEncode(rng.pick(valid));
     return rng.pick(HOSTILE_IDS);
   });
@@ -252,7 +258,7 @@ interface Built {
 
 function buildRequest(target: HttpTarget, endpoint: Endpoint, rng: Rng, n: number): Built {
   const method = rng.chance(0.9) ? endpoint.method : rng.pick(METHODS);
-  const path = fillPath(endpoint.path, target, rng);
+  const path = fillPath(endpoint.method, endpoint.path, target, rng);
   const url = `${target.baseUrl}${path}${
     method === "GET" || rng.chance(0.2) ? queryString(endpoint, rng) : ""
   }`;

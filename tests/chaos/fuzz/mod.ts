@@ -16,6 +16,18 @@ import { fuzzMqtt, type MqttFuzzResult } from "./mqtt.ts";
 /** The device the ingest fuzz enrolls and publishes as. */
 export const HOSTILE_DEVICE = "chaos-hostile";
 
+/**
+ * The device the routes that revoke, decommission, reset or delete a device are fuzzed on,
+ * so they never cut off the fuzz agent (whose records must still match the cloud's).
+ */
+export const SACRIFICED_DEVICE = "chaos-sacrificed";
+
+/** Routes that change a device's identity or lifecycle (fuzzed on {@link SACRIFICED_DEVICE}). */
+function isLifecycleRoute(method: string, path: string): boolean {
+  return /\/(revoke|decommission|reinstate|reset-position|lifecycle)$/.test(path) ||
+    (method === "DELETE" && path.startsWith("/api/v1/devices/"));
+}
+
 /** Everything the fuzz phase found. */
 export interface FuzzReport {
   inputs: number;
@@ -146,11 +158,24 @@ export async function runFuzz(cluster: Cluster, options: FuzzOptions): Promise<F
     },
   };
   if (!agentTarget.session) violations.push("fuzz: could not log in to the fuzz agent's UI");
+  const sacrificed = await fetch(`${cluster.cloudUrl}/api/v1/enroll`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({
+      deviceId: SACRIFICED_DEVICE,
+      token: cluster.enrollToken,
+      deviceSecret: "chaos-sacrificed-device-secret-0123456789ab",
+    }),
+  });
+  await sacrificed.body?.cancel();
+  if (!sacrificed.ok) violations.push(`fuzz: could not enroll ${SACRIFICED_DEVICE}`);
   const cloudTarget: HttpTarget = {
     name: "cloud",
     baseUrl: cluster.cloudUrl,
     bearer: cluster.adminToken,
     ids: { id: [fuzzAgent.deviceId], cid: [] },
+    idsFor: (method, path) =>
+      isLifecycleRoute(method, path) ? { id: [SACRIFICED_DEVICE] } : undefined,
     learnIds: { "POST /api/v1/devices/{id}/commands": "cid" },
     samples: {
       "POST /api/v1/enroll": (r, n) => ({
@@ -161,6 +186,17 @@ export async function runFuzz(cluster: Cluster, options: FuzzOptions): Promise<F
         labels: { site: "fuzz" },
       }),
       "PUT /api/v1/devices/{id}/desired": (r, n) => ({ logLevel: r.pick(["info", "warn"]), n }),
+      "POST /api/v1/enrollment-tokens": (r, n) => ({
+        name: `fuzz ${n}`,
+        labels: { site: "fuzz" },
+        maxUses: r.int(1, 5),
+      }),
+      "POST /api/v1/devices/{id}/reinstate": (r) => ({ resetSecret: r.chance(0.5) }),
+      "POST /api/v1/devices/{id}/reset-position": (r) => ({ ackedSeq: r.pick([0, 1, 10]) }),
+      "POST /devices/{id}/lifecycle": (r) => ({
+        action: r.pick(["revoke", "reinstate", "decommission", "reset-position", "delete"]),
+        data: r.pick(["keep", "purge"]),
+      }),
       "POST /api/v1/devices/{id}/commands": (r) => ({
         name: r.pick(["ping", "resync", "set-log-level", "no-such-command"]),
         args: { level: "info" },
@@ -245,7 +281,12 @@ export async function runFuzz(cluster: Cluster, options: FuzzOptions): Promise<F
     );
   }
   const cloudAfter = cloudCounts(cloudDb);
-  const expectedDevices = new Set([...cloudBefore.devices, ...cloud.createdIds, HOSTILE_DEVICE]);
+  const expectedDevices = new Set([
+    ...cloudBefore.devices,
+    ...cloud.createdIds,
+    HOSTILE_DEVICE,
+    SACRIFICED_DEVICE,
+  ]);
   const unexpected = [...cloudAfter.devices].filter((id) => !expectedDevices.has(id));
   if (unexpected.length) {
     violations.push(`fuzz: devices created by rejected enrollments: ${unexpected.slice(0, 5)}`);

@@ -7,13 +7,18 @@
  */
 import { Buffer } from "node:buffer";
 import mqtt, { type MqttClient } from "mqtt";
-import { Batch, decodeMessage, MAX_BATCH_RECORDS } from "@outpost/protocol";
+import { MAX_BATCH_RECORDS } from "@outpost/protocol";
 import { topics } from "@outpost/protocol";
+import { decodeBatch } from "@outpost/cloud/ingest/decode";
+import { CHAOS_MAX_SEQ_GAP } from "../cluster.ts";
 import type { Rng } from "../rng.ts";
 import { corruptText, deepArrayText, hostileValue, type Json, mutateValue } from "./values.ts";
 
 /** Valid seqs run from 1; every hostile batch gets its own range far above them. */
 export const HOSTILE_ZONE = 1_000_000_000;
+
+/** The hostile device's secret: it re-enrolls on every reconnect, as itself. */
+const HOSTILE_SECRET = "chaos-hostile-device-secret-0123456789abcdef";
 
 /** Totals of the ingest fuzz. */
 export interface MqttFuzzResult {
@@ -58,18 +63,17 @@ function batchOf(from: number, count: number): { from: number; to: number; recor
   };
 }
 
-/** Would the cloud accept this payload? The protocol's schema plus the ingest's date check. */
-function acceptable(payload: Uint8Array | string): { from: number; to: number } | undefined {
-  // As bytes, like the ingest gets it: decodeMessage checks the size limit of bytes only.
+/**
+ * Which seqs of this payload the cloud stores: the ingest's own decoding (a broken envelope
+ * stores nothing; a record breaking a field rule is dropped alone) and its seq-gap bound (the
+ * hostile device's acked seq stays below the valid seqs, far below the bound's margin).
+ */
+function storedSeqs(payload: Uint8Array | string): { from: number; seqs: number[] } | undefined {
+  // As bytes, like the ingest gets it: the size limit applies to bytes.
   const bytes = typeof payload === "string" ? new TextEncoder().encode(payload) : payload;
-  const decoded = decodeMessage(Batch, bytes);
-  if (!decoded.ok) return undefined;
-  for (const record of decoded.value.records) {
-    if ((record.type === "reading" || record.type === "event") && isNaN(Date.parse(record.ts))) {
-      return undefined;
-    }
-  }
-  return { from: decoded.value.from, to: decoded.value.to };
+  const decoded = decodeBatch(bytes);
+  if (!decoded.ok || decoded.value.from > CHAOS_MAX_SEQ_GAP) return undefined;
+  return { from: decoded.value.from, seqs: decoded.value.records.map((record) => record.seq) };
 }
 
 /**
@@ -95,7 +99,11 @@ async function connect(options: MqttFuzzOptions): Promise<MqttClient> {
   const response = await fetch(`${options.cloudUrl}/api/v1/enroll`, {
     method: "POST",
     headers: { "content-type": "application/json" },
-    body: JSON.stringify({ deviceId: options.deviceId, token: options.enrollToken }),
+    body: JSON.stringify({
+      deviceId: options.deviceId,
+      token: options.enrollToken,
+      deviceSecret: HOSTILE_SECRET,
+    }),
   });
   if (!response.ok) throw new Error(`hostile device enrollment failed: ${response.status}`);
   const { mqtt: creds } = await response.json() as {
@@ -204,6 +212,9 @@ export async function fuzzMqtt(options: MqttFuzzOptions): Promise<MqttFuzzResult
         () => JSON.stringify({ from: -1, to: -1, records: [reading(-1)] }),
         () => JSON.stringify({ from: 1.5, to: 1.5, records: [reading(1.5)] }),
         () => JSON.stringify({ from: 2 ** 60, to: 2 ** 60, records: [reading(2 ** 60)] }),
+        // Lag poisoning: valid records implausibly far beyond the ack (refused whole).
+        () => JSON.stringify(batchOf(9007199254740990, 1)),
+        () => JSON.stringify(batchOf(CHAOS_MAX_SEQ_GAP * 10, 2)),
         () => JSON.stringify(batchOf(from, MAX_BATCH_RECORDS + 1)),
         () => JSON.stringify({ from, to: from, records: [] }),
         () =>
@@ -291,14 +302,14 @@ export async function fuzzMqtt(options: MqttFuzzOptions): Promise<MqttFuzzResult
       continue;
     }
     const confirmed = await publish(batchTopic, payload, rng.chance(0.8) ? 1 : 0);
-    const accepted = acceptable(payload);
-    if (accepted) {
+    const stored = storedSeqs(payload);
+    if (stored) {
       const into = confirmed ? result.expectedSeqs : result.maybeSeqs;
       if (confirmed) {
         const text = typeof payload === "string" ? payload : new TextDecoder().decode(payload);
-        result.expectedPayloads.set(accepted.from, text.slice(0, 400));
+        result.expectedPayloads.set(stored.from, text.slice(0, 400));
       }
-      for (let seq = accepted.from; seq <= accepted.to; seq++) into.add(seq);
+      for (const seq of stored.seqs) into.add(seq);
     }
   }
   // A last valid batch: its ack proves every earlier message was dealt with, in order.
