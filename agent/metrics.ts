@@ -39,7 +39,7 @@ export function registerAgentMetrics(
   });
   metrics.gauge(
     "outpost_sync_state",
-    "1 for the sync state the agent is in (unenrolled, connecting, online, offline), else 0.",
+    "1 for the sync state the agent is in (unenrolled, connecting, online, offline, pending_approval, refused), else 0.",
     (gauge) => {
       const current = options.connection().state;
       for (const state of SYNC_STATES) gauge.set(state === current ? 1 : 0, { state });
