@@ -12,6 +12,7 @@ import { enrollForTest, reading, readingBatch } from "./fixtures.ts";
 import { cloudMigrations } from "../store/migrations/mod.ts";
 import { openCloudDatabase, openCloudStore } from "../store/open.ts";
 import type { CloudStore } from "../store/store.ts";
+import { idempotencyRecords } from "../store/idempotency.ts";
 import { runMigrations } from "@outpost/platform/sqlite";
 
 /** One behaviour of the store, run on a freshly migrated, empty store. */
@@ -533,6 +534,170 @@ export const storeCases: StoreCase[] = [
         Array.from({ length: 20 }, (_, i) => i + 1),
       );
       assert.equal((await store.downlinkState("pi-1"))?.desiredVersion, 20);
+    },
+  },
+  {
+    name:
+      "enrollment modes: create refuses an existing id, rotate refuses a missing or inactive one, a token's uses are counted atomically",
+    async run(store) {
+      const token = await store.createEnrollmentToken({ name: "t", tokenHash: "h1", maxUses: 1 });
+      const created = await store.enrollIdentity(
+        { id: "pi-1", passwordHash: "p1", secretHash: "s1", tokenId: token.id },
+        "create",
+      );
+      assert.deepEqual(created, { ok: true, created: true, ackedSeq: 0 });
+      assert.deepEqual((await store.getEnrollmentToken(token.id))?.uses, 1);
+      assert.deepEqual(
+        await store.enrollIdentity({ id: "pi-1", passwordHash: "p2" }, "create"),
+        { ok: false, reason: "exists" },
+      );
+      // The token is used up: a second device is refused and nothing of it is stored.
+      assert.deepEqual(
+        await store.enrollIdentity({ id: "pi-2", passwordHash: "p", tokenId: token.id }, "create"),
+        { ok: false, reason: "token_unusable" },
+      );
+      assert.equal(await store.deviceExists("pi-2"), false);
+      assert.deepEqual(
+        await store.enrollIdentity({ id: "ghost", passwordHash: "p" }, "rotate"),
+        { ok: false, reason: "not_found" },
+      );
+      const rotated = await store.enrollIdentity({ id: "pi-1", passwordHash: "p3" }, "rotate");
+      assert.deepEqual(rotated, { ok: true, created: false, ackedSeq: 0 });
+      assert.equal(await store.passwordHash("pi-1"), "p3");
+      assert.deepEqual(await store.deviceIdentity("pi-1"), {
+        status: "active",
+        secretHash: "s1",
+        tokenId: token.id,
+      });
+      await store.setDeviceStatus("pi-1", "revoked");
+      assert.deepEqual(
+        await store.enrollIdentity({ id: "pi-1", passwordHash: "p4" }, "rotate"),
+        { ok: false, reason: "inactive" },
+      );
+      assert.equal(await store.passwordHash("pi-1"), null, "a revoked device has no password");
+    },
+  },
+  {
+    name:
+      "an enrollment request is one row per device and secret; approving one rejects the others",
+    async run(store) {
+      await store.enrollDevice({ id: "pi-1", passwordHash: "p", secretHash: "old" });
+      const first = await store.recordEnrollmentRequest({ deviceId: "pi-1", secretHash: "a" });
+      const again = await store.recordEnrollmentRequest({
+        deviceId: "pi-1",
+        secretHash: "a",
+        address: "192.0.2.1",
+      });
+      assert.equal(again.id, first.id);
+      assert.equal(again.attempts, 2);
+      assert.equal(again.address, "192.0.2.1");
+      const other = await store.recordEnrollmentRequest({ deviceId: "pi-1", secretHash: "b" });
+      const decided = await store.decideEnrollmentRequest(first.id, "approved");
+      assert.ok(decided.ok);
+      assert.equal((await store.deviceIdentity("pi-1"))?.secretHash, "a");
+      assert.equal(await store.passwordHash("pi-1"), null, "the old holder's password goes");
+      assert.equal((await store.getEnrollmentRequest(other.id))?.status, "rejected");
+      assert.deepEqual(await store.decideEnrollmentRequest(first.id, "rejected"), {
+        ok: false,
+        reason: "already_decided",
+      });
+      assert.deepEqual(await store.listEnrollmentRequests({ status: "pending", limit: 10 }), []);
+      // Once the device's secret changes again, the old approval no longer holds.
+      await store.enrollIdentity({ id: "pi-1", passwordHash: "p", secretHash: "c" }, "upsert");
+      const reopened = await store.recordEnrollmentRequest({ deviceId: "pi-1", secretHash: "a" });
+      assert.equal(reopened.status, "pending");
+    },
+  },
+  {
+    name: "at most ten pending requests are kept per device, the oldest dropped",
+    async run(store) {
+      await enrollForTest(store, "pi-1");
+      for (let i = 0; i < 12; i++) {
+        await store.recordEnrollmentRequest({ deviceId: "pi-1", secretHash: `s${i}` }, 1000 + i);
+      }
+      const pending = await store.listEnrollmentRequests({ deviceId: "pi-1", limit: 100 });
+      assert.equal(pending.length, 10);
+      assert.ok(!pending.some((r) => r.lastAttemptAt === new Date(1000).toISOString()));
+    },
+  },
+  {
+    name:
+      "deleting a device keeps its data under a tombstone at its highest seq, or purges it with its rows",
+    async run(store) {
+      await enrollForTest(store, "pi-1");
+      await store.commitBatch("pi-1", readingBatch(1, 5));
+      await store.commitBatch("pi-1", readingBatch(9, 12));
+      await store.createCommand({ deviceId: "pi-1", name: "ping" });
+      assert.deepEqual(await store.deleteDevice("pi-1", { purge: false }), {
+        readings: 9,
+        events: 0,
+      });
+      assert.equal(await store.getDevice("pi-1"), undefined);
+      assert.deepEqual(await store.listDevices(), []);
+      assert.equal((await store.queryReadings({ device: "pi-1", limit: 100 })).length, 9);
+      assert.equal(await store.deleteDevice("pi-1", { purge: false }), undefined);
+      const revived = await store.enrollIdentity({ id: "pi-1", passwordHash: "p" }, "create");
+      assert.deepEqual(revived, { ok: true, created: true, ackedSeq: 12 });
+      assert.deepEqual(await store.deleteDevice("pi-1", { purge: true }), {
+        readings: 9,
+        events: 0,
+      });
+      assert.equal((await store.queryReadings({ device: "pi-1", limit: 100 })).length, 0);
+      assert.deepEqual(await store.listCommands("pi-1", 10), []);
+      assert.equal(await store.deviceIdentity("pi-1"), undefined);
+    },
+  },
+  {
+    name: "resetting a position drops what is stored above it and never lowers it",
+    async run(store) {
+      await enrollForTest(store, "pi-1");
+      await store.commitBatch("pi-1", readingBatch(1, 5));
+      await store.commitBatch("pi-1", readingBatch(20, 22));
+      assert.deepEqual(await store.resetPosition("pi-1"), {
+        ok: true,
+        ackedSeq: 5,
+        lastSeq: 5,
+        discarded: { readings: 3, events: 0 },
+      });
+      assert.deepEqual(await store.resetPosition("pi-1", 4), {
+        ok: false,
+        reason: "below_ack",
+        ackedSeq: 5,
+      });
+      assert.equal((await store.resetPosition("pi-1", 100)).ok, true);
+      const device = await store.getDevice("pi-1");
+      assert.deepEqual([device?.ackedSeq, device?.lastSeq, device?.stats.readings], [100, 100, 5]);
+      // The device's next batch after the new position is stored as contiguous.
+      assert.equal((await store.commitBatch("pi-1", readingBatch(101, 102))).ackedSeq, 102);
+      assert.deepEqual(await store.resetPosition("ghost"), { ok: false, reason: "not_found" });
+    },
+  },
+  {
+    name:
+      "an Idempotency-Key is claimed once, replayed once complete, and free again when released",
+    async run(store) {
+      const records = idempotencyRecords(store.db);
+      const request = { scope: "POST /x", key: "k", fingerprint: "f" };
+      const now = Date.now();
+      assert.deepEqual(await records.claimIdempotencyKey(request, now), { state: "new" });
+      assert.deepEqual(await records.claimIdempotencyKey(request, now), { state: "running" });
+      assert.deepEqual(
+        await records.claimIdempotencyKey({ ...request, fingerprint: "g" }, now),
+        { state: "mismatch" },
+      );
+      await records.completeIdempotencyKey(request, 201, '{"id":"1"}');
+      assert.deepEqual(await records.claimIdempotencyKey(request, now), {
+        state: "done",
+        status: 201,
+        body: '{"id":"1"}',
+      });
+      // Expired after 24 hours: a new claim.
+      assert.deepEqual(
+        await records.claimIdempotencyKey(request, now + 25 * 3_600_000),
+        { state: "new" },
+      );
+      await records.releaseIdempotencyKey(request);
+      assert.deepEqual(await records.claimIdempotencyKey(request, now), { state: "new" });
     },
   },
 ];
