@@ -247,6 +247,15 @@ Deno.test("the events page lists events and carries the form's rules from the AP
   });
 });
 
+Deno.test("the events table shows when an event happened (its ts), not when it was stored", async () => {
+  await withUi(async ({ request, store }) => {
+    const happened = Date.UTC(2026, 10, 20, 8, 30);
+    await store.insertEvent({ kind: "door", severity: "info", message: "m", ts: happened });
+    const page = await html(await request("/events"));
+    assert.match(page, /<time datetime="2026-11-20T08:30:00\.000Z"/);
+  });
+});
+
 Deno.test("a valid form post stores the event and redirects with 303 to /events", async () => {
   await withUi(async ({ form, request, store }) => {
     const response = await form("/events", {

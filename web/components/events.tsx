@@ -15,7 +15,8 @@ export interface EventView {
   severity: string;
   message: string;
   data?: unknown;
-  createdAt: string;
+  /** When it happened (device time); both APIs call it `ts`. */
+  ts: string;
 }
 
 /** The severity as a word in a coloured badge (the word carries the meaning, not the colour). */
@@ -46,9 +47,7 @@ export function EventsTable(props: EventsTableProps): JSX.Element {
       columns={[
         {
           label: "Time",
-          cell: (event) => (
-            <Timestamp value={event.createdAt} highlight={event.id === props.highlight} />
-          ),
+          cell: (event) => <Timestamp value={event.ts} highlight={event.id === props.highlight} />,
         },
         { label: "Severity", cell: (event) => <SeverityBadge severity={event.severity} /> },
         { label: "Kind", cell: (event) => <code>{event.kind}</code> },

@@ -106,7 +106,7 @@ export function EventsPanel(props: EventsPanelProps): JSX.Element {
           id: result.id,
           seq: result.seq,
           ...body,
-          createdAt: new Date().toISOString(),
+          ts: new Date().toISOString(),
         };
         setEvents((current) => [created, ...current.filter((e) => e.id !== created.id)]);
         setAdded(created.id);

@@ -107,7 +107,7 @@ export async function loadDevicePage(
     device,
     sensors: sensors.slice(0, DEVICE_MAX_SENSORS),
     sensorCount: sensors.length,
-    events: events.map((event) => ({ ...event, createdAt: event.ts })),
+    events,
     requests,
     commands: {
       commands: commands.map(({ deviceId: _deviceId, ...command }): CommandItem => command),
