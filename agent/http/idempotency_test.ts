@@ -103,18 +103,15 @@ Deno.test("keys expire after 24 hours and are pruned", async () => {
   await withApp(async (_post, store) => {
     const request = { scope: "POST /api/v1/readings", key: "old", fingerprint: "f" };
     const long = Date.now() - IDEMPOTENCY_TTL_MS - 1000;
-    await store.insertReadings([{ sensor: "t", value: 1, unit: "", ts: long }], long, request);
+    const reading = { sensor: "t", value: 1, unit: "", ts: long };
+    await store.insertReadings([reading], { now: long, idempotency: request });
     // Expired: the same key writes again.
-    const again = await store.insertReadings(
-      [{ sensor: "t", value: 1, unit: "", ts: long }],
-      Date.now(),
-      request,
-    );
+    const again = await store.insertReadings([reading], { idempotency: request });
     assert.equal(again.replayed, undefined);
     assert.equal((await store.outboxStats()).lastSeq, 2);
-    await store.insertReadings([{ sensor: "t", value: 1, unit: "", ts: long }], long, {
-      ...request,
-      key: "older",
+    await store.insertReadings([reading], {
+      now: long,
+      idempotency: { ...request, key: "older" },
     });
     assert.equal(await store.pruneIdempotencyKeys(), 1);
   });
