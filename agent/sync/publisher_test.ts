@@ -81,7 +81,14 @@ const WRITE_B = "00-1af7651916cd43dd8448eb211c80319c-c7ad6b7169203331-01";
 
 Deno.test("encodeBatch carries the upload's traceparent; writeContexts finds the writes'", () => {
   const payload = (value: number, traceparent?: string) =>
-    JSON.stringify({ type: "reading", sensor: "t", value, unit: "", ts: "x", traceparent });
+    JSON.stringify({
+      type: "reading",
+      sensor: "t",
+      value,
+      unit: "",
+      ts: "2026-11-26T10:00:00Z",
+      traceparent,
+    });
   const rows = [
     { seq: 1, payload: payload(1, WRITE_A) },
     { seq: 2, payload: payload(2, WRITE_A) },
