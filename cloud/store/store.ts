@@ -187,7 +187,8 @@ function toSummary(row: Selectable<DevicesTable>): DeviceSummary {
     version: row.version,
     arch: row.arch,
     labels: JSON.parse(row.labels),
-    status: row.status === "deleted" ? "decommissioned" : row.status,
+    // Deleted rows are tombstones that no device view is built from (every reader filters them).
+    status: row.status as DeviceSummary["status"],
     statusChangedAt: row.status_changed_at === null ? null : iso(row.status_changed_at),
   };
 }
