@@ -4,7 +4,7 @@
  * @module
  */
 import { z } from "zod";
-import { text } from "./fields.ts";
+import { Labels } from "./labels.ts";
 import { OutboxPayload, RECORD_TYPES } from "./records.ts";
 import { DEVICE_ID_PATTERN } from "./topics.ts";
 import { Traceparent } from "./trace.ts";
@@ -164,7 +164,8 @@ export const EnrollRequest = z.object({
     DEVICE_SECRET_PATTERN,
     "must be 32-256 printable ASCII characters without spaces",
   ).optional(),
-  labels: z.record(text({ max: 64, min: 1 }), text({ max: 256 })).optional(),
+  /** Kubernetes label syntax (see `labels.ts`); a bad key or value is named in the 422. */
+  labels: Labels.optional(),
   arch: z.string().max(32).optional(),
   version: z.string().max(64).optional(),
   /** The highest seq the device knows the cloud acked (0 for a fresh data dir). */

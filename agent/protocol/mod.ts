@@ -8,3 +8,4 @@ export * from "./messages.ts";
 export * from "./records.ts";
 export * from "./trace.ts";
 export * from "./fields.ts";
+export * from "./labels.ts";

@@ -139,3 +139,32 @@ Deno.test("withTraceparent and readTraceparent round-trip a record's JSON text",
   assert.ok(traceSampled(TRACEPARENT));
   assert.ok(!traceSampled(TRACEPARENT.slice(0, -2) + "00"));
 });
+
+Deno.test("a reported record answers one desired version, and an old agent's record still decodes", () => {
+  const old = {
+    from: 1,
+    to: 1,
+    records: [{
+      seq: 1,
+      type: "reported",
+      appliedVersion: 3,
+      reported: { desiredVersion: 3 },
+      ts: "2026-11-26T00:00:00.000Z",
+    }],
+  };
+  assert.ok(decodeMessage(Batch, JSON.stringify(old)).ok);
+  const failed = {
+    ...old,
+    records: [{
+      ...old.records[0],
+      appliedVersion: 2,
+      version: 3,
+      outcome: "failed",
+      reason: "retentionDays must be an integer from 1 to 3650; got -1",
+    }],
+  };
+  const decoded = decodeMessage(Batch, JSON.stringify(failed));
+  assert.ok(decoded.ok);
+  const bad = { ...old, records: [{ ...old.records[0], version: 3, outcome: "maybe" }] };
+  assert.ok(!decodeMessage(Batch, JSON.stringify(bad)).ok);
+});

@@ -35,12 +35,30 @@ export const EventRecord = z.object({
   ts: DeviceTime,
 });
 
-/** The device's reported state (e.g. which desired version it applied). */
+/** How applying one desired version ended. */
+export const DESIRED_OUTCOMES = ["applied", "failed"] as const;
+/** One of {@link DESIRED_OUTCOMES}. */
+export type DesiredOutcome = typeof DESIRED_OUTCOMES[number];
+
+/** The longest reason a failed apply carries. */
+export const MAX_OUTCOME_REASON = 1000;
+
+/**
+ * The device's reported state (e.g. which desired version it applied).
+ *
+ * `version`, `outcome` and `reason` answer one desired version: `applied`, or `failed` with the
+ * reason (the device then stays on its previous settings, so `appliedVersion` is the previous
+ * version). They are optional: an agent from before they existed reports only `appliedVersion`,
+ * which the cloud reads as "this version was applied".
+ */
 export const ReportedRecord = z.object({
   type: z.literal("reported"),
   appliedVersion: z.number().int().nonnegative(),
   reported: z.record(z.string(), z.unknown()),
   ts: z.string().max(40),
+  version: z.number().int().min(1).optional(),
+  outcome: z.enum(DESIRED_OUTCOMES).optional(),
+  reason: z.string().max(MAX_OUTCOME_REASON).optional(),
 });
 
 /** The outcome of a command. */
