@@ -16,6 +16,7 @@ import { VERSION } from "@outpost/platform/version";
 import { loadAssets } from "@outpost/web/assets";
 import { createFleetSessionAuth, createFleetUi } from "./ui/mod.ts";
 import { Downlink } from "./broker/downlink.ts";
+import { FleetDriver } from "./fleet/driver.ts";
 import { FleetOperations } from "./fleet/operations.ts";
 import { redactUrl } from "./broker/link.ts";
 import { type BrokerSetup, startBroker } from "./broker/select.ts";
@@ -81,6 +82,8 @@ export async function startCloud(
   let broker: BrokerSetup | undefined;
   let server: Deno.HttpServer<Deno.NetAddr>;
   let downlink: Downlink;
+  // Advances rollouts and jobs once the database is migrated.
+  let driver: FleetDriver | undefined;
   let tokens: { admin: string; enroll: string };
   try {
     await Deno.mkdir(config.dataDir, { recursive: true });
@@ -110,12 +113,15 @@ export async function startCloud(
       link: broker.link,
       certFiles: config.certFiles,
     });
+    const fleetLogger = logger.child({ part: "fleet" });
     const fleet = new FleetOperations({
       store,
       downlink,
       provisioner: broker.provisioner,
-      logger: logger.child({ part: "fleet" }),
+      logger: fleetLogger,
+      wake: () => driver?.kick(),
     });
+    driver = new FleetDriver({ rollouts: fleet.rollouts, jobs: fleet.jobs, logger: fleetLogger });
     // The fleet console logs in with the admin token; its islands call the API with the session.
     const session = createFleetSessionAuth(tokens.admin);
     const ui = options.ui ?? createFleetUi({
@@ -182,6 +188,7 @@ export async function startCloud(
     });
     await link.subscribeUplink(ingest.handle);
     link.onDeviceDisconnect?.(ingest.deviceDisconnected);
+    driver?.start();
     isReady = true;
     logger.info("cloud ready");
   })();
@@ -200,6 +207,7 @@ export async function startCloud(
         isReady = false;
         await server.shutdown();
         await ready.catch(() => {});
+        await driver?.stop();
         await link.close();
         await ingest?.drain();
         await database.handle.close();

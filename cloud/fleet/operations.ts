@@ -1,7 +1,8 @@
 /**
  * The fleet's use cases: what an operator does to devices, whichever way they ask (the HTTP API
- * or the fleet console). Both call these, so they behave the same; rollouts and jobs belong here
- * too. Reads the console needs are a narrow {@link FleetReadModel} of the store.
+ * or the fleet console). Both call these, so they behave the same: desired state, commands and
+ * labels of one device, and rollouts and jobs for many. Reads the console needs are a narrow
+ * {@link FleetReadModel} of the store.
  * @module
  */
 import type { Logger } from "@outpost/platform/log";
@@ -15,15 +16,19 @@ import type {
   EnrollmentRequestView,
   PositionReset,
 } from "../store/store.ts";
+import { putOverRollouts } from "./desired_patch.ts";
+import { Jobs } from "./jobs.ts";
+import type { CommandRequest } from "./requests.ts";
+import { Rollouts } from "./rollouts.ts";
 
-/** The largest desired state accepted; it travels as one retained MQTT message. */
-export const MAX_DESIRED_BYTES = 256 * 1024;
+export { type CommandRequest, MAX_DESIRED_BYTES } from "./requests.ts";
 
 /** What the fleet console reads: devices, their data and their commands. */
 export type FleetReadModel = Pick<
   CloudStore,
   | "deviceExists"
-  | "listDevices"
+  | "listDevicesPage"
+  | "countDevices"
   | "getDevice"
   | "queryReadings"
   | "listEvents"
@@ -42,11 +47,20 @@ export interface FleetOperationsOptions {
     | "deleteDevice"
     | "resetPosition"
     | "decideEnrollmentRequest"
+    | "setLabels"
+    | "markDelivered"
+    | "rollouts"
+    | "jobs"
   >;
-  downlink: Pick<Downlink, "desired" | "sendCommand" | "ack">;
+  downlink: Pick<Downlink, "desired" | "sendCommand" | "ack" | "command">;
   /** The broker's credentials: revoking a device removes its own. */
   provisioner: Pick<DeviceCredentialsProvisioner, "revoke">;
   logger: Logger;
+  now?: () => number;
+  /** Called when a rollout or job needs the driver soon (see `driver.ts`). */
+  wake?: () => void;
+  /** Rollouts publish the desired state again to an unanswered online device after this. */
+  resendAfterMs?: number;
 }
 
 /** An operator action on a device or request that cannot be done as asked. */
@@ -63,24 +77,39 @@ export class FleetActionError extends Error {
 /** What deleting a device does with its data. */
 export type DeleteData = "keep" | "purge";
 
-/** A command as an operator asks for it. */
-export interface CommandRequest {
-  name: string;
-  args?: Record<string, unknown>;
-}
-
-/** Desired state and commands for devices. */
+/** Desired state, commands, labels and lifecycle of devices; rollouts and jobs over many. */
 export class FleetOperations {
   #store: FleetOperationsOptions["store"];
   #downlink: FleetOperationsOptions["downlink"];
   #provisioner: FleetOperationsOptions["provisioner"];
   #logger: Logger;
+  #now: () => number;
+  /** Desired-state changes for many devices, in waves. */
+  readonly rollouts: Rollouts;
+  /** One command for many devices. */
+  readonly jobs: Jobs;
 
   constructor(options: FleetOperationsOptions) {
     this.#store = options.store;
     this.#downlink = options.downlink;
     this.#provisioner = options.provisioner;
     this.#logger = options.logger;
+    this.#now = options.now ?? Date.now;
+    this.rollouts = new Rollouts({
+      store: options.store.rollouts,
+      downlink: options.downlink,
+      logger: options.logger,
+      now: options.now,
+      wake: options.wake,
+      resendAfterMs: options.resendAfterMs,
+    });
+    this.jobs = new Jobs({
+      store: options.store,
+      downlink: options.downlink,
+      logger: options.logger,
+      now: options.now,
+      wake: options.wake,
+    });
   }
 
   /**
@@ -211,16 +240,25 @@ export class FleetOperations {
   /**
    * Replaces a device's desired state (bumping its version) and publishes it retained; if the
    * publish fails it is stored all the same and re-sent when the device next comes online.
+   *
+   * Precedence while rollouts run: the body wins for every key it sets, now and later (those
+   * keys are pinned: a wave that reaches the device afterwards leaves them alone); a running or
+   * paused rollout that already reached the device keeps its value for each key it changed that
+   * the body does not set.
    * @returns the new version, or undefined when the device is not enrolled.
    */
   async setDesired(
     deviceId: string,
     desired: Record<string, unknown>,
   ): Promise<number | undefined> {
-    const version = await this.#store.setDesired(deviceId, desired);
-    if (version === undefined) return undefined;
+    const stored = await this.#store.setDesired(deviceId, desired, {
+      compose: putOverRollouts,
+      now: this.#now(),
+    });
+    if (stored === undefined) return undefined;
+    const { version } = stored;
     try {
-      await this.#downlink.desired(deviceId, { version, desired });
+      await this.#downlink.desired(deviceId, { version, desired: stored.desired });
     } catch (error) {
       this.#logger.warn("cannot publish desired state now", { deviceId, version, error });
     }
@@ -246,6 +284,16 @@ export class FleetOperations {
       delivered,
     });
     return command;
+  }
+
+  /**
+   * Replaces a device's labels (checked by the caller: Kubernetes syntax).
+   * @returns false when the device is not enrolled.
+   */
+  async setLabels(deviceId: string, labels: Record<string, string>): Promise<boolean> {
+    const done = await this.#store.setLabels(deviceId, labels);
+    if (done) this.#logger.info("labels set", { deviceId, labels: Object.keys(labels).length });
+    return done;
   }
 }
 

@@ -23,6 +23,8 @@ import { dataDocs, dataRoutes } from "./data.ts";
 import { devicesDocs, devicesRoutes } from "./devices.ts";
 import { enrollDocs, enrollmentHttpError, enrollRoutes, type PublicBroker } from "./enroll.ts";
 import { identityDocs, identityRoutes, TOKEN_CREATION_PATH } from "./identity.ts";
+import { jobsDocs, jobsRoutes } from "./jobs.ts";
+import { rolloutsDocs, rolloutsRoutes } from "./rollouts.ts";
 
 /** Dependencies of {@link createCloudApp}. */
 export interface CloudAppOptions {
@@ -129,9 +131,16 @@ export function createCloudApp(options: CloudAppOptions): Hono {
         title: "Outpost cloud API",
         version: options.version,
         description:
-          "Enrollment, fleet, ingested data, desired state and commands. Errors use the JSON envelope.",
+          "Enrollment, fleet, ingested data, desired state, commands, labels, rollouts and jobs. Errors use the JSON envelope.",
       },
-      routes: [...enrollDocs, ...identityDocs, ...devicesDocs, ...dataDocs],
+      routes: [
+        ...enrollDocs,
+        ...identityDocs,
+        ...devicesDocs,
+        ...rolloutsDocs,
+        ...jobsDocs,
+        ...dataDocs,
+      ],
     },
     mapError: cloudHttpError,
   });
@@ -156,6 +165,8 @@ export function createCloudApp(options: CloudAppOptions): Hono {
     "/api/v1",
     devicesRoutes({ store: options.store, fleet: options.fleet }),
   );
+  app.route("/api/v1", rolloutsRoutes({ fleet: options.fleet }));
+  app.route("/api/v1", jobsRoutes({ fleet: options.fleet }));
   app.route("/api/v1", dataRoutes({ store: options.store }));
   if (options.ui) app.route("/", options.ui);
   return app;

@@ -1,5 +1,6 @@
 /**
- * `/api/v1/devices`: the fleet, one device, its desired state and its commands.
+ * `/api/v1/devices`: the fleet (paginated, filtered by selector, id prefix and state), one
+ * device, its labels, its desired state and its commands.
  * @module
  */
 import { Hono } from "hono";
@@ -8,7 +9,9 @@ import { readJsonBody, validate } from "@outpost/platform/json_body";
 import type { RouteDoc } from "@outpost/platform/openapi";
 import { isDeviceId } from "@outpost/protocol";
 import { type FleetOperations, MAX_DESIRED_BYTES } from "../fleet/operations.ts";
+import { CursorError } from "../store/device_query.ts";
 import type { CloudStore } from "../store/store.ts";
+import { badCursor } from "./paging.ts";
 import {
   CommandCreated,
   CommandInput,
@@ -20,7 +23,9 @@ import {
   DesiredInput,
   DesiredOutput,
   DeviceDetailOutput,
-  DevicesList,
+  DevicesPageOutput,
+  DevicesQueryParams,
+  LabelsInput,
   ReinstateInput,
   ResetPositionInput,
   ResetPositionOutput,
@@ -30,12 +35,13 @@ import {
 export interface DevicesRoutesOptions {
   store: Pick<
     CloudStore,
-    "deviceExists" | "listDevices" | "getDevice" | "listCommands" | "getCommand"
+    "deviceExists" | "listDevicesPage" | "getDevice" | "listCommands" | "getCommand"
   >;
   fleet: FleetOperations;
 }
 
 const MAX_COMMAND_BYTES = 64 * 1024;
+const MAX_LABELS_BYTES = 64 * 1024;
 const MAX_ACTION_BYTES = 4 * 1024;
 
 /** An optional JSON body: none (or an empty one) is `{}`. */
@@ -59,7 +65,15 @@ export function devicesRoutes(options: DevicesRoutesOptions): Hono {
     if (!isDeviceId(id) || !(await store.deviceExists(id))) throw unknownDevice(id);
   }
 
-  app.get("/devices", async (c) => c.json({ items: await store.listDevices() }));
+  app.get("/devices", async (c) => {
+    const query = validate(DevicesQueryParams, c.req.query(), "query");
+    try {
+      return c.json(await store.listDevicesPage(query));
+    } catch (error) {
+      if (error instanceof CursorError) throw badCursor(query.cursor ?? "");
+      throw error;
+    }
+  });
 
   app.get("/devices/:id", async (c) => {
     const id = c.req.param("id");
@@ -75,6 +89,14 @@ export function devicesRoutes(options: DevicesRoutesOptions): Hono {
     const version = await options.fleet.setDesired(id, desired);
     if (version === undefined) throw unknownDevice(id);
     return c.json({ version });
+  });
+
+  app.put("/devices/:id/labels", async (c) => {
+    const id = c.req.param("id");
+    if (!isDeviceId(id)) throw unknownDevice(id);
+    const { labels } = validate(LabelsInput, await readJsonBody(c.req.raw, MAX_LABELS_BYTES));
+    if (!(await options.fleet.setLabels(id, labels))) throw unknownDevice(id);
+    return c.json({ labels });
   });
 
   app.post("/devices/:id/commands", async (c) => {
@@ -152,10 +174,12 @@ export const devicesDocs: RouteDoc[] = [
   {
     method: "get",
     path: "/api/v1/devices",
-    summary: "The fleet: presence, last seen, sync position and lag of every device",
+    summary:
+      "A page of the fleet by id (keyset cursor), filtered by label selector, id prefix and state, with the counts of every match",
     tags: ["devices"],
+    query: DevicesQueryParams,
     secured: true,
-    responses: { 200: { description: "Devices", schema: DevicesList } },
+    responses: { 200: { description: "A page of devices", schema: DevicesPageOutput } },
   },
   {
     method: "get",
@@ -167,8 +191,19 @@ export const devicesDocs: RouteDoc[] = [
   },
   {
     method: "put",
+    path: "/api/v1/devices/:id/labels",
+    summary:
+      "Replace a device's labels (Kubernetes label syntax; a bad key or value is named in the 422)",
+    tags: ["devices"],
+    body: LabelsInput,
+    secured: true,
+    responses: { 200: { description: "Stored", schema: LabelsInput } },
+  },
+  {
+    method: "put",
     path: "/api/v1/devices/:id/desired",
-    summary: "Replace the desired configuration (bumps its version, published retained)",
+    summary:
+      "Replace the desired configuration (bumps its version, published retained); during a rollout it wins for the keys it sets, and the rollout keeps the others",
     tags: ["devices"],
     body: DesiredInput,
     secured: true,

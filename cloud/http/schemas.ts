@@ -6,10 +6,18 @@
  */
 import { MAX_JSON_DEPTH, nestsAtMost } from "@outpost/platform/json_limits";
 import { z } from "zod";
-import { SEVERITIES, text } from "@outpost/protocol";
+import { DESIRED_OUTCOMES, Labels, SEVERITIES, text } from "@outpost/protocol";
 import { DEVICE_ID_PATTERN } from "@outpost/protocol";
 import { BucketParam } from "@outpost/platform/buckets";
-import { COMMAND_STATUSES, REQUEST_STATUSES } from "../store/schema.ts";
+import { MAX_SELECTOR_LENGTH, parseSelector } from "../fleet/selector.ts";
+import { DEVICE_STATES } from "../store/device_query.ts";
+import {
+  COMMAND_STATUSES,
+  JOB_STATES,
+  REQUEST_STATUSES,
+  ROLLOUT_STATES,
+  WAVE_STATES,
+} from "../store/schema.ts";
 
 export { EnrollPending, EnrollRequest, EnrollResponse } from "@outpost/protocol";
 
@@ -39,8 +47,48 @@ export const DeviceOutput = z.object({
   statusChangedAt: z.string().nullable(),
 });
 
-/** `GET /api/v1/devices` response. */
-export const DevicesList = z.object({ items: z.array(DeviceOutput) });
+/**
+ * A label selector in Kubernetes syntax (`site=berlin,role!=gateway,tier in (a,b),!gpu`),
+ * parsed: a malformed one is a 422 whose detail gives the position of the problem.
+ */
+export const SelectorParam = z.string().max(MAX_SELECTOR_LENGTH).transform((text, ctx) => {
+  const parsed = parseSelector(text);
+  if (parsed.ok) return parsed.selector;
+  ctx.addIssue({ code: "custom", message: parsed.error.message });
+  return z.NEVER;
+}).describe(
+  "Kubernetes label selector, e.g. `site=berlin,role!=gateway,tier in (a,b),!decommissioned`; empty: every device",
+);
+
+/** The cursor of a page, as a previous page handed it out. */
+const CursorParam = z.string().min(1).max(512);
+
+/** `GET /api/v1/devices` query. */
+export const DevicesQueryParams = z.object({
+  limit: z.coerce.number().int().min(1).max(1000).default(100).describe("devices per page"),
+  cursor: CursorParam.optional().describe("`nextCursor` of the previous page"),
+  state: z.enum(DEVICE_STATES).optional().describe(
+    "online, offline, or lagging (1,000 or more records not stored yet)",
+  ),
+  selector: SelectorParam.optional(),
+  q: z.string().max(63).regex(/^[A-Za-z0-9_.-]*$/, "must be the start of a device id")
+    .optional().describe("device id prefix (case-sensitive)"),
+});
+
+/** Device counts of a filtered set, by state. */
+export const DeviceCountsOutput = z.object({
+  total: z.number().int(),
+  online: z.number().int(),
+  offline: z.number().int(),
+  lagging: z.number().int(),
+});
+
+/** `GET /api/v1/devices` response: one page by id, and counts of every match. */
+export const DevicesPageOutput = z.object({
+  items: z.array(DeviceOutput),
+  nextCursor: z.string().nullable().describe("null on the last page"),
+  counts: DeviceCountsOutput.describe("every device the selector and q match (state ignored)"),
+});
 
 /** `GET /api/v1/devices/:id` response. */
 export const DeviceDetailOutput = DeviceOutput.extend({
@@ -54,7 +102,16 @@ export const DeviceDetailOutput = DeviceOutput.extend({
   desiredVersion: z.number().int(),
   appliedVersion: z.number().int(),
   reported: z.record(z.string(), z.unknown()),
+  desiredReports: z.array(z.object({
+    version: z.number().int(),
+    outcome: z.enum(DESIRED_OUTCOMES),
+    reason: z.string().optional(),
+    reportedAt: z.string(),
+  })).describe("the device's newest answers to desired versions, newest first"),
 });
+
+/** `PUT /api/v1/devices/:id/labels` body and response. */
+export const LabelsInput = z.object({ labels: Labels }).strict();
 
 /** `GET /api/v1/readings` query. */
 export const CloudReadingsQueryParams = z.object({
@@ -159,10 +216,8 @@ export const CommandsQueryParams = z.object({
 /** `GET /api/v1/devices/:id/commands` response. */
 export const CommandsList = z.object({ items: z.array(CommandOutput) });
 
-const labels = z.record(
-  z.string().regex(/^[\w./-]{1,64}$/, "must be 1-64 letters, digits or _ . / -"),
-  text({ max: 256 }),
-);
+/** Labels in Kubernetes syntax (the same rules as a device's own, `@outpost/protocol`). */
+const labels = Labels;
 
 /** `POST /api/v1/enrollment-tokens` body. */
 export const EnrollmentTokenInput = z.object({
@@ -260,4 +315,142 @@ export const DeleteDeviceOutput = z.object({
   data: z.enum(["kept", "purged"]),
   readings: z.number().int(),
   events: z.number().int(),
+});
+
+/** A page of rollouts or jobs. */
+export const ListQueryParams = z.object({
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  cursor: CursorParam.optional().describe("`nextCursor` of the previous page"),
+});
+
+/** One wave of a rollout as asked for. */
+export const WaveInput = z.object({
+  percent: z.number().gt(0).max(100).describe("cumulative share of the targets reached"),
+  bakeSeconds: z.number().int().min(0).max(7 * 86_400).default(0)
+    .describe("wait after the wave's online devices answered"),
+}).strict();
+
+/** `POST /api/v1/rollouts` body. */
+export const RolloutInput = z.object({
+  name: z.string().trim().min(1).max(200),
+  selector: SelectorParam,
+  desired: DesiredInput.describe(
+    "JSON merge patch (RFC 7396) applied to each device's desired state",
+  ),
+  waves: z.array(WaveInput).min(1).max(20).default([{ percent: 100, bakeSeconds: 0 }])
+    .superRefine((waves, ctx) => {
+      for (let i = 1; i < waves.length; i++) {
+        if (waves[i].percent <= waves[i - 1].percent) {
+          ctx.addIssue({
+            code: "custom",
+            path: [i, "percent"],
+            message: "wave percents must increase",
+          });
+        }
+      }
+      if (waves[waves.length - 1]?.percent !== 100) {
+        ctx.addIssue({
+          code: "custom",
+          path: [waves.length - 1, "percent"],
+          message: "the last wave must reach 100 percent",
+        });
+      }
+    }),
+  failureThresholdPercent: z.number().min(0).max(100).default(5)
+    .describe("abort when failures exceed this share of the devices that answered"),
+  applyTimeoutSeconds: z.number().int().min(10).max(7 * 86_400).default(900)
+    .describe("an online device that does not answer within this counts as failed"),
+}).strict();
+
+/** Counts of a rollout's targets. */
+export const RolloutCountsOutput = z.object({
+  targeted: z.number().int(),
+  pending: z.number().int().describe("not answered yet, device online"),
+  applied: z.number().int(),
+  failed: z.number().int(),
+  offline: z.number().int().describe("not answered yet, device offline: it gets it on return"),
+  cancelled: z.number().int().describe("withdrawn or never sent: the rollout was aborted"),
+});
+
+/** A rollout. */
+export const RolloutOutput = z.object({
+  id: z.string(),
+  name: z.string(),
+  kind: z.enum(["rollout", "rollback"]),
+  selector: z.string(),
+  desired: z.record(z.string(), z.unknown()),
+  state: z.enum(ROLLOUT_STATES),
+  counts: RolloutCountsOutput,
+  waves: z.array(z.object({
+    percent: z.number(),
+    bakeSeconds: z.number().int(),
+    size: z.number().int(),
+    state: z.enum(WAVE_STATES),
+    startedAt: z.string().nullable(),
+    answeredAt: z.string().nullable(),
+    completedAt: z.string().nullable(),
+    counts: RolloutCountsOutput,
+  })),
+  failureThresholdPercent: z.number(),
+  applyTimeoutSeconds: z.number().int(),
+  rollbackOf: z.string().nullable(),
+  rolledBackBy: z.string().nullable(),
+  reason: z.string().nullable().describe("why it was aborted"),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  finishedAt: z.string().nullable(),
+});
+
+/** `GET /api/v1/rollouts` response. */
+export const RolloutsList = z.object({
+  items: z.array(RolloutOutput),
+  nextCursor: z.string().nullable(),
+});
+
+/** `POST /api/v1/rollouts` (and `…/rollback`) response. */
+export const FleetCreated = z.object({
+  id: z.string(),
+  targeted: z.number().int().describe("devices fixed as targets now"),
+});
+
+/** `POST /api/v1/jobs` body. */
+export const JobInput = z.object({
+  name: z.string().trim().min(1).max(200).optional(),
+  selector: SelectorParam,
+  command: CommandInput,
+  ratePerMinute: z.number().int().min(1).max(1_000_000).optional()
+    .describe("commands released per minute; all at once when absent"),
+}).strict();
+
+/** Counts of a job's commands. */
+export const JobCountsOutput = z.object({
+  targeted: z.number().int(),
+  queued: z.number().int().describe("not delivered yet (scheduled or waiting for the device)"),
+  scheduled: z.number().int().describe("of queued: not released by the rate yet"),
+  delivered: z.number().int(),
+  succeeded: z.number().int(),
+  failed: z.number().int(),
+  cancelled: z.number().int(),
+});
+
+/** A job. */
+export const JobOutput = z.object({
+  id: z.string(),
+  name: z.string(),
+  selector: z.string(),
+  command: z.object({ name: z.string(), args: z.record(z.string(), z.unknown()).optional() }),
+  ratePerMinute: z.number().int().nullable(),
+  state: z.enum(JOB_STATES),
+  counts: JobCountsOutput,
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  finishedAt: z.string().nullable(),
+});
+
+/** `GET /api/v1/jobs` response. */
+export const JobsList = z.object({ items: z.array(JobOutput), nextCursor: z.string().nullable() });
+
+/** `POST /api/v1/jobs/:id/cancel` response. */
+export const JobCancelled = z.object({
+  cancelled: z.number().int().describe("commands cancelled (not delivered yet)"),
 });

@@ -183,9 +183,22 @@ async function commitOnce(
       reportedSeq: Number(device.reported_seq),
       appliedVersion: device.applied_version,
     });
+    await recordOutcomes(tx, deviceId, reported, now);
     const unknownCommands = await applyCommandResults(tx, deviceId, results, now);
     await tx.updateTable("devices")
-      .set({ acked_seq: ackedSeq, last_seq: lastSeq, last_seen: now })
+      .set({
+        acked_seq: ackedSeq,
+        last_seq: lastSeq,
+        last_seen: now,
+        // The per-device row counters, in the transaction that inserted the rows: a resend
+        // inserts nothing (ON CONFLICT) and adds nothing.
+        ...(inserted.readings
+          ? { readings_count: sql<number>`readings_count + ${inserted.readings}` }
+          : {}),
+        ...(inserted.events
+          ? { events_count: sql<number>`events_count + ${inserted.events}` }
+          : {}),
+      })
       .where("id", "=", deviceId)
       .execute();
     return { known: true, ackedSeq, lastSeq, duplicate: false, inserted, unknownCommands };
@@ -353,6 +366,38 @@ async function applyReported(
 }
 
 /**
+ * Records what the device answered to each desired version (`desired_reports`, the first
+ * answer per version wins, so a resend changes nothing) and settles the rollout targets waiting
+ * for it: a target is settled by the answer to its version or a later one (a later version
+ * keeps the rollout's keys: rollouts merge, and a per-device PUT keeps them, see
+ * `fleet/desired_patch.ts`). An agent from before outcomes existed reports only
+ * `appliedVersion`: that version was applied.
+ */
+async function recordOutcomes(
+  tx: Tx,
+  deviceId: string,
+  reported: Seq<ReportedRecord>[],
+  now: number,
+): Promise<void> {
+  for (const record of [...reported].sort((a, b) => a.seq - b.seq)) {
+    const version = record.version ?? record.appliedVersion;
+    if (version < 1) continue;
+    const outcome = record.outcome ?? "applied";
+    const reason = outcome === "failed" ? record.reason ?? "failed without a reason" : null;
+    await tx.insertInto("desired_reports")
+      .values({ device_id: deviceId, version, outcome, reason, reported_at: now })
+      .onConflict((oc) => oc.columns(["device_id", "version"]).doNothing())
+      .execute();
+    await tx.updateTable("rollout_targets")
+      .set({ state: outcome, reason, updated_at: now })
+      .where("device_id", "=", deviceId)
+      .where("state", "=", "pending")
+      .where("version", "<=", version)
+      .execute();
+  }
+}
+
+/**
  * Marks commands succeeded/failed. A command already answered keeps its first answer, so a
  * resent batch changes nothing. Returns the ids this device has no command for.
  */
@@ -378,7 +423,9 @@ async function applyCommandResults(
     })
       .where("id", "=", result.commandId)
       .where("device_id", "=", deviceId)
-      .where("status", "in", ["queued", "delivered"])
+      // A cancelled command that answers was delivered after all (cancelling raced the
+      // publish): the answer is the truth.
+      .where("status", "in", ["queued", "delivered", "cancelled"])
       .execute();
   }
   return ids.filter((id) => !known.has(id));

@@ -8,6 +8,7 @@
  */
 import { type Kysely, type Selectable, sql } from "kysely";
 import { selectDeviceForUpdate, type StoreDialect, writeTransaction } from "./dialect.ts";
+import { writeLabelRows } from "./labels.ts";
 import type {
   CloudDatabase,
   DeviceStatus,
@@ -99,6 +100,7 @@ export async function enrollIdentity(
       }).onConflict((oc) => oc.column("id").doNothing()).executeTakeFirst();
       if (Number(insert.numInsertedOrUpdatedRows ?? 0) === 1) {
         if (!(await consumeToken())) throw new TokenUnusable();
+        await writeLabelRows(tx, enrollment.id, enrollment.labels ?? {});
         return { ok: true, created: true, ackedSeq: deviceAcked };
       }
     }
@@ -118,6 +120,7 @@ export async function enrollIdentity(
         acked_seq: ackedSeq,
         last_seq: Math.max(Number(existing.last_seq), ackedSeq),
       }).where("id", "=", enrollment.id).execute();
+      await writeLabelRows(tx, enrollment.id, enrollment.labels ?? {});
       return { ok: true, created: true, ackedSeq };
     }
     if (mode === "create") return { ok: false, reason: "exists" };
@@ -138,6 +141,7 @@ export async function enrollIdentity(
       ...(enrollment.arch !== undefined ? { arch: enrollment.arch } : {}),
       ...(enrollment.version !== undefined ? { version: enrollment.version } : {}),
     }).where("id", "=", enrollment.id).execute();
+    if (enrollment.labels) await writeLabelRows(tx, enrollment.id, enrollment.labels);
     return { ok: true, created: false, ackedSeq };
   }).catch((error): EnrollOutcome => {
     if (error instanceof TokenUnusable) return { ok: false, reason: "token_unusable" };
@@ -525,7 +529,17 @@ export async function deleteDevice(
     const counts = { readings: Number(readings.n), events: Number(events.n) };
     if (options.purge) {
       // Children first: SQLite enforces the cascade only with foreign keys switched on.
-      for (const table of ["readings", "events", "commands", "received_ranges"] as const) {
+      for (
+        const table of [
+          "readings",
+          "events",
+          "commands",
+          "received_ranges",
+          "device_labels",
+          "desired_reports",
+          "rollout_targets",
+        ] as const
+      ) {
         await tx.deleteFrom(table).where("device_id", "=", deviceId).execute();
       }
       await tx.deleteFrom("enrollment_requests").where("device_id", "=", deviceId).execute();
@@ -538,6 +552,8 @@ export async function deleteDevice(
     const position = Math.max(Number(row.acked_seq), Number(top?.top ?? 0));
     await tx.deleteFrom("received_ranges").where("device_id", "=", deviceId).execute();
     await tx.deleteFrom("enrollment_requests").where("device_id", "=", deviceId).execute();
+    // A deleted device matches no selector (and gets the labels of whoever enrolls next).
+    await tx.deleteFrom("device_labels").where("device_id", "=", deviceId).execute();
     await tx.updateTable("devices").set({
       status: "deleted",
       status_changed_at: options.now,
@@ -594,16 +610,22 @@ export async function resetPosition(
     const events = await tx.deleteFrom("events").where("device_id", "=", deviceId)
       .where("seq", ">", position).executeTakeFirst();
     await tx.deleteFrom("received_ranges").where("device_id", "=", deviceId).execute();
-    await tx.updateTable("devices").set({ acked_seq: position, last_seq: position })
-      .where("id", "=", deviceId).execute();
+    const dropped = {
+      readings: Number(readings.numDeletedRows),
+      events: Number(events.numDeletedRows),
+    };
+    await tx.updateTable("devices").set({
+      acked_seq: position,
+      last_seq: position,
+      // The row counters follow what was dropped, in the same transaction.
+      readings_count: sql<number>`readings_count - ${dropped.readings}`,
+      events_count: sql<number>`events_count - ${dropped.events}`,
+    }).where("id", "=", deviceId).execute();
     return {
       ok: true,
       ackedSeq: position,
       lastSeq: position,
-      discarded: {
-        readings: Number(readings.numDeletedRows),
-        events: Number(events.numDeletedRows),
-      },
+      discarded: dropped,
     };
   });
 }

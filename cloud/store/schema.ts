@@ -42,6 +42,14 @@ export interface DevicesTable {
   secret_hash: string | null;
   /** The enrollment token that created the device; null for the bootstrap token. */
   token_id: string | null;
+  /** Readings stored for the device, kept by the ingest in each batch's transaction. */
+  readings_count: Generated<BigIntColumn>;
+  /** Events stored for the device, as `readings_count`. */
+  events_count: Generated<BigIntColumn>;
+  /** When the device came online (null while offline or never seen). */
+  online_since: BigIntColumn | null;
+  /** JSON `{key: ms}`: when a per-device desired PUT last set each key. */
+  desired_pins: Generated<string>;
 }
 
 /**
@@ -108,6 +116,22 @@ export interface IdempotencyKeysTable {
   created_at: BigIntColumn;
 }
 
+/** `device_labels`: one row per label of a device (`devices.labels` holds the same as JSON). */
+export interface DeviceLabelsTable {
+  device_id: string;
+  key: string;
+  value: string;
+}
+
+/** `desired_reports`: what a device answered to one desired version. */
+export interface DesiredReportsTable {
+  device_id: string;
+  version: number;
+  outcome: "applied" | "failed";
+  reason: string | null;
+  reported_at: BigIntColumn;
+}
+
 /** `readings`; `device_ts` is device time. */
 export interface ReadingsTable {
   device_id: string;
@@ -132,8 +156,19 @@ export interface EventsTable {
   received_at: BigIntColumn;
 }
 
-/** Command states: queued until published to an online device, then answered. */
-export const COMMAND_STATUSES = ["queued", "delivered", "succeeded", "failed"] as const;
+/**
+ * Command states: queued until published to an online device, then answered. A job's command
+ * is `scheduled` until the job's rate releases it, and `cancelled` when the job is cancelled
+ * before it was delivered.
+ */
+export const COMMAND_STATUSES = [
+  "scheduled",
+  "queued",
+  "delivered",
+  "succeeded",
+  "failed",
+  "cancelled",
+] as const;
 /** One of {@link COMMAND_STATUSES}. */
 export type CommandStatus = typeof COMMAND_STATUSES[number];
 
@@ -148,6 +183,101 @@ export interface CommandsTable {
   error: string | null;
   created_at: BigIntColumn;
   updated_at: BigIntColumn;
+  /** The job that created the command, or null for a single command. */
+  job_id: string | null;
+}
+
+/** Rollout states. */
+export const ROLLOUT_STATES = ["running", "paused", "succeeded", "aborted"] as const;
+/** One of {@link ROLLOUT_STATES}. */
+export type RolloutState = typeof ROLLOUT_STATES[number];
+
+/** `rollouts`: desired-state changes for many devices, in waves. */
+export interface RolloutsTable {
+  id: string;
+  name: string;
+  /** `rollout`, or `rollback` (restores what the rollout `rollback_of` changed). */
+  kind: "rollout" | "rollback";
+  selector: string;
+  /** JSON merge patch (RFC 7396) applied to each target's desired state. */
+  patch: string;
+  state: RolloutState;
+  failure_threshold_percent: number;
+  apply_timeout_seconds: number;
+  targeted: number;
+  rollback_of: string | null;
+  rolled_back_by: string | null;
+  /** Why it was aborted. */
+  reason: string | null;
+  created_at: BigIntColumn;
+  updated_at: BigIntColumn;
+  finished_at: BigIntColumn | null;
+}
+
+/** Wave states: waiting → running (sent) → baking (online targets answered) → completed. */
+export const WAVE_STATES = ["waiting", "running", "baking", "completed", "skipped"] as const;
+/** One of {@link WAVE_STATES}. */
+export type WaveState = typeof WAVE_STATES[number];
+
+/** `rollout_waves`. */
+export interface RolloutWavesTable {
+  rollout_id: string;
+  wave: number;
+  /** Cumulative share of the targets reached when this wave has started. */
+  percent: number;
+  bake_seconds: number;
+  /** Targets in this wave. */
+  size: number;
+  state: WaveState;
+  started_at: BigIntColumn | null;
+  answered_at: BigIntColumn | null;
+  completed_at: BigIntColumn | null;
+}
+
+/**
+ * Target states: `waiting` for its wave, `pending` (sent, no answer yet), `applied`, `failed`,
+ * or `cancelled` (the rollout was aborted before the device applied it).
+ */
+export const TARGET_STATES = ["waiting", "pending", "applied", "failed", "cancelled"] as const;
+/** One of {@link TARGET_STATES}. */
+export type TargetState = typeof TARGET_STATES[number];
+
+/** `rollout_targets`: one device of a rollout, fixed when the rollout is created. */
+export interface RolloutTargetsTable {
+  rollout_id: string;
+  device_id: string;
+  wave: number;
+  state: TargetState;
+  /** The desired version that carries the change (and any later one that keeps it). */
+  version: number | null;
+  /** JSON `[{key, before?, after?}]`: the top-level keys changed (absent side omitted). */
+  changes: string | null;
+  /** Rollback targets: JSON changes of the original target, to undo. */
+  restore: string | null;
+  reason: string | null;
+  sent_at: BigIntColumn | null;
+  nudged_at: BigIntColumn | null;
+  updated_at: BigIntColumn;
+}
+
+/** Job states. */
+export const JOB_STATES = ["running", "succeeded", "failed", "cancelled"] as const;
+/** One of {@link JOB_STATES}. */
+export type JobState = typeof JOB_STATES[number];
+
+/** `jobs`: one command for many devices; each device's command row carries `job_id`. */
+export interface JobsTable {
+  id: string;
+  name: string;
+  selector: string;
+  command_name: string;
+  args: string | null;
+  rate_per_minute: number | null;
+  state: JobState;
+  targeted: number;
+  created_at: BigIntColumn;
+  updated_at: BigIntColumn;
+  finished_at: BigIntColumn | null;
 }
 
 /**
@@ -170,4 +300,10 @@ export interface CloudDatabase {
   enrollment_tokens: EnrollmentTokensTable;
   enrollment_requests: EnrollmentRequestsTable;
   idempotency_keys: IdempotencyKeysTable;
+  device_labels: DeviceLabelsTable;
+  desired_reports: DesiredReportsTable;
+  rollouts: RolloutsTable;
+  rollout_waves: RolloutWavesTable;
+  rollout_targets: RolloutTargetsTable;
+  jobs: JobsTable;
 }

@@ -4,9 +4,19 @@
  * PostgreSQL share it; what differs (row locks) lives in `dialect.ts`.
  * @module
  */
-import { type Kysely, type Selectable, sql } from "kysely";
+import { type Kysely, type Selectable, sql, type Transaction } from "kysely";
 import type { Batch, Status } from "@outpost/protocol";
+import type { DesiredChange, DesiredState } from "../fleet/desired_patch.ts";
 import { type BatchOutcome, commitBatch } from "./batch.ts";
+import {
+  countSelection,
+  decodeCursor,
+  type DeviceCounts,
+  type DeviceFilter,
+  deviceFilterExpression,
+  encodeCursor,
+  toCounts,
+} from "./device_query.ts";
 import { selectDeviceForUpdate, type StoreDialect, writeTransaction } from "./dialect.ts";
 import * as identity from "./identity.ts";
 import type {
@@ -33,6 +43,12 @@ export type {
   PositionReset,
   PositionResetOutcome,
 } from "./identity.ts";
+import { JobStore } from "./jobs.ts";
+import { writeLabelRows } from "./labels.ts";
+import { RolloutStore } from "./rollouts.ts";
+import { type CommandView, iso, toCommand } from "./rows.ts";
+
+export type { CommandView } from "./rows.ts";
 
 /** When a message was received; defaults to now. */
 export interface ReceivedOptions {
@@ -84,6 +100,14 @@ export interface FleetStats {
   offlineLongerThan: { ms: number; devices: number }[];
 }
 
+/** What a device answered to one desired version. */
+export interface DesiredReport {
+  version: number;
+  outcome: "applied" | "failed";
+  reason?: string;
+  reportedAt: string;
+}
+
 /** One device with its configuration and row counts. */
 export interface DeviceDetail extends DeviceSummary {
   enrolledAt: string;
@@ -91,11 +115,40 @@ export interface DeviceDetail extends DeviceSummary {
   enrolledWith: string | null;
   /** Enrollment requests under this id waiting for an operator. */
   pendingRequests: number;
+  /** Rows stored, from counters the ingest keeps in each batch's transaction. */
   stats: { readings: number; events: number };
   desired: Record<string, unknown>;
   desiredVersion: number;
   appliedVersion: number;
   reported: Record<string, unknown>;
+  /** The device's newest answers to desired versions, newest first. */
+  desiredReports: DesiredReport[];
+}
+
+/** A page of the device list. */
+export interface DevicePageQuery extends DeviceFilter {
+  /** Devices per page. */
+  limit: number;
+  /** From a previous page's `nextCursor`. */
+  cursor?: string;
+}
+
+/** One page of devices by id, the cursor of the next, and the counts of the filtered set. */
+export interface DevicePage {
+  items: DeviceSummary[];
+  nextCursor: string | null;
+  /** Counts of every device the selector and `q` match, whatever `state` and the page. */
+  counts: DeviceCounts;
+}
+
+/** Options of {@link CloudStore.setDesired}. */
+export interface SetDesiredOptions {
+  now?: number;
+  /**
+   * A per-device PUT: its keys are pinned (rollouts created before leave them alone), and the
+   * stored state is `compose(body, changes of the running rollouts that reached the device)`.
+   */
+  compose?: (body: DesiredState, active: DesiredChange[][]) => DesiredState;
 }
 
 /** What a device needs re-sent when it comes online. */
@@ -157,23 +210,6 @@ export interface CloudEvent {
   receivedAt: string;
 }
 
-/** A command as the API returns it. */
-export interface CommandView {
-  id: string;
-  deviceId: string;
-  name: string;
-  args?: Record<string, unknown>;
-  status: CommandStatus;
-  result?: unknown;
-  error?: string;
-  createdAt: string;
-  updatedAt: string;
-}
-
-function iso(ms: number | string): string {
-  return new Date(Number(ms)).toISOString();
-}
-
 function toSummary(row: Selectable<DevicesTable>): DeviceSummary {
   const ackedSeq = Number(row.acked_seq);
   const lastSeq = Number(row.last_seq);
@@ -193,20 +229,6 @@ function toSummary(row: Selectable<DevicesTable>): DeviceSummary {
   };
 }
 
-function toCommand(row: CommandsTable): CommandView {
-  return {
-    id: row.id,
-    deviceId: row.device_id,
-    name: row.name,
-    ...(row.args === null ? {} : { args: JSON.parse(row.args) }),
-    status: row.status,
-    ...(row.result === null ? {} : { result: JSON.parse(row.result) }),
-    ...(row.error === null ? {} : { error: row.error }),
-    createdAt: iso(row.created_at),
-    updatedAt: iso(row.updated_at),
-  };
-}
-
 /** Options of {@link CloudStore}. */
 export interface CloudStoreOptions {
   /** The database's dialect (default `sqlite`). */
@@ -221,10 +243,16 @@ export interface CloudStoreOptions {
 export class CloudStore {
   readonly db: Kysely<CloudDatabase>;
   readonly dialect: StoreDialect;
+  /** Rollouts: waves and targets. */
+  readonly rollouts: RolloutStore;
+  /** Jobs: one command for many devices. */
+  readonly jobs: JobStore;
 
   constructor(db: Kysely<CloudDatabase>, options: CloudStoreOptions = {}) {
     this.db = db;
     this.dialect = options.dialect ?? "sqlite";
+    this.rollouts = new RolloutStore(db, this.dialect);
+    this.jobs = new JobStore(db, this.dialect);
   }
 
   /** True when the database answers a query. */
@@ -376,37 +404,77 @@ export class CloudStore {
     return (await this.passwordHash(deviceId)) !== undefined;
   }
 
-  /** Every device but deleted ones, sorted by id. */
-  async listDevices(): Promise<DeviceSummary[]> {
-    const rows = await this.db.selectFrom("devices").selectAll()
-      .where("status", "!=", "deleted").orderBy("id").execute();
-    return rows.map(toSummary);
+  /**
+   * One page of devices sorted by id (keyset: a device enrolled meanwhile neither shifts nor
+   * repeats a later page), the cursor of the next page, and the counts of the filtered set.
+   * @throws CursorError for a cursor this store did not hand out.
+   */
+  async listDevicesPage(query: DevicePageQuery): Promise<DevicePage> {
+    const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
+    let select = this.db.selectFrom("devices").selectAll()
+      .where((eb) => deviceFilterExpression(eb, query, this.dialect));
+    if (after !== undefined) select = select.where("id", ">", after);
+    const [rows, counts] = await Promise.all([
+      select.orderBy("id").limit(query.limit + 1).execute(),
+      this.countDevices({ selector: query.selector, q: query.q }),
+    ]);
+    const items = rows.slice(0, query.limit).map(toSummary);
+    const more = rows.length > query.limit;
+    return { items, nextCursor: more ? encodeCursor(items[items.length - 1].id) : null, counts };
   }
 
-  /** One device with configuration and row counts; undefined when unknown or deleted. */
+  /** How many devices `filter` matches, by state (one pass, in SQL). */
+  async countDevices(filter: DeviceFilter): Promise<DeviceCounts> {
+    const row = await this.db.selectFrom("devices").select(countSelection())
+      .where((eb) => deviceFilterExpression(eb, filter, this.dialect))
+      .executeTakeFirstOrThrow();
+    return toCounts(row);
+  }
+
+  /**
+   * Replaces a device's labels (the JSON shown and the rows selectors read, in one transaction).
+   * @returns false when the device is not enrolled.
+   */
+  async setLabels(deviceId: string, labels: Record<string, string>): Promise<boolean> {
+    return await writeTransaction(this.db, this.dialect, async (tx) => {
+      const row = await selectDeviceForUpdate(tx, this.dialect, deviceId).select("id")
+        .executeTakeFirst();
+      if (!row) return false;
+      await tx.updateTable("devices").set({ labels: JSON.stringify(labels) })
+        .where("id", "=", deviceId).execute();
+      await writeLabelRows(tx, deviceId, labels);
+      return true;
+    });
+  }
+
+  /** One device with configuration, row counts and its newest desired-state answers. */
   async getDevice(deviceId: string): Promise<DeviceDetail | undefined> {
-    const row = await this.db.selectFrom("devices").selectAll().where("id", "=", deviceId)
-      .where("status", "!=", "deleted").executeTakeFirst();
-    if (!row) return undefined;
-    const [readings, events, pending] = await Promise.all([
-      this.db.selectFrom("readings").select((eb) => eb.fn.countAll().as("n"))
-        .where("device_id", "=", deviceId).executeTakeFirstOrThrow(),
-      this.db.selectFrom("events").select((eb) => eb.fn.countAll().as("n"))
-        .where("device_id", "=", deviceId).executeTakeFirstOrThrow(),
+    const [row, reports, pending] = await Promise.all([
+      this.db.selectFrom("devices").selectAll().where("id", "=", deviceId)
+        .where("status", "!=", "deleted").executeTakeFirst(),
+      this.db.selectFrom("desired_reports").selectAll().where("device_id", "=", deviceId)
+        .orderBy("version", "desc").limit(5).execute(),
       this.db.selectFrom("enrollment_requests").select((eb) => eb.fn.countAll().as("n"))
         .where("device_id", "=", deviceId).where("status", "=", "pending")
         .executeTakeFirstOrThrow(),
     ]);
+    if (!row) return undefined;
     return {
       ...toSummary(row),
       enrolledAt: iso(row.enrolled_at),
       enrolledWith: row.token_id,
       pendingRequests: Number(pending.n),
-      stats: { readings: Number(readings.n), events: Number(events.n) },
+      stats: { readings: Number(row.readings_count), events: Number(row.events_count) },
       desired: JSON.parse(row.desired),
       desiredVersion: row.desired_version,
       appliedVersion: row.applied_version,
       reported: JSON.parse(row.reported),
+      desiredReports: reports.map((report) => ({
+        version: report.version,
+        outcome: report.outcome,
+        ...(report.reason === null ? {} : { reason: report.reason }),
+        reportedAt: iso(report.reported_at),
+      })),
     };
   }
 
@@ -449,6 +517,8 @@ export class CloudStore {
       const believed = Math.min(claimed, ackedSeq + maxSeqGap);
       await tx.updateTable("devices").set({
         online: status.online ? 1 : 0,
+        // Since when it is online: kept while it stays online, cleared when it goes offline.
+        online_since: status.online ? sql<number>`COALESCE(online_since, ${now})` : null,
         last_seen: now,
         ...(status.version !== undefined ? { version: status.version } : {}),
         ...(status.arch !== undefined ? { arch: status.arch } : {}),
@@ -460,13 +530,14 @@ export class CloudStore {
 
   /** Marks one device offline (its broker connection ended). */
   async markOffline(deviceId: string): Promise<void> {
-    await this.db.updateTable("devices").set({ online: 0 }).where("id", "=", deviceId)
-      .execute();
+    await this.db.updateTable("devices").set({ online: 0, online_since: null })
+      .where("id", "=", deviceId).execute();
   }
 
   /** Marks every device offline: with an embedded broker nobody is connected at start. */
   async markAllOffline(): Promise<void> {
-    await this.db.updateTable("devices").set({ online: 0 }).where("online", "=", 1).execute();
+    await this.db.updateTable("devices").set({ online: 0, online_since: null })
+      .where("online", "=", 1).execute();
   }
 
   /**
@@ -536,22 +607,34 @@ export class CloudStore {
   }
 
   /**
-   * Replaces the desired state and bumps its version.
-   * @returns the new version, or undefined when the device is not enrolled.
+   * Replaces the desired state and bumps its version. With `compose` (a per-device PUT) the
+   * body's keys are pinned against rollouts and running rollouts keep the keys it does not set.
+   * @returns the new version and the state stored, or undefined when the device is not enrolled.
    */
   async setDesired(
     deviceId: string,
     desired: Record<string, unknown>,
-  ): Promise<number | undefined> {
+    options: SetDesiredOptions = {},
+  ): Promise<{ version: number; desired: DesiredState } | undefined> {
+    const now = options.now ?? Date.now();
     return await writeTransaction(this.db, this.dialect, async (tx) => {
       const row = await selectDeviceForUpdate(tx, this.dialect, deviceId)
-        .select("desired_version").executeTakeFirst();
+        .select(["desired_version", "desired_pins"]).executeTakeFirst();
       if (!row) return undefined;
       const version = row.desired_version + 1;
+      let stored = desired;
+      let pins = row.desired_pins;
+      if (options.compose) {
+        const active = await this.rollouts.activeChanges(tx, deviceId);
+        stored = options.compose(desired, active);
+        const pinned = JSON.parse(row.desired_pins) as Record<string, number>;
+        for (const key of Object.keys(desired)) pinned[key] = now;
+        pins = JSON.stringify(pinned);
+      }
       await tx.updateTable("devices")
-        .set({ desired: JSON.stringify(desired), desired_version: version })
+        .set({ desired: JSON.stringify(stored), desired_version: version, desired_pins: pins })
         .where("id", "=", deviceId).execute();
-      return version;
+      return { version, desired: stored };
     });
   }
 
@@ -570,6 +653,7 @@ export class CloudStore {
       error: null,
       created_at: now,
       updated_at: now,
+      job_id: null,
     };
     await this.db.insertInto("commands").values(row).execute();
     return toCommand(row);

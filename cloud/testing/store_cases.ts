@@ -7,26 +7,19 @@
  */
 import assert from "node:assert/strict";
 import type { BatchRecord } from "@outpost/protocol";
-import type { DatabaseLocation } from "../config.ts";
 import { enrollForTest, reading, readingBatch } from "./fixtures.ts";
 import { cloudMigrations } from "../store/migrations/mod.ts";
 import { openCloudDatabase, openCloudStore } from "../store/open.ts";
 import type { CloudStore } from "../store/store.ts";
 import { idempotencyRecords } from "../store/idempotency.ts";
 import { runMigrations } from "@outpost/platform/sqlite";
+import type { Kysely } from "kysely";
+import type { MigrationCase, StoreCase } from "./cases.ts";
+import { deviceCases } from "./device_cases.ts";
+import { fleetCases } from "./fleet_cases.ts";
+import { parsed } from "./selectors.ts";
 
-/** One behaviour of the store, run on a freshly migrated, empty store. */
-export interface StoreCase {
-  /** Reads as a sentence; becomes the test name. */
-  name: string;
-  run(store: CloudStore): Promise<void>;
-}
-
-/** One behaviour of the migrations, run on an empty database at `location`. */
-export interface MigrationCase {
-  name: string;
-  run(location: DatabaseLocation): Promise<void>;
-}
+export type { MigrationCase, StoreCase } from "./cases.ts";
 
 const ALL_MIGRATIONS = Object.keys(cloudMigrations).sort();
 
@@ -64,29 +57,27 @@ export const migrationCases: MigrationCase[] = [
           await runMigrations(old.handle.db, { [oldest]: cloudMigrations[oldest] }),
           [oldest],
         );
-        // What that release stored, written with its columns only (today's store code
-        // writes columns it did not have).
-        const db = old.handle.db;
-        await db.insertInto("devices").values({
-          id: "pi-1",
-          password_hash: "h",
-          enrolled_at: Date.now(),
-          acked_seq: 20,
-          last_seq: 40,
-        } as never).execute();
-        const rows = [...readingBatch(1, 20).records, ...readingBatch(31, 40).records];
-        await db.insertInto("readings").values(rows.map((record) => {
-          const r = record as BatchRecord & { type: "reading" };
-          return {
-            device_id: "pi-1",
-            seq: r.seq,
-            sensor: r.sensor,
-            value: r.value,
-            unit: r.unit,
-            device_ts: Date.parse(r.ts),
-            received_at: Date.now(),
-          };
-        })).execute();
+        // Rows as that release wrote them (today's store writes tables it did not have):
+        // seqs 1..20 and 31..40 stored, the ack at 20, a range above the gap.
+        // deno-lint-ignore no-explicit-any
+        const db = old.handle.db as unknown as Kysely<any>;
+        await db.insertInto("devices").values([
+          { id: "pi-1", labels: '{"site":"berlin","role":"gw"}', enrolled_at: 1, acked_seq: 20 },
+          { id: "pi-2", labels: "{}", enrolled_at: 1, acked_seq: 0 },
+        ]).execute();
+        const rows = [...readingBatch(1, 20).records, ...readingBatch(31, 40).records]
+          .map((r) =>
+            r.type === "reading" && ({
+              device_id: "pi-1",
+              seq: r.seq,
+              sensor: r.sensor,
+              value: r.value,
+              unit: r.unit,
+              device_ts: Date.parse(r.ts),
+              received_at: 1,
+            })
+          );
+        await db.insertInto("readings").values(rows).execute();
         await db.insertInto("received_ranges").values({
           device_id: "pi-1",
           from_seq: 31,
@@ -99,13 +90,21 @@ export const migrationCases: MigrationCase[] = [
       try {
         assert.deepEqual(await current.migrate(), newer);
         const device = await current.store.getDevice("pi-1");
+        // The row counters are filled from what is stored, and the labels become rows.
         assert.equal(device?.stats.readings, 30);
         assert.equal(device?.ackedSeq, 20);
         // Devices from before 0003 are active, without a device secret.
         assert.equal(device?.status, "active");
         assert.equal((await current.store.deviceIdentity("pi-1"))?.secretHash, null);
+        assert.deepEqual(device?.labels, { site: "berlin", role: "gw" });
+        const berlin = await current.store.listDevicesPage({
+          limit: 10,
+          selector: parsed("site=berlin"),
+        });
+        assert.deepEqual(berlin.items.map((d) => d.id), ["pi-1"]);
         assert.equal((await current.store.commitBatch("pi-1", readingBatch(21, 30))).ackedSeq, 40);
         assert.equal((await current.store.queryReadings({ limit: 1000 })).length, 40);
+        assert.equal((await current.store.getDevice("pi-1"))?.stats.readings, 40);
       } finally {
         await current.handle.close();
       }
@@ -431,8 +430,8 @@ export const storeCases: StoreCase[] = [
     name: "desired versions go up by one per change and unknown devices get none",
     async run(store) {
       await enrollForTest(store, "pi-1");
-      assert.equal(await store.setDesired("pi-1", { interval: 5 }), 1);
-      assert.equal(await store.setDesired("pi-1", { interval: 10 }), 2);
+      assert.equal((await store.setDesired("pi-1", { interval: 5 }))?.version, 1);
+      assert.equal((await store.setDesired("pi-1", { interval: 10 }))?.version, 2);
       assert.equal(await store.setDesired("ghost", {}), undefined);
       const state = await store.downlinkState("pi-1");
       assert.deepEqual(state, {
@@ -530,7 +529,7 @@ export const storeCases: StoreCase[] = [
         Array.from({ length: 20 }, (_, i) => store.setDesired("pi-1", { step: i })),
       );
       assert.deepEqual(
-        [...versions].sort((a, b) => a! - b!),
+        versions.map((v) => v!.version).sort((a, b) => a - b),
         Array.from({ length: 20 }, (_, i) => i + 1),
       );
       assert.equal((await store.downlinkState("pi-1"))?.desiredVersion, 20);
@@ -633,7 +632,7 @@ export const storeCases: StoreCase[] = [
         events: 0,
       });
       assert.equal(await store.getDevice("pi-1"), undefined);
-      assert.deepEqual(await store.listDevices(), []);
+      assert.deepEqual((await store.listDevicesPage({ limit: 10 })).items, []);
       assert.equal((await store.queryReadings({ device: "pi-1", limit: 100 })).length, 9);
       assert.equal(await store.deleteDevice("pi-1", { purge: false }), undefined);
       const revived = await store.enrollIdentity({ id: "pi-1", passwordHash: "p" }, "create");
@@ -700,6 +699,8 @@ export const storeCases: StoreCase[] = [
       assert.deepEqual(await records.claimIdempotencyKey(request, now), { state: "new" });
     },
   },
+  ...deviceCases,
+  ...fleetCases,
 ];
 
 /**

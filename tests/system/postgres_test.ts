@@ -77,7 +77,11 @@ Deno.test("PostgreSQL gets the same schema and indexes, and bigint columns come 
       assert.deepEqual(rows.map((r) => r.indexname), [
         "commands_device_created",
         "commands_device_status",
+        "commands_job_status",
         "commands_pkey",
+        "desired_reports_pk",
+        "device_labels_key_value",
+        "device_labels_pk",
         "devices_pkey",
         "enrollment_requests_device_secret",
         "enrollment_requests_pkey",
@@ -89,6 +93,9 @@ Deno.test("PostgreSQL gets the same schema and indexes, and bigint columns come 
         "events_ts",
         "idempotency_keys_created",
         "idempotency_keys_pk",
+        "jobs_created",
+        "jobs_pkey",
+        "jobs_state",
         "kysely_migration_lock_pkey",
         "kysely_migration_pkey",
         "readings_device_sensor_ts",
@@ -96,6 +103,13 @@ Deno.test("PostgreSQL gets the same schema and indexes, and bigint columns come 
         "readings_pk",
         "readings_ts",
         "received_ranges_pk",
+        "rollout_targets_device_state",
+        "rollout_targets_pk",
+        "rollout_targets_wave_state",
+        "rollout_waves_pk",
+        "rollouts_created",
+        "rollouts_pkey",
+        "rollouts_state",
       ]);
     });
   });
@@ -201,7 +215,7 @@ Deno.test("300,000 readings go through commitBatch in batches of 1,000 (rate pri
           "fleet: 1-minute buckets",
           () => store.aggregateReadings({ limit: 500 }, 60_000),
         ),
-        await timed("fleet list", () => store.listDevices()),
+        await timed("fleet list", async () => (await store.listDevicesPage({ limit: 100 })).items),
       ];
       console.log(
         `PostgreSQL ${server.describe}: ${total} readings in ${seconds.toFixed(1)} s = ${
