@@ -21,7 +21,7 @@ import {
 import { ProvisioningError } from "../broker/credentials.ts";
 import { LIFECYCLE_ACTIONS, type LifecycleAction } from "./components/lifecycle.tsx";
 import { assetRoutes, type AssetSet } from "@outpost/web/assets";
-import { parseFleetFilter } from "./components/fleet_filter.ts";
+import { parseFleetQuery } from "./components/fleet_filter.ts";
 import { loginHref, readGuardedForm, requireCsrf, safeNext } from "@outpost/web/form_guard";
 import { pageResponse, startingResponse } from "@outpost/web/render";
 import { isHttps, type Session, type SessionAuth } from "@outpost/web/session";
@@ -135,7 +135,7 @@ export function createFleetUi(options: FleetUiOptions): Hono {
     page(async (c, context) => {
       const data = await loadFleet({
         store,
-        filter: parseFleetFilter(c.req.query()),
+        query: parseFleetQuery(c.req.query()),
         csrfToken: context.session.csrfToken,
         pollMs,
         now,
@@ -148,6 +148,7 @@ export function createFleetUi(options: FleetUiOptions): Hono {
           pendingRequests={await store.listEnrollmentRequests({ status: "pending", limit: 50 })}
           deleted={deleted && isDeviceId(deleted) ? deleted : undefined}
         />,
+        { status: data.ok ? 200 : 422 },
       );
     }),
   );

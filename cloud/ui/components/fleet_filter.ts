@@ -1,56 +1,73 @@
 /**
- * The fleet table's filter: a text match on device ids and labels and an online/offline
- * choice. Pure, so the server (no-JS page) and the live island filter the same way.
+ * The device list's query in the console's URL (`/?selector=&q=&state=&cursor=`): read from the
+ * page's GET form, written into links (state tabs, next page) and into the API URL the live
+ * table polls, so the no-JS page and the island show the same page. Pure: the server and the
+ * island both use it. The filtering itself happens in SQL (`GET /api/v1/devices`).
  * @module
  */
 
-/** Presence choices of the filter. */
-export const PRESENCE_CHOICES = ["all", "online", "offline"] as const;
-/** One of {@link PRESENCE_CHOICES}. */
-export type PresenceChoice = typeof PRESENCE_CHOICES[number];
+/** State choices of the list. */
+export const STATE_CHOICES = ["all", "online", "offline", "lagging"] as const;
+/** One of {@link STATE_CHOICES}. */
+export type StateChoice = typeof STATE_CHOICES[number];
 
-/** A parsed filter. */
-export interface FleetFilter {
-  /** Case-insensitive text looked for in the id and in each label as `key=value`. */
+/** The list's query as the URL carries it. */
+export interface FleetQuery {
+  /** A label selector (checked by the server: a bad one is shown as a form error). */
+  selector: string;
+  /** A device id prefix. */
   q: string;
-  status: PresenceChoice;
+  state: StateChoice;
+  /** The page's cursor (absent: the first page). */
+  cursor?: string;
 }
 
-/** What the filter looks at in a device. */
-export interface FilterableDevice {
-  id: string;
-  online: boolean;
-  labels: Record<string, string>;
-}
+/** The longest selector and search text kept from the URL. */
+export const MAX_QUERY_TEXT = { selector: 2000, q: 63, cursor: 512 } as const;
 
-/** The longest text matched; a longer one is cut (it is a search box, not a document). */
-export const MAX_FILTER_TEXT = 100;
+/** Devices per page of the console. */
+export const CONSOLE_PAGE_SIZE = 50;
 
-/** Reads `?q=&status=`; a missing or unknown status means every device. */
-export function parseFleetFilter(query: Record<string, string | undefined>): FleetFilter {
-  const status = query.status ?? "";
+/** Reads `?selector=&q=&state=&cursor=`; an unknown state means every device. */
+export function parseFleetQuery(query: Record<string, string | undefined>): FleetQuery {
+  const state = query.state ?? "";
+  const cursor = (query.cursor ?? "").slice(0, MAX_QUERY_TEXT.cursor);
   return {
-    q: (query.q ?? "").trim().slice(0, MAX_FILTER_TEXT),
-    status: (PRESENCE_CHOICES as readonly string[]).includes(status)
-      ? status as PresenceChoice
-      : "all",
+    selector: (query.selector ?? "").trim().slice(0, MAX_QUERY_TEXT.selector),
+    q: (query.q ?? "").trim().slice(0, MAX_QUERY_TEXT.q),
+    state: (STATE_CHOICES as readonly string[]).includes(state) ? state as StateChoice : "all",
+    ...(cursor ? { cursor } : {}),
   };
 }
 
-/** True when `device` passes `filter`. */
-export function matchesFleetFilter(device: FilterableDevice, filter: FleetFilter): boolean {
-  if (filter.status === "online" && !device.online) return false;
-  if (filter.status === "offline" && device.online) return false;
-  if (filter.q === "") return true;
-  const needle = filter.q.toLowerCase();
-  const haystack = [
-    device.id,
-    ...Object.entries(device.labels).map(([key, value]) => `${key}=${value}`),
-  ];
-  return haystack.some((text) => text.toLowerCase().includes(needle));
+/** The query's non-default parts as URL parameters (`overrides` replace them). */
+export function fleetParams(
+  query: FleetQuery,
+  overrides: Partial<FleetQuery> = {},
+): URLSearchParams {
+  const merged = { ...query, ...overrides };
+  const params = new URLSearchParams();
+  if (merged.selector) params.set("selector", merged.selector);
+  if (merged.q) params.set("q", merged.q);
+  if (merged.state !== "all") params.set("state", merged.state);
+  if (merged.cursor) params.set("cursor", merged.cursor);
+  return params;
 }
 
-/** True when the filter lets every device through. */
-export function isEmptyFilter(filter: FleetFilter): boolean {
-  return filter.q === "" && filter.status === "all";
+/** The console URL of the list with `overrides` (a tab, the next page). */
+export function fleetHref(query: FleetQuery, overrides: Partial<FleetQuery> = {}): string {
+  const params = fleetParams(query, overrides).toString();
+  return params ? `/?${params}` : "/";
+}
+
+/** The API URL of the same page (what the live table polls). */
+export function devicesApiUrl(query: FleetQuery, limit = CONSOLE_PAGE_SIZE): string {
+  const params = fleetParams(query);
+  params.set("limit", String(limit));
+  return `/api/v1/devices?${params}`;
+}
+
+/** True when the query names every device (no selector, no search, no state). */
+export function isEmptyQuery(query: FleetQuery): boolean {
+  return query.selector === "" && query.q === "" && query.state === "all";
 }

@@ -28,10 +28,12 @@ export interface CommandListProps {
 }
 
 const STATUS_HELP: Record<CommandItem["status"], string> = {
+  scheduled: "waiting for its job's rate to release it",
   queued: "waiting for the device to come online",
   delivered: "sent; waiting for the device's answer",
   succeeded: "the device ran it",
   failed: "the device could not run it",
+  cancelled: "its job was cancelled before it was delivered",
 };
 
 /** The status as a word in a badge; its title says what the status means. */
