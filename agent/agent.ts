@@ -20,6 +20,7 @@ import type { SyncService } from "./sync/service.ts";
 import { unenrolledConnection } from "./sync/state.ts";
 import { join } from "node:path";
 import { loadCredentials } from "./sync/credentials.ts";
+import { checkDesired, RuntimeSettings } from "./sync/desired_settings.ts";
 import { createAgentUi } from "./ui/mod.ts";
 import { loadAssets } from "@outpost/web/assets";
 import { createSessionAuth } from "@outpost/web/session";
@@ -65,6 +66,11 @@ export async function startAgent(
   const store = new AgentStore(handle.db, handle.raw);
   let isReady = false;
   const metrics = new MetricsRegistry();
+  // Configured values, overridden by the desired state applied last (see below).
+  const settings = new RuntimeSettings(
+    { logLevel: config.logLevel, retentionDays: config.retentionDays },
+    logger,
+  );
   const sync = Sync && config.cloudUrl
     ? new Sync({
       store,
@@ -78,6 +84,8 @@ export async function startAgent(
       mqttAllowPlaintext: config.mqttAllowPlaintext,
       version: VERSION,
       tracing,
+      labels: config.labels,
+      settings,
     })
     : undefined;
   const connection = sync ? () => sync.connection() : unenrolledConnection;
@@ -98,7 +106,7 @@ export async function startAgent(
     assets: await loadAssets({ logger: logger.child({ component: "ui" }) }),
     session,
     isReady: () => isReady,
-    retentionDays: config.retentionDays,
+    retentionDays: () => settings.retentionDays,
     syncStatus: async () => ({ ...(await store.outboxStats()), ...connection() }),
     enrollment: async () => {
       const credentials = await loadCredentials(config.dataDir);
@@ -150,14 +158,18 @@ export async function startAgent(
   const ready = (async () => {
     const applied = await runMigrations(handle.db, agentMigrations);
     if (applied.length) logger.info("migrations applied", { migrations: applied });
+    // The settings of the desired state applied last, before the cloud sends anything.
+    const inForce = checkDesired(await store.appliedDesired());
+    if (inForce.ok) settings.apply(inForce.settings);
     isReady = true;
     logger.info("agent ready", { pending: (await store.outboxStats()).pending });
     if (sync) await sync.start();
     else logger.info("no OUTPOST_CLOUD_URL: running unenrolled, writes queue in the outbox");
     const prune = async () => {
       try {
-        const removed = await store.pruneExpired(config.retentionDays);
-        if (removed) logger.info("retention pruned rows", { removed, days: config.retentionDays });
+        const days = settings.retentionDays;
+        const removed = await store.pruneExpired(days);
+        if (removed) logger.info("retention pruned rows", { removed, days });
         await store.pruneIdempotencyKeys();
       } catch (error) {
         logger.warn("retention pass failed", { error });

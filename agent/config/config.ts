@@ -5,6 +5,7 @@
  */
 import { hostname } from "node:os";
 import { LOG_LEVELS, type LogLevel } from "@outpost/platform/log";
+import { parseLabelList } from "@outpost/protocol";
 import { isLoopbackHost } from "../sync/transport.ts";
 import {
   booleanParser,
@@ -12,6 +13,8 @@ import {
   durationParser,
   enumParser,
   intParser,
+  InvalidValue,
+  type Parser,
   pathParser,
   portParser,
   readSettings,
@@ -126,7 +129,29 @@ export const agentSettings = {
     parse: durationParser(),
     fallback: DEFAULT_TS_MAX_AHEAD_MS as number | undefined,
   },
+  /** Sent at enrollment; the cloud selects devices by them (`site=berlin,role=gateway`). */
+  labels: {
+    flag: "labels",
+    env: "OUTPOST_LABELS",
+    parse: labelsParser(),
+    fallback: {} as Record<string, string>,
+  },
 };
+
+/** `k=v,k2=v2` in Kubernetes label syntax. */
+function labelsParser(): Parser<Record<string, string>> {
+  return (raw) => {
+    try {
+      return parseLabelList(raw);
+    } catch (error) {
+      throw new InvalidValue(
+        `must be key=value pairs separated by commas, in Kubernetes label syntax (${
+          (error as Error).message
+        })`,
+      );
+    }
+  };
+}
 
 /** The agent's resolved configuration. */
 export type AgentConfig = SettingValues<typeof agentSettings>;

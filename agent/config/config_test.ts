@@ -74,3 +74,20 @@ Deno.test("an http:// cloud URL is refused unless it is loopback or plaintext is
   });
   assert.equal(trusted.cloudUrl, "http://outpost-cloud.outpost-cloud.svc:8080");
 });
+
+Deno.test("OUTPOST_LABELS and --labels give the labels sent at enrollment; a bad one names itself", () => {
+  assert.deepEqual(loadAgentConfig([], {}).labels, {});
+  assert.deepEqual(loadAgentConfig([], { OUTPOST_LABELS: "site=berlin,role=gateway" }).labels, {
+    site: "berlin",
+    role: "gateway",
+  });
+  assert.deepEqual(
+    loadAgentConfig(["--labels", "tier=a"], { OUTPOST_LABELS: "site=x" }).labels,
+    { tier: "a" },
+  );
+  assert.throws(
+    () => loadAgentConfig([], { OUTPOST_LABELS: "site=berlin,role=gate way" }),
+    /Cannot start agent: OUTPOST_LABELS must be key=value pairs .*label value 'gate way' of 'role' is invalid.*: current value is 'site=berlin,role=gate way'$/,
+  );
+  assert.throws(() => loadAgentConfig(["--labels=site"], {}), /--labels .*'site' is not key=value/);
+});

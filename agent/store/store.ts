@@ -124,6 +124,8 @@ export interface DeviceConfig {
   desired: Record<string, unknown>;
   desiredVersion: number;
   appliedVersion: number;
+  /** The newest version that failed to apply, while it is the newest received. */
+  lastFailure?: { version: number; reason: string };
 }
 
 /** A run of outbox rows in seq order. */
@@ -154,6 +156,8 @@ const STATE = {
   desired: "desired",
   desiredVersion: "desired_version",
   appliedVersion: "applied_version",
+  appliedDesired: "applied_desired",
+  lastFailure: "last_failure",
 } as const;
 type StateKey = typeof STATE[keyof typeof STATE];
 
@@ -477,28 +481,50 @@ export class AgentStore {
   }
 
   /**
-   * Stores a desired state newer than the one held, with the version the agent applied and the
-   * reported record that tells the cloud, in one transaction. `appliedVersion` is the message's
-   * version when it was applied, or the previous one when applying failed (the agent keeps its
-   * working settings). Returns false, changing nothing, when the version is not newer (a
-   * concurrent delivery may have won).
+   * Stores a desired state newer than the one held, with the version now in force and the
+   * reported record that tells the cloud, in one transaction. The version in force (and the
+   * record's `appliedVersion`) is the message's when `report.outcome` is not `failed`, else the
+   * one applied before (the agent keeps its working settings). The desired state applied last is
+   * kept too, so a restart puts the same settings in force. Returns false, changing nothing,
+   * when the version is not newer (a concurrent delivery may have won).
    */
   async storeDesired(
     message: DesiredMessage,
-    report: ReportedRecord,
+    report: Omit<ReportedRecord, "appliedVersion">,
     now = Date.now(),
   ): Promise<boolean> {
     const stored = await transact(this.#db, async (tx) => {
       const latest = Number(await readState(tx, STATE.desiredVersion) ?? 0);
       if (message.version <= latest) return false;
+      const failed = report.outcome === "failed";
+      const applied = failed
+        ? Number(await readState(tx, STATE.appliedVersion) ?? 0)
+        : message.version;
       await writeState(tx, STATE.desired, JSON.stringify(message.desired));
       await writeState(tx, STATE.desiredVersion, String(message.version));
-      await writeState(tx, STATE.appliedVersion, String(report.appliedVersion));
-      await this.#appendOutbox(tx, [JSON.stringify(report)], report.type, now);
+      await writeState(tx, STATE.appliedVersion, String(applied));
+      if (failed) {
+        await writeState(
+          tx,
+          STATE.lastFailure,
+          JSON.stringify({ version: message.version, reason: report.reason ?? "" }),
+        );
+      } else {
+        await writeState(tx, STATE.appliedDesired, JSON.stringify(message.desired));
+        await writeState(tx, STATE.lastFailure, "");
+      }
+      const record: ReportedRecord = { ...report, appliedVersion: applied };
+      await this.#appendOutbox(tx, [JSON.stringify(record)], record.type, now);
       return true;
     });
     if (stored) this.#notifyAppend();
     return stored;
+  }
+
+  /** The desired state applied last (`{}` before any): what a restart puts in force. */
+  async appliedDesired(): Promise<Record<string, unknown>> {
+    const text = await readState(this.#db, STATE.appliedDesired);
+    return text ? JSON.parse(text) : {};
   }
 
   /** True when a command with this id was already run (commands run once per id). */
@@ -630,15 +656,17 @@ export class AgentStore {
 
   /** The desired configuration as last received and the version applied. */
   async readConfig(): Promise<DeviceConfig> {
-    const [desired, desiredVersion, appliedVersion] = await Promise.all([
+    const [desired, desiredVersion, appliedVersion, lastFailure] = await Promise.all([
       readState(this.#db, STATE.desired),
       readState(this.#db, STATE.desiredVersion),
       readState(this.#db, STATE.appliedVersion),
+      readState(this.#db, STATE.lastFailure),
     ]);
     return {
       desired: desired ? JSON.parse(desired) : {},
       desiredVersion: Number(desiredVersion ?? 0),
       appliedVersion: Number(appliedVersion ?? 0),
+      ...(lastFailure ? { lastFailure: JSON.parse(lastFailure) } : {}),
     };
   }
 

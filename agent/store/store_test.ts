@@ -224,7 +224,7 @@ Deno.test("readings, events, reported state and command results share one run of
     assert.equal(
       await store.storeDesired(
         { version: 4, desired: { logLevel: "debug" } },
-        { type: "reported", appliedVersion: 4, reported: { logLevel: "debug" }, ts },
+        { type: "reported", reported: { logLevel: "debug" }, ts },
       ),
       true,
     );
@@ -250,22 +250,30 @@ Deno.test("readings, events, reported state and command results share one run of
 Deno.test("storeDesired keeps only newer versions and recordCommand records an id once", async () => {
   await withStore(async ({ store }) => {
     const ts = new Date(T0).toISOString();
-    const report = (appliedVersion: number) => ({
+    const report = (outcome: "applied" | "failed" = "applied") => ({
       type: "reported" as const,
-      appliedVersion,
       reported: {},
       ts,
+      outcome,
+      ...(outcome === "failed" ? { reason: "no" } : {}),
     });
-    assert.equal(await store.storeDesired({ version: 2, desired: { a: 1 } }, report(2)), true);
-    assert.equal(await store.storeDesired({ version: 2, desired: { a: 9 } }, report(2)), false);
-    assert.equal(await store.storeDesired({ version: 1, desired: { a: 9 } }, report(1)), false);
+    assert.equal(await store.storeDesired({ version: 2, desired: { a: 1 } }, report()), true);
+    assert.equal(await store.storeDesired({ version: 2, desired: { a: 9 } }, report()), false);
+    assert.equal(await store.storeDesired({ version: 1, desired: { a: 9 } }, report()), false);
     // A failed apply stores the desired state but keeps the applied version where it was.
-    assert.equal(await store.storeDesired({ version: 3, desired: { a: 3 } }, report(2)), true);
+    assert.equal(
+      await store.storeDesired({ version: 3, desired: { a: 3 } }, report("failed")),
+      true,
+    );
     assert.deepEqual(await store.readConfig(), {
       desired: { a: 3 },
       desiredVersion: 3,
       appliedVersion: 2,
+      lastFailure: { version: 3, reason: "no" },
     });
+    assert.deepEqual(await store.appliedDesired(), { a: 1 }, "what a restart puts in force");
+    const records = (await store.readOutbox(0, 10)).map((row) => JSON.parse(row.payload));
+    assert.deepEqual(records.map((r) => r.appliedVersion), [2, 2], "the record says so too");
     assert.equal(await store.desiredVersion(), 3);
     const command = { id: "c1", name: "ping", status: "succeeded" as const };
     const result = {

@@ -5,8 +5,9 @@
  */
 import { isLogLevel, LOG_LEVELS, type Logger } from "@outpost/platform/log";
 import type { Command, Desired } from "@outpost/protocol";
-import { CommandResultRecord, type ReportedRecord } from "@outpost/protocol";
+import { CommandResultRecord, MAX_OUTCOME_REASON, type ReportedRecord } from "@outpost/protocol";
 import type { AgentStore } from "../store/store.ts";
+import { type AgentSettings, checkDesired } from "./desired_settings.ts";
 
 /** The longest `error` a command result may carry (the protocol's own limit). */
 const MAX_RESULT_ERROR = CommandResultRecord.shape.error.unwrap().maxLength ?? 4000;
@@ -53,8 +54,11 @@ export interface DownlinkHandlerOptions {
   store: Pick<AgentStore, "desiredVersion" | "storeDesired" | "hasSeenCommand" | "recordCommand">;
   logger: Logger;
   context: CommandContext;
-  /** Applies the parts of desired state the agent understands (e.g. `logLevel`). */
-  applyDesired?: (desired: Record<string, unknown>) => void;
+  /** The settings desired state changes (see `desired_settings.ts`). */
+  settings: {
+    apply(overrides: Partial<AgentSettings>): void;
+    current(): AgentSettings;
+  };
 }
 
 /** Applies desired state and runs commands; the store persists outcomes with their reports. */
@@ -66,31 +70,58 @@ export class DownlinkHandler {
   }
 
   /**
-   * Applies `message` if its version is newer than the one held; the store keeps it, marks it
-   * applied and appends the reported record in one transaction. Returns true when applied.
+   * Applies `message` if its version is newer than the one held: its known keys are checked
+   * first, and a bad value fails the whole version (the agent keeps its working settings).
+   * The store keeps the message, the version now in force and the reported record (the
+   * outcome, with the reason of a failure) in one transaction. Returns true when the message
+   * was newer (applied or failed), false when it was ignored.
    */
   async desired(message: Desired): Promise<boolean> {
-    const { store, logger } = this.#options;
+    const { store, logger, settings } = this.#options;
     const current = await store.desiredVersion();
     if (message.version <= current) {
       logger.debug("desired state not newer; ignored", { version: message.version, current });
       return false;
     }
-    try {
-      this.#options.applyDesired?.(message.desired);
-    } catch (error) {
-      logger.warn("applying desired state failed; stored anyway", { error });
+    const check = checkDesired(message.desired);
+    let failure = check.ok ? undefined : check.reason;
+    if (check.ok) {
+      try {
+        settings.apply(check.settings);
+      } catch (error) {
+        failure = `applying failed: ${(error as Error).message}`;
+      }
     }
     const now = Date.now();
-    const report: ReportedRecord = {
+    const inForce = settings.current();
+    // The store fills in `appliedVersion`: this version, or on failure the one before.
+    const report: Omit<ReportedRecord, "appliedVersion"> = {
       type: "reported",
-      appliedVersion: message.version,
-      reported: { desiredVersion: message.version, logLevel: logger.getLevel() },
+      reported: {
+        desiredVersion: message.version,
+        logLevel: inForce.logLevel,
+        retentionDays: inForce.retentionDays,
+        ...(check.ok && check.unknownKeys.length ? { unknownKeys: check.unknownKeys } : {}),
+      },
       ts: new Date(now).toISOString(),
+      version: message.version,
+      outcome: failure === undefined ? "applied" : "failed",
+      ...(failure === undefined ? {} : { reason: failure.slice(0, MAX_OUTCOME_REASON) }),
     };
-    const applied = await store.storeDesired(message, report, now);
-    if (applied) logger.info("desired state applied", { version: message.version });
-    return applied;
+    const stored = await store.storeDesired(message, report, now);
+    if (!stored) return false;
+    if (failure === undefined) {
+      logger.info("desired state applied", {
+        version: message.version,
+        ...(check.ok && check.unknownKeys.length ? { unknownKeys: check.unknownKeys } : {}),
+      });
+    } else {
+      logger.warn("desired state refused; keeping the settings in force", {
+        version: message.version,
+        reason: failure,
+      });
+    }
+    return true;
   }
 
   /** Runs `command` unless its id was seen; the store records it and its result atomically. */

@@ -5,7 +5,7 @@
  * @module
  */
 import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
-import { isLogLevel, type Logger } from "@outpost/platform/log";
+import type { Logger } from "@outpost/platform/log";
 import type { Tracing } from "@outpost/platform/trace";
 import type { SyncConnection } from "./state.ts";
 import { Ack, Command, decodeMessage, Desired, type Status } from "@outpost/protocol";
@@ -18,6 +18,7 @@ import {
   loadCredentials,
   saveCredentials,
 } from "./credentials.ts";
+import { RuntimeSettings } from "./desired_settings.ts";
 import { DownlinkHandler } from "./downlink.ts";
 import { enroll, EnrollError, EnrollPendingError } from "./enroll.ts";
 import { loadDeviceSecret } from "./identity.ts";
@@ -39,7 +40,13 @@ export interface SyncServiceOptions {
   /** Send the password over plaintext to a non-loopback broker (trusted networks only). */
   mqttAllowPlaintext?: boolean;
   version: string;
+  /** Sent at enrollment (`OUTPOST_LABELS`). */
   labels?: Record<string, string>;
+  /**
+   * The settings desired state changes; by default the logger's level and 30 days of
+   * retention as the base.
+   */
+  settings?: RuntimeSettings;
   /** Tuning, mostly for tests. */
   backoff?: Backoff;
   /** Retries while the cloud holds or refuses the enrollment (default 15 s up to 10 min). */
@@ -89,9 +96,11 @@ export class SyncService {
       store: options.store,
       logger: options.logger.child({ part: "downlink" }),
       context: { logger: options.logger, resync: () => this.#publisher.resync() },
-      applyDesired: (desired) => {
-        if (isLogLevel(desired.logLevel)) options.logger.setLevel(desired.logLevel);
-      },
+      settings: options.settings ??
+        new RuntimeSettings(
+          { logLevel: options.logger.getLevel(), retentionDays: 30 },
+          options.logger,
+        ),
     });
   }
 

@@ -38,7 +38,8 @@ export interface AgentUiOptions {
   session?: SessionAuth;
   /** False until the database is migrated (pages answer 503 meanwhile). */
   isReady?: () => boolean;
-  retentionDays?: number;
+  /** Days of local retention in force (a function: desired state may change it). */
+  retentionDays?: number | (() => number);
   /** Dashboard refresh interval in the browser; default 5000, 0 turns it off. */
   pollMs?: number;
   now?: () => number;
@@ -167,7 +168,9 @@ export function createAgentUi(options: AgentUiOptions): Hono {
           enrollment={facts}
           config={config}
           apiTokenSet={auth !== undefined}
-          retentionDays={options.retentionDays}
+          retentionDays={typeof options.retentionDays === "function"
+            ? options.retentionDays()
+            : options.retentionDays}
         />,
       );
     }),

@@ -349,14 +349,24 @@ Deno.test("settings show device, enrollment and desired config, never a secret",
 
 Deno.test("settings say when the agent is not enrolled and show the desired config", async () => {
   await withUi(async ({ request, store }) => {
+    const ts = new Date().toISOString();
+    await store.storeDesired({ version: 2, desired: {} }, { type: "reported", reported: {}, ts });
     await store.storeDesired(
       { version: 3, desired: { logLevel: "debug", sampleSeconds: 5 } },
-      { type: "reported", appliedVersion: 2, reported: {}, ts: new Date().toISOString() },
+      {
+        type: "reported",
+        reported: {},
+        ts,
+        version: 3,
+        outcome: "failed",
+        reason: "retentionDays must be a whole number",
+      },
     );
     const page = await html(await request("/settings"));
     assert.match(page, /Not enrolled: no cloud configured/);
     assert.match(page, /<dd data-fact="desiredVersion">3<\/dd>/);
     assert.match(page, /<dd data-fact="appliedVersion">2<\/dd>/);
+    assert.match(page, /Version 3 was not applied: retentionDays must be a whole number\./);
     assert.match(page, /&quot;logLevel&quot;: &quot;debug&quot;|"logLevel": "debug"/);
     assert.match(page, /Open: no OUTPOST_API_TOKEN is set/);
   });

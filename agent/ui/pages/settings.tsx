@@ -108,6 +108,16 @@ export function SettingsPage(props: SettingsPageProps): JSX.Element {
           <dd data-fact="desiredVersion">{config.desiredVersion}</dd>
           <dt>Applied version</dt>
           <dd data-fact="appliedVersion">{config.appliedVersion}</dd>
+          {config.lastFailure && (
+            <>
+              <dt>Refused</dt>
+              <dd data-fact="lastFailure">
+                Version {config.lastFailure.version} was not applied:{" "}
+                {config.lastFailure.reason}. The agent keeps the settings of version{" "}
+                {config.appliedVersion}.
+              </dd>
+            </>
+          )}
         </dl>
         {Object.keys(config.desired).length
           ? <pre aria-label="Desired configuration as JSON"><code>{desired}</code></pre>
