@@ -18,7 +18,11 @@ export interface FleetContext {
   session?: Session;
 }
 
-const NAV = [{ href: "/", label: "Devices" }];
+const NAV = [
+  { href: "/", label: "Devices" },
+  { href: "/rollouts", label: "Rollouts" },
+  { href: "/jobs", label: "Jobs" },
+];
 
 /** A whole fleet console page. */
 export function FleetPage(

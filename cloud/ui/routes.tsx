@@ -1,8 +1,10 @@
 /**
  * The fleet console: server-rendered Preact pages as a Hono sub-app, mounted at `/` by
- * `createCloudApp({ ui })`. Pages: `/` devices (GET filter), `/devices/:id` (charts, events,
- * desired state editor, commands), `POST /devices/:id/desired`, `POST /devices/:id/commands`,
- * `/login`, `POST /login`, `POST /logout`, and the client assets at `/assets/*`.
+ * `createCloudApp({ ui })`. Pages: `/` devices (one page of the list: selector, id prefix,
+ * state), `/devices/:id` (charts, events, desired state editor, commands),
+ * `POST /devices/:id/desired`, `POST /devices/:id/commands`, the rollout and job pages
+ * (`fleet_routes.tsx`), `/login`, `POST /login`, `POST /logout`, and the client assets at
+ * `/assets/*`.
  *
  * Everything but the login needs a session from the admin token; every form post must be
  * same-origin and carry the session's CSRF token (see `web/session.ts`). Desired state and
@@ -34,6 +36,7 @@ import {
 } from "./page.tsx";
 import { type DeviceFormsState, DevicePage, devicePath, loadDevicePage } from "./pages/device.tsx";
 import { DevicesPage, loadFleet } from "./pages/devices.tsx";
+import { installFleetRoutes } from "./fleet_routes.tsx";
 
 /** Dependencies of {@link createFleetUi}. */
 export interface FleetUiOptions {
@@ -129,6 +132,7 @@ export function createFleetUi(options: FleetUiOptions): Hono {
   };
 
   app.route("/", assetRoutes(options.assets));
+  installFleetRoutes(app, { page, fleet, reads: store, auth, pollMs, now });
 
   app.get(
     "/",

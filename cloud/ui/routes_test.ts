@@ -209,33 +209,85 @@ Deno.test("the device table shows presence, last seen, lag, version, arch and es
     assert.match(page, /note=&lt;script>alert\(1\)&lt;\/script>/);
     assert.match(page, /2 devices, 1 online\./);
     assert.match(page, /<form method="post" action="\/logout">/);
+    assert.match(page, /<a href="\/rollouts">Rollouts<\/a>/);
+    assert.match(page, /<a href="\/jobs">Jobs<\/a>/);
     const props = islandProps(page, "FleetTable");
     assert.equal(props.csrfToken, csrf);
-    assert.equal(props.apiUrl, "/api/v1/devices");
+    assert.equal(props.apiUrl, "/api/v1/devices?limit=50");
     assert.equal(props.pollMs, 5000);
     assert.equal((props.devices as unknown[]).length, 2);
+    assert.deepEqual(props.counts, { total: 2, online: 1, offline: 1, lagging: 0 });
   });
 });
 
-Deno.test("the filter matches ids and labels and presence, as a GET form without JavaScript", async () => {
+Deno.test("the list is filtered on the server by selector, id prefix and state, as a GET form without JavaScript", async () => {
   await withFleet(async ({ request, store, login }) => {
     await seed(store);
     const { cookie } = await login();
-    const get = async (query: string) =>
-      await html(await request(`/?${query}`, { headers: { cookie } }));
-    const byText = await get("q=PI-07");
-    assert.deepEqual(rowIds(byText), ["edge-pi-07"]);
-    assert.match(byText, /<input id="field-q" name="q" type="search" value="PI-07"/);
-    assert.match(byText, /1 of 2 devices match the filter; 1 of them online\./);
-    assert.match(byText, /<a href="\/">Clear<\/a>/);
-    assert.deepEqual(rowIds(await get("q=site%3Dnorth")), ["edge-pi-07"]);
-    const offline = await get("status=offline");
+    const get = async (query: string, status = 200) =>
+      await html(await request(`/?${query}`, { headers: { cookie } }), status);
+    const byPrefix = await get("q=edge-");
+    assert.deepEqual(rowIds(byPrefix), ["edge-pi-07"]);
+    assert.match(byPrefix, /<input id="field-q" name="q" type="search" value="edge-"/);
+    assert.match(byPrefix, /1 device match; 1 online\./);
+    assert.match(byPrefix, /<a href="\/">Clear<\/a>/);
+    const bySelector = await get("selector=site%3Dnorth");
+    assert.deepEqual(rowIds(bySelector), ["edge-pi-07"]);
+    assert.match(bySelector, /value="site=north"/);
+    assert.deepEqual(rowIds(await get("selector=!site")), ["jetson-02"]);
+    const offline = await get("state=offline");
     assert.deepEqual(rowIds(offline), ["jetson-02"]);
     assert.match(offline, /<option value="offline" selected>Offline<\/option>/);
-    assert.deepEqual(rowIds(await get("status=online")), ["edge-pi-07"]);
-    const none = await get("q=nothing&status=online");
+    // The tabs keep the filter and show the counts of every match.
+    assert.match(
+      offline,
+      /<a href="\/\?state=online" data-state-count="online">Online <span class="count">1<\/span><\/a>/,
+    );
+    assert.match(offline, /aria-current="page" data-state-count="offline"/);
+    assert.deepEqual(
+      islandProps(offline, "FleetTable").apiUrl,
+      "/api/v1/devices?state=offline&limit=50",
+    );
+    const none = await get("q=nothing&state=online");
     assert.match(none, /No device matches the filter\./);
-    assert.deepEqual(islandProps(none, "FleetTable").filter, { q: "nothing", status: "online" });
+    // A malformed selector is a form error, not a crash, and lists nothing.
+    const bad = await get("selector=site%3D", 200);
+    assert.deepEqual(rowIds(bad), [], "site= (empty value) matches nothing here");
+    const malformed = await get(`selector=${encodeURIComponent("site in (a")}`, 422);
+    assert.match(
+      malformed,
+      /Selector: expected &#39;,&#39; or &#39;\)&#39; at position 10|Selector: expected ',' or '\)' at position 10/,
+    );
+    assert.doesNotMatch(malformed, /outpost-island/);
+    const cursor = await get("cursor=garbage", 422);
+    assert.match(cursor, /This page link is not valid any more/);
+  });
+});
+
+Deno.test("the list pages through the fleet by id; the next page link carries the filter", async () => {
+  await withFleet(async ({ request, store, login }) => {
+    for (let i = 0; i < 120; i++) {
+      await store.enrollDevice({
+        id: `dev-${String(i).padStart(3, "0")}`,
+        passwordHash: null,
+        labels: { site: i % 2 ? "odd" : "even" },
+      });
+    }
+    const { cookie } = await login();
+    const first = await html(await request("/?selector=site%3Deven", { headers: { cookie } }));
+    assert.equal(rowIds(first).length, 50);
+    assert.equal(rowIds(first)[0], "dev-000");
+    const next = /<a href="([^"]+)" rel="next">Next page<\/a>/.exec(first)?.[1];
+    assert.ok(next, "a next page link");
+    assert.match(next, /^\/\?selector=site%3Deven&amp;cursor=/);
+    const second = await html(
+      await request(next.replaceAll("&amp;", "&"), { headers: { cookie } }),
+    );
+    assert.equal(rowIds(second).length, 10);
+    assert.equal(rowIds(second)[0], "dev-100");
+    assert.match(second, /<a href="\/\?selector=site%3Deven">First page<\/a>/);
+    assert.doesNotMatch(second, /Next page/);
+    assert.match(second, /60 devices match; 0 online\./);
   });
 });
 

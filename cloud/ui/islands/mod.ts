@@ -7,9 +7,15 @@
 import type { IslandRegistry } from "@outpost/web/island_runtime";
 import { CommandList } from "./command_list.tsx";
 import { FleetTable } from "./fleet_table.tsx";
+import { JobProgress } from "./job_progress.tsx";
+import { RolloutProgress } from "./rollout_progress.tsx";
+import { SelectorPreview } from "./selector_preview.tsx";
 
 /** Island components of the fleet console. */
 export const fleetIslands = {
   FleetTable,
   CommandList,
+  SelectorPreview,
+  RolloutProgress,
+  JobProgress,
 } satisfies IslandRegistry;

@@ -244,6 +244,18 @@ function DesiredEditor(
             }`}
         </dd>
       </dl>
+      {device.desiredReports.length > 0 && (
+        <ul class="desired-reports" aria-label="The device's answers, newest first">
+          {device.desiredReports.map((report) => (
+            <li key={report.version} data-desired-report={report.version}>
+              Version {report.version}: {report.outcome === "applied"
+                ? <span class="badge sync-online">applied</span>
+                : <span class="badge severity-critical">failed</span>}
+              {report.reason && <span class="command-error">{" "}{report.reason}</span>}
+            </li>
+          ))}
+        </ul>
+      )}
       <ErrorSummary errors={errors} title="The desired state was not saved" />
       <form
         method="post"
@@ -256,7 +268,7 @@ function DesiredEditor(
           label={DESIRED_RULE.label}
           required
           rows={10}
-          hint="A JSON object. Saving replaces the whole desired state and bumps its version."
+          hint="A JSON object. Saving replaces the whole desired state and bumps its version; while a rollout runs, the keys set here win and the rollout keeps the others."
           value={forms.desiredText ?? JSON.stringify(device.desired, null, 2)}
           error={errors.desired}
         />
