@@ -25,6 +25,9 @@ export interface RolloutsRoutesOptions {
 
 const ROLLOUT_ID = /^[\w-]{1,64}$/;
 
+/** A rollout as the API shows it. */
+export type RolloutBody = ReturnType<typeof rolloutBody>;
+
 /** A rollout as the API shows it (the wave's internal counters left out). */
 export function rolloutBody(rollout: RolloutView) {
   return {
