@@ -251,7 +251,7 @@ function DesiredEditor(
               Version {report.version}: {report.outcome === "applied"
                 ? <span class="badge sync-online">applied</span>
                 : <span class="badge severity-critical">failed</span>}
-              {report.reason && <span class="command-error"> {report.reason}</span>}
+              {report.reason && <span class="command-error">{report.reason}</span>}
             </li>
           ))}
         </ul>

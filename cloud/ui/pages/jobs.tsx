@@ -183,7 +183,7 @@ export function JobPage(props: JobPageProps): JSX.Element {
         lead={
           <>
             <code>{job.command.name}</code>
-            {job.command.args && <code> {JSON.stringify(job.command.args)}</code>} on{" "}
+            {job.command.args && <code>{JSON.stringify(job.command.args)}</code>} on{" "}
             <code>{job.selector || "(every device)"}</code>
             {job.ratePerMinute ? `, ${job.ratePerMinute} per minute` : ", all at once"}.
           </>
