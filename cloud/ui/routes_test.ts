@@ -229,7 +229,7 @@ Deno.test("the list is filtered on the server by selector, id prefix and state, 
     const byPrefix = await get("q=edge-");
     assert.deepEqual(rowIds(byPrefix), ["edge-pi-07"]);
     assert.match(byPrefix, /<input id="field-q" name="q" type="search" value="edge-"/);
-    assert.match(byPrefix, /1 device match; 1 online\./);
+    assert.match(byPrefix, /1 device matches; 1 online\./);
     assert.match(byPrefix, /<a href="\/">Clear<\/a>/);
     const bySelector = await get("selector=site%3Dnorth");
     assert.deepEqual(rowIds(bySelector), ["edge-pi-07"]);

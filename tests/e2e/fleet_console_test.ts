@@ -1,10 +1,12 @@
 /**
  * The fleet console in a real browser against a real cloud (`deno task cloud`) and a real
  * agent enrolled to it: log in through the form, the device is listed online and goes offline
- * when its agent stops (seen by the live table, without a reload), the device page charts one
- * series per sensor, the desired state editor bumps the version, and a ping queued from the
- * page succeeds once the agent is back. Also without JavaScript and on a phone. No request
- * leaves 127.0.0.1. Screenshots land in test-output/screenshots/.
+ * when its agent stops (seen by the live table, without a reload), the list is filtered on the
+ * server by selector, id prefix and state, the device page charts one series per sensor, the
+ * desired state editor bumps the version, a ping queued from the page succeeds once the agent
+ * is back, and a rollout and a job created from their forms (with the selector's live preview)
+ * are followed to success by their live islands. Also without JavaScript and on a phone. No
+ * request leaves 127.0.0.1. Screenshots land in test-output/screenshots/.
  */
 import assert from "node:assert/strict";
 import type { Browser, Page } from "playwright-core";
@@ -103,7 +105,11 @@ Deno.test({
     try {
       cloud = await startCloud();
       const base = cloud.url;
-      agent = await startAgentProcess({ deviceId: DEVICE, cloudUrl: base });
+      agent = await startAgentProcess({
+        deviceId: DEVICE,
+        cloudUrl: base,
+        env: { OUTPOST_LABELS: "site=north,role=pump" },
+      });
       // A second device that enrolled once and never connected: offline, with labels.
       const enrolled = await postJson(`${base}/api/v1/enroll`, {
         deviceId: "jetson-02",
@@ -163,18 +169,31 @@ Deno.test({
         await page.screenshot({ path: await screenshotPath("fleet-devices-desktop") });
       });
 
-      await t.step("the filter narrows the table by text and by status", async () => {
-        await page.getByLabel("Search").fill("south");
+      await t.step("the server filters the list by selector, id prefix and state", async () => {
+        await page.getByLabel("Label selector").fill("site=south");
         await page.getByRole("button", { name: "Filter" }).click();
-        await page.waitForURL(/\?q=south/);
+        await page.waitForURL(/\?selector=site%3Dsouth/);
         assert.deepEqual(await deviceRows(page), ["jetson-02"]);
-        await page.getByLabel("Search").fill("");
-        await page.getByLabel("Status").selectOption("online");
+        await page.getByLabel("Label selector").fill("");
+        await page.getByLabel("Device id starts with").fill("edge-");
         await page.getByRole("button", { name: "Filter" }).click();
-        await page.waitForURL(/status=online/);
+        await page.waitForURL(/[?&]q=edge-/);
         assert.deepEqual(await deviceRows(page), [DEVICE]);
         await page.getByRole("link", { name: "Clear" }).click();
         await page.waitForURL(`${base}/`);
+        // The state tabs carry the counts of the whole fleet.
+        assert.equal(await page.locator('[data-state-count="all"] .count').textContent(), "2");
+        await page.locator('[data-state-count="offline"]').click();
+        await page.waitForURL(/\?state=offline/);
+        assert.deepEqual(await deviceRows(page), ["jetson-02"]);
+        await page.getByLabel("Label selector").fill("site in (south");
+        await page.getByRole("button", { name: "Filter" }).click();
+        await page.locator("#field-selector-error").waitFor();
+        assert.match(
+          (await page.locator("#field-selector-error").textContent()) ?? "",
+          /expected ',' or '\)' at position 14/,
+        );
+        await page.goto(`${base}/`);
         assert.deepEqual(await deviceRows(page), [DEVICE, "jetson-02"]);
       });
 
@@ -259,11 +278,74 @@ Deno.test({
         });
       });
 
+      await t.step(
+        "a rollout started from its form reaches the agent and succeeds, seen live",
+        async () => {
+          await page.goto(`${base}/rollouts`);
+          await page.getByRole("link", { name: "New rollout" }).click();
+          await page.waitForURL(`${base}/rollouts/new`);
+          await page.locator('outpost-island[data-island="SelectorPreview"][data-hydrated]')
+            .waitFor();
+          await page.getByLabel("Name").fill("Keep two weeks on the pumps");
+          await page.getByLabel("Label selector").fill("role=pump");
+          await waitForText(
+            page.locator("[data-preview]"),
+            "1 device matches now (1 online).",
+            10_000,
+          );
+          await page.getByLabel("Desired state patch").fill('{"retentionDays": 14}');
+          await page.getByLabel("Waves").fill("100");
+          await page.screenshot({ path: await screenshotPath("fleet-rollout-new-desktop") });
+          await page.getByRole("button", { name: "Start rollout" }).click();
+          await page.waitForURL(/\/rollouts\/[\w-]+\?done=created$/);
+          await page.locator('outpost-island[data-island="RolloutProgress"][data-hydrated]')
+            .waitFor();
+          await waitForText(page.locator("[data-rollout-state]"), "succeeded", 60_000);
+          await waitForText(page.locator('[data-count="applied"] dd'), "1", 10_000);
+          await page.screenshot({
+            path: await screenshotPath("fleet-rollout-desktop"),
+            fullPage: true,
+          });
+          const state = await cloud!.admin<
+            { desired: Record<string, unknown>; desiredVersion: number }
+          >(
+            `/api/v1/devices/${DEVICE}`,
+          );
+          assert.deepEqual(state.body.desired, {
+            logLevel: "debug",
+            sampleSeconds: 5,
+            retentionDays: 14,
+          });
+          assert.equal(state.body.desiredVersion, 2);
+          await page.goto(`${base}/rollouts`);
+          await page.locator("#rollouts-table tbody tr", { hasText: "Keep two weeks" }).waitFor();
+        },
+      );
+
+      await t.step("a job started from its form is answered by the agent, seen live", async () => {
+        await page.goto(`${base}/jobs/new`);
+        await page.locator('outpost-island[data-island="SelectorPreview"][data-hydrated]')
+          .waitFor();
+        await page.getByLabel("Label selector").fill("role=pump");
+        await waitForText(
+          page.locator("[data-preview]"),
+          "1 device matches now (1 online).",
+          10_000,
+        );
+        await page.getByLabel("Command", { exact: true }).selectOption("ping");
+        await page.getByRole("button", { name: "Start job" }).click();
+        await page.waitForURL(/\/jobs\/[\w-]+\?done=created$/);
+        await page.locator('outpost-island[data-island="JobProgress"][data-hydrated]').waitFor();
+        await waitForText(page.locator("[data-job-state]"), "succeeded", 60_000);
+        assert.equal(await page.locator('[data-count="succeeded"] dd').textContent(), "1");
+        await page.screenshot({ path: await screenshotPath("fleet-job-desktop") });
+      });
+
       await t.step("every page and form works with JavaScript disabled", async () => {
         const noJs = await localContext(browser!, { viewport: DESKTOP, javaScriptEnabled: false });
         contexts.push(noJs);
         const plain = await noJs.context.newPage();
-        await logIn(plain, base, "/?status=offline");
+        await logIn(plain, base, "/?state=offline");
         assert.deepEqual(await deviceRows(plain), ["jetson-02"]);
         assert.equal(
           await plain.locator(".live-indicator").getAttribute("data-live-state"),
@@ -281,7 +363,26 @@ Deno.test({
         await plain.locator("#commands-table tbody tr", { hasText: "set-log-level" }).waitFor();
         await plain.getByRole("textbox", { name: "Desired state" }).fill('{"logLevel": "info"}');
         await plain.getByRole("button", { name: "Save desired state" }).click();
-        await plain.waitForURL(/\?saved=2#desired$/);
+        await plain.waitForURL(/\?saved=3#desired$/);
+        // Rollouts and jobs read, preview and start without JavaScript.
+        await plain.goto(`${base}/rollouts`);
+        await plain.getByRole("link", { name: "Keep two weeks on the pumps" }).click();
+        assert.equal(await plain.locator("[data-rollout-state]").textContent(), "succeeded");
+        await plain.goto(`${base}/jobs/new`);
+        await plain.getByLabel("Label selector").fill("site=south");
+        await plain.getByRole("button", { name: "Preview" }).click();
+        await plain.locator("[data-preview]", { hasText: "1 device matches now (0 online)." })
+          .waitFor();
+        await plain.getByRole("button", { name: "Start job" }).click();
+        await plain.waitForURL(/\/jobs\/[\w-]+\?done=created$/);
+        assert.match(
+          (await plain.locator('[data-count="queued"] dd').textContent()) ?? "",
+          /^[01]$/,
+          "jetson-02 is offline: its command waits",
+        );
+        await plain.getByRole("button", { name: "Cancel job" }).click();
+        await plain.waitForURL(/\?done=cancel$/);
+        assert.equal(await plain.locator("[data-job-state]").textContent(), "cancelled");
         await plain.getByRole("button", { name: "Log out" }).click();
         await plain.waitForURL(`${base}/login`);
         await plain.goto(`${base}/`);
@@ -297,17 +398,28 @@ Deno.test({
         contexts.push(phone);
         const small = await phone.context.newPage();
         await logIn(small, base);
-        for (const path of ["/", `/devices/${DEVICE}`, "/devices/no-such-device"]) {
+        for (
+          const path of [
+            "/",
+            `/devices/${DEVICE}`,
+            "/devices/no-such-device",
+            "/rollouts",
+            "/rollouts/new",
+            "/jobs",
+            "/jobs/new",
+          ]
+        ) {
           await small.goto(`${base}${path}`);
           const overflow = await small.evaluate<number>(
             "document.documentElement.scrollWidth - document.documentElement.clientWidth",
           );
           assert.ok(overflow <= 0, `${path} scrolls sideways by ${overflow}px on a phone`);
           const heights = await small.locator(
-            "nav a, .button, input:not([type=hidden]), select, textarea, .device-link",
+            "nav a, .button, input:not([type=hidden]), select, textarea, .device-link, .rollout-link, .job-link",
           ).evaluateAll((elements) => elements.map((e) => e.getBoundingClientRect().height));
           assert.ok(heights.every((h) => h >= 44), `${path}: tap targets ${heights.join(", ")}`);
         }
+        await small.goto(`${base}/devices/no-such-device`);
         assert.equal(await small.locator("h1").textContent(), "Device not found");
         await small.goto(`${base}/`);
         await small.locator('.live-indicator[data-live-state="live"]').waitFor();

@@ -97,7 +97,7 @@ export function FleetTable(props: FleetTableProps): JSX.Element {
       </nav>
       <p class="fleet-summary" data-summary="">
         {filtered
-          ? `${n(counts.total)} device${counts.total === 1 ? "" : "s"} match; ${
+          ? `${n(counts.total)} ${counts.total === 1 ? "device matches" : "devices match"}; ${
             n(counts.online)
           } online.`
           : `${n(counts.total)} device${counts.total === 1 ? "" : "s"}, ${

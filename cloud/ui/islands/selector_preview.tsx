@@ -84,9 +84,9 @@ export function SelectorPreview(props: SelectorPreviewProps): JSX.Element {
         {preview.busy
           ? "Counting…"
           : preview.counts
-          ? `${n(preview.counts.total)} device${preview.counts.total === 1 ? "" : "s"} match now (${
-            n(preview.counts.online)
-          } online).`
+          ? `${n(preview.counts.total)} ${
+            preview.counts.total === 1 ? "device matches" : "devices match"
+          } now (${n(preview.counts.online)} online).`
           : ""}
       </p>
     </div>
