@@ -59,6 +59,8 @@ export interface OpenLoopOptions {
   /** Requests per second, sent on a fixed schedule whatever the answers do. */
   rate: number;
   durationMs: number;
+  /** Per-request options (e.g. an Authorization header). */
+  init?: () => RequestInit;
 }
 
 /**
@@ -78,7 +80,7 @@ export async function runOpenLoop(url: string, options: OpenLoopOptions): Promis
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
     inFlight.push((async () => {
       try {
-        const response = await fetch(url);
+        const response = await fetch(url, options.init?.());
         await response.arrayBuffer();
         if (!response.ok) errors++;
       } catch {

@@ -3,7 +3,9 @@
  * Prints a table and writes bench-results.json. `--smoke` runs tiny counts (CI keeps it from
  * rotting; its figures mean nothing). `--only sync` runs just the end-to-end sync rows (to iterate
  * on the sync pipeline; writes bench-results-sync.json), optionally with `--backend libsql|postgres`
- * and `--sync-rows N`.
+ * and `--sync-rows N`. `--only fleet` runs just the fleet rows (device list at scale on both
+ * databases, rollout and job over simulated devices; writes bench-results-fleet.json), with
+ * `--fleet-devices N` (the list, default 100,000) and `--sim-devices N` (default 10,000).
  * @module
  */
 import { parseArgs } from "node:util";
@@ -13,6 +15,7 @@ import { freePort, postJson, startTask, waitForOk } from "../support/process.ts"
 import { runLoad, runOpenLoop } from "./load.ts";
 import { catchUp, componentPid, endToEndSync, rssOf } from "./sync.ts";
 import { tracingCost } from "./tracing.ts";
+import { deviceListBench, fleetOpsBench, LIST_SELECTOR } from "./fleet.ts";
 
 interface Row {
   name: string;
@@ -31,14 +34,18 @@ const { values } = parseArgs({
     only: { type: "string" },
     backend: { type: "string" },
     "sync-rows": { type: "string" },
+    "fleet-devices": { type: "string" },
+    "sim-devices": { type: "string" },
   },
 });
 const smoke = values.smoke;
-if (values.only !== undefined && values.only !== "sync") {
-  throw new Error(`--only: expected 'sync', got '${values.only}'`);
+if (values.only !== undefined && values.only !== "sync" && values.only !== "fleet") {
+  throw new Error(`--only: expected 'sync' or 'fleet', got '${values.only}'`);
 }
 /** True when only the end-to-end sync rows run (`--only sync`). */
 const syncOnly = values.only === "sync";
+/** True when only the fleet rows run (`--only fleet`). */
+const fleetOnly = values.only === "fleet";
 const rows: Row[] = [];
 
 function record(row: Omit<Row, "ratio">): void {
@@ -265,7 +272,7 @@ async function agentBenchmarks(): Promise<void> {
   });
 }
 
-if (!syncOnly) await agentBenchmarks();
+if (!syncOnly && !fleetOnly) await agentBenchmarks();
 
 async function tracingBenchmarks(): Promise<void> {
   const { off, on, exportsReceived } = await tracingCost(smoke);
@@ -298,13 +305,13 @@ async function tracingBenchmarks(): Promise<void> {
   });
 }
 
-if (!syncOnly) await tracingBenchmarks();
+if (!syncOnly && !fleetOnly) await tracingBenchmarks();
 
 const syncRows = values["sync-rows"] ? Number(values["sync-rows"]) : smoke ? 20_000 : 500_000;
 const backends = (["libsql", "postgres"] as const).filter((backend) =>
   values.backend === undefined || values.backend === backend
 );
-for (const backend of backends) {
+for (const backend of fleetOnly ? [] : backends) {
   const result = await endToEndSync(backend, syncRows);
   record({
     name: `end-to-end sync (${backend}, Mosquitto)`,
@@ -339,7 +346,74 @@ async function catchUpBenchmark(): Promise<void> {
   });
 }
 
-if (!syncOnly) await catchUpBenchmark();
+if (!syncOnly && !fleetOnly) await catchUpBenchmark();
+
+async function fleetBenchmarks(): Promise<void> {
+  const listDevices = values["fleet-devices"]
+    ? Number(values["fleet-devices"])
+    : smoke
+    ? 2_000
+    : 100_000;
+  const load = smoke ? { rate: 10, durationMs: 2000 } : { rate: 20, durationMs: 15_000 };
+  for (const backend of backends) {
+    const list = await deviceListBench(backend, listDevices, load);
+    const note = (what: string, r: { p50Ms: number; errors: number }) =>
+      `${what} p50 ${r.p50Ms.toFixed(2)} ms, errors ${r.errors}`;
+    record({
+      name: `device list p99, selector, ${
+        listDevices.toLocaleString("en-US")
+      } devices (${backend})`,
+      figure: list.selector.p99Ms,
+      unit: "ms",
+      baseline: list.baseline.p99Ms,
+      baselineName: `GET /healthz p99, same process and rate`,
+      note:
+        `${LIST_SELECTOR} matches ${
+          list.matches.toLocaleString("en-US")
+        }; open loop ${load.rate} req/s for ${load.durationMs / 1000} s; ${
+          note("first page", list.selector)
+        }; ` +
+        `a page in the middle p99 ${list.selectorDeep.p99Ms.toFixed(2)} ms; no selector p99 ${
+          list.unfiltered.p99Ms.toFixed(2)
+        } ms (counts over every device); cloud RSS ${(list.cloudRssBytes / 1e6).toFixed(0)} MB; ` +
+        `seeding took ${(list.seedMs / 1000).toFixed(1)} s`,
+    });
+  }
+  const simDevices = values["sim-devices"] ? Number(values["sim-devices"]) : smoke ? 50 : 10_000;
+  const sim = await fleetOpsBench(simDevices);
+  const ops = sim.fleetOps!;
+  const mb = (bytes: number | undefined) =>
+    bytes === undefined ? "n/a" : `${(bytes / 1e6).toFixed(0)} MB`;
+  record({
+    name: `rollout over ${simDevices.toLocaleString("en-US")} simulated devices`,
+    figure: ops.rollout.ms / 1000,
+    unit: "s",
+    baseline: ops.rollout.baselineMs / 1000,
+    baselineName: "one PUT per device (32 in flight) until all answered",
+    note:
+      `${ops.rollout.state}, 3 waves; counts ${
+        JSON.stringify(ops.rollout.counts)
+      }; exact ${ops.rollout.exact}; ` +
+      `cloud RSS max ${mb(ops.rollout.cloudRssMaxBytes)} (the whole run: ${
+        mb(sim.cloudRssMaxBytes)
+      }); ` +
+      `embedded broker, libSQL; enroll + connect ${(sim.enrollAndConnectMs / 1000).toFixed(1)} s`,
+  });
+  record({
+    name: `job over ${simDevices.toLocaleString("en-US")} simulated devices`,
+    figure: ops.job.ms / 1000,
+    unit: "s",
+    baseline: ops.job.baselineMs / 1000,
+    baselineName: "one POST command per device (32 in flight) until all answered",
+    note: `${ops.job.state}; counts ${JSON.stringify(ops.job.counts)}; exact ${ops.job.exact}; ` +
+      `cloud RSS max ${mb(ops.job.cloudRssMaxBytes)}`,
+  });
+  if (!ops.rollout.exact || !ops.job.exact) {
+    throw new Error("the rollout's or the job's counts differ from what the devices answered");
+  }
+}
+
+if (!syncOnly) await fleetBenchmarks();
 
 console.log("| benchmark | figure | baseline | ratio | note |");
 console.log("| --- | --- | --- | --- | --- |");
@@ -352,9 +426,13 @@ for (const row of rows) {
 }
 // A partial run does not overwrite the full results.
 await Deno.writeTextFile(
-  syncOnly ? "bench-results-sync.json" : "bench-results.json",
+  syncOnly
+    ? "bench-results-sync.json"
+    : fleetOnly
+    ? "bench-results-fleet.json"
+    : "bench-results.json",
   JSON.stringify(
-    { at: new Date().toISOString(), smoke, ...(syncOnly ? { only: "sync" } : {}), rows },
+    { at: new Date().toISOString(), smoke, ...(values.only ? { only: values.only } : {}), rows },
     null,
     2,
   ) + "\n",

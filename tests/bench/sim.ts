@@ -14,19 +14,30 @@
  * the fleet grows (O(N²)); keep `--concurrency` around 20, or enrollments time out (503).
  *
  * `--rate R` is readings per second per device (fractions allowed: 0.2 for 10 s is 2 records per
- * device). The run stops after `--duration` seconds of traffic, then checks presence: all N
- * online in `GET /api/v1/devices` while running, all offline after the clients said goodbye.
- * Prints a progress line every second and a summary. Every process holds one socket per device:
- * the open-file limit (`ulimit -n`) is checked first.
+ * device; 0 sends none). The run stops after `--duration` seconds of traffic, then checks
+ * presence: all N online in `GET /api/v1/devices` while running, all offline after the clients
+ * said goodbye. Prints a progress line every second and a summary. Every process holds one socket
+ * per device: the open-file limit (`ulimit -n`) is checked first.
+ *
+ * Devices carry labels (`--labels site=berlin|paris,role=gateway|sensor` spreads the values over
+ * the fleet; every device also has `sim=true`) and answer like a real agent: a desired state is
+ * checked with the agent's own rules and reported `applied` or `failed` with the reason, a
+ * command is answered once per id; `--fail-percent P` makes P% of them fail (the same devices for
+ * the same version or command, so a run's counts are exact). `--fleet-ops` then drives a rollout
+ * and a job over the whole fleet, each against the same change done one device at a time through
+ * the API (`tests/bench/fleet_ops.ts`).
  * @module
  */
 import { parseArgs } from "node:util";
 import mqtt, { type MqttClient } from "mqtt";
 import { createLogger } from "@outpost/platform/log";
-import { Ack, decodeMessage, type Status } from "@outpost/protocol";
+import { Ack, Command, decodeMessage, Desired, type Status } from "@outpost/protocol";
 import { parseTopic, topics } from "@outpost/protocol";
 import { enroll } from "@outpost/agent/sync/enroll";
 import { OutboxPublisher, type PublisherOutbox } from "@outpost/agent/sync/publisher";
+import { checkDesired } from "@outpost/agent/sync/desired_settings";
+import { parseLabelList } from "@outpost/protocol";
+import { type FleetOpsResult, runFleetOps, type SimTallies } from "./fleet_ops.ts";
 import type { OutboxRow, OutboxStats } from "@outpost/agent/store";
 import { startMosquitto, startMosquittoCloud, type TestMosquitto } from "../support/mosquitto.ts";
 import {
@@ -131,14 +142,58 @@ export class MemoryOutbox implements PublisherOutbox {
 const VERSION = "sim";
 const logger = createLogger({ level: "error" });
 
+/**
+ * Labels of device `index` from a spec like `site=berlin|paris,role=gateway|sensor`: the first
+ * key's values cycle fastest, each next key's once per full cycle of the keys before it, so every
+ * combination appears. Every device also gets `sim=true`.
+ */
+export function simLabels(spec: string, index: number): Record<string, string> {
+  const labels: Record<string, string> = { sim: "true" };
+  let stride = 1;
+  for (const item of spec.split(",").map((part) => part.trim()).filter(Boolean)) {
+    const eq = item.indexOf("=");
+    if (eq < 1) throw new Error(`--labels: '${item}' is not key=value1|value2`);
+    const values = item.slice(eq + 1).split("|");
+    const key = item.slice(0, eq);
+    labels[key] = values[Math.floor(index / stride) % values.length];
+    stride *= values.length;
+  }
+  // The agent's own check: a spec the cloud would refuse fails here.
+  parseLabelList(Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(","));
+  return labels;
+}
+
+/** FNV-1a of `text`, for deciding failures the same way in every run. */
+function hash(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h;
+}
+
+/** True when device `id` fails `what` at `percent` (deterministic). */
+export function simFails(id: string, what: string, percent: number): boolean {
+  return percent > 0 && hash(`${id}:${what}`) % 10_000 < percent * 100;
+}
+
 /** One simulated device: enrollment, one MQTT connection, the agent's publisher. */
 class SimDevice {
   readonly outbox = new MemoryOutbox();
   readonly publisher: OutboxPublisher;
   client: MqttClient | undefined;
   connected = false;
+  desiredVersion = 0;
+  appliedVersion = 0;
+  readonly tallies: SimTallies = { applied: 0, failed: 0, succeeded: 0, commandsFailed: 0 };
+  readonly #seen = new Set<string>();
 
-  constructor(readonly id: string) {
+  constructor(
+    readonly id: string,
+    readonly labels: Record<string, string>,
+    readonly failPercent = 0,
+  ) {
     this.publisher = new OutboxPublisher({
       store: this.outbox,
       deviceId: id,
@@ -146,6 +201,44 @@ class SimDevice {
       publish: (topic, payload) => this.#publish(topic, payload, false),
       idlePollMs: 5_000,
     });
+  }
+
+  /** Answers a desired state as the agent does: newer versions only, checked, then reported. */
+  #onDesired(message: Desired): void {
+    if (message.version <= this.desiredVersion) return;
+    this.desiredVersion = message.version;
+    const check = checkDesired(message.desired);
+    const reason = !check.ok
+      ? check.reason
+      : simFails(this.id, `desired:${message.version}`, this.failPercent)
+      ? "simulated failure"
+      : undefined;
+    if (reason === undefined) this.appliedVersion = message.version;
+    this.tallies[reason === undefined ? "applied" : "failed"]++;
+    this.outbox.append([JSON.stringify({
+      type: "reported",
+      appliedVersion: this.appliedVersion,
+      reported: { desiredVersion: message.version },
+      ts: new Date().toISOString(),
+      version: message.version,
+      outcome: reason === undefined ? "applied" : "failed",
+      ...(reason === undefined ? {} : { reason }),
+    })]);
+  }
+
+  /** Answers a command once per id. */
+  #onCommand(command: Command): void {
+    if (this.#seen.has(command.id)) return;
+    this.#seen.add(command.id);
+    const fails = simFails(this.id, `cmd:${command.name}:${command.id}`, this.failPercent);
+    this.tallies[fails ? "commandsFailed" : "succeeded"]++;
+    this.outbox.append([JSON.stringify({
+      type: "command_result",
+      commandId: command.id,
+      status: fails ? "failed" : "succeeded",
+      ...(fails ? { error: "simulated failure" } : { result: { pong: true } }),
+      ts: new Date().toISOString(),
+    })]);
   }
 
   #status(online: boolean): Status {
@@ -178,7 +271,7 @@ class SimDevice {
       deviceId: this.id,
       arch: Deno.build.arch,
       version: VERSION,
-      labels: { sim: "true" },
+      labels: this.labels,
       timeoutMs: 60_000,
     });
     await this.publisher.start();
@@ -214,9 +307,17 @@ class SimDevice {
     client.on("error", () => {});
     client.on("message", (topic, payload) => {
       const parsed = parseTopic(topic);
-      if (parsed?.kind !== "ack" || parsed.deviceId !== this.id) return; // desired/cmd ignored
-      const ack = decodeMessage(Ack, payload);
-      if (ack.ok) this.publisher.acknowledge(ack.value.upTo).catch(() => {});
+      if (parsed?.deviceId !== this.id || parsed.direction !== "down") return;
+      if (parsed.kind === "ack") {
+        const ack = decodeMessage(Ack, payload);
+        if (ack.ok) this.publisher.acknowledge(ack.value.upTo).catch(() => {});
+      } else if (parsed.kind === "desired" && payload.byteLength > 0) {
+        const desired = decodeMessage(Desired, payload);
+        if (desired.ok) this.#onDesired(desired.value);
+      } else if (parsed.kind === "cmd") {
+        const command = decodeMessage(Command, payload);
+        if (command.ok) this.#onCommand(command.value);
+      }
     });
     await new Promise<void>((resolve, reject) => {
       client.once("connect", () => resolve());
@@ -243,22 +344,18 @@ async function pool<T>(items: T[], limit: number, fn: (item: T) => Promise<void>
   }));
 }
 
-interface DeviceRow {
-  id: string;
-  online: boolean;
-}
-
 async function fleetPresence(
   cloudUrl: string,
   adminToken: string,
   prefix: string,
 ): Promise<{ online: number; total: number }> {
-  const response = await fetch(`${cloudUrl}/api/v1/devices`, {
-    headers: { authorization: `Bearer ${adminToken}` },
-  });
-  const body = await response.json() as { items: DeviceRow[] };
-  const ours = body.items.filter((device) => device.id.startsWith(prefix));
-  return { online: ours.filter((device) => device.online).length, total: ours.length };
+  // One page of one device: the counts of every device with our prefix come with it.
+  const response = await fetch(
+    `${cloudUrl}/api/v1/devices?limit=1&q=${encodeURIComponent(prefix)}`,
+    { headers: { authorization: `Bearer ${adminToken}` } },
+  );
+  const body = await response.json() as { counts: { online: number; total: number } };
+  return { online: body.counts.online, total: body.counts.total };
 }
 
 async function waitPresence(
@@ -298,6 +395,12 @@ export interface SimOptions {
   concurrency?: number;
   prefix?: string;
   quiet?: boolean;
+  /** `site=berlin|paris,role=gateway|sensor` (see {@link simLabels}). */
+  labels?: string;
+  /** Share of desired states and commands the devices fail (0–100). */
+  failPercent?: number;
+  /** Drive a rollout and a job over the fleet after it connected (see `fleet_ops.ts`). */
+  fleetOps?: boolean;
 }
 
 /** Result of {@link runSim}. */
@@ -320,6 +423,8 @@ export interface SimResult {
   /** Mosquitto's RSS (`--broker mosquitto`). */
   brokerRssMaxBytes: number | undefined;
   simRssMaxBytes: number;
+  /** With `fleetOps`: the rollout and the job against their one-device-at-a-time baselines. */
+  fleetOps?: FleetOpsResult;
 }
 
 /** Runs the simulation; starts (and stops) its own cloud when `cloudUrl` is not given. */
@@ -362,7 +467,12 @@ export async function runSim(options: SimOptions): Promise<SimResult> {
   const cloudCpuAtStart = cloudPid ? await cpuSecondsOf(cloudPid) : 0;
   const devices = Array.from(
     { length: options.devices },
-    (_, i) => new SimDevice(`${prefix}${String(i).padStart(5, "0")}`),
+    (_, i) =>
+      new SimDevice(
+        `${prefix}${String(i).padStart(5, "0")}`,
+        simLabels(options.labels ?? "", i),
+        options.failPercent ?? 0,
+      ),
   );
   let cloudRssMaxBytes = 0;
   let brokerRssMaxBytes = 0;
@@ -434,6 +544,19 @@ export async function runSim(options: SimOptions): Promise<SimResult> {
     say(
       `presence: ${online.last.online}/${devices.length} online (${online.ok ? "ok" : "NOT ALL"})`,
     );
+    let fleetOps: FleetOpsResult | undefined;
+    if (options.fleetOps) {
+      fleetOps = await runFleetOps({
+        cloudUrl,
+        adminToken,
+        devices,
+        selector: `sim=true`,
+        idPrefix: prefix,
+        failPercent: options.failPercent ?? 0,
+        say,
+        cloudRss: async () => (cloudPid ? await rssOf(cloudPid) : undefined),
+      });
+    }
 
     // Readings: every device gets `rate` per second, topped up every 100 ms to what is due.
     const ts = new Date().toISOString();
@@ -496,6 +619,7 @@ export async function runSim(options: SimOptions): Promise<SimResult> {
       cloudCpuSeconds: cloudPid ? (await cpuSecondsOf(cloudPid)) - cloudCpuAtStart : undefined,
       brokerRssMaxBytes: brokerPid ? brokerRssMaxBytes : undefined,
       simRssMaxBytes,
+      ...(fleetOps ? { fleetOps } : {}),
     };
   } finally {
     for (const signal of signals) Deno.removeSignalListener(signal, interrupted);
@@ -531,6 +655,9 @@ if (import.meta.main) {
       "admin-token": { type: "string" },
       "mqtt-url": { type: "string" },
       concurrency: { type: "string", default: "100" },
+      labels: { type: "string", default: "" },
+      "fail-percent": { type: "string", default: "0" },
+      "fleet-ops": { type: "boolean", default: false },
     },
   });
   if (values.broker !== "embedded" && values.broker !== "mosquitto") {
@@ -549,6 +676,9 @@ if (import.meta.main) {
       adminToken: values["admin-token"] ?? Deno.env.get("OUTPOST_ADMIN_TOKEN"),
       mqttUrl: values["mqtt-url"],
       concurrency: Number(values.concurrency),
+      labels: values.labels,
+      failPercent: Number(values["fail-percent"]),
+      fleetOps: values["fleet-ops"],
     });
   } catch (error) {
     console.error(`sim: ${(error as Error).message}`);
@@ -556,6 +686,7 @@ if (import.meta.main) {
   }
   console.log(JSON.stringify(result, null, 2));
   const ok = result.connected === result.devices && result.allOnline &&
-    result.allOfflineAfterStop && result.recordsAcked === result.recordsWritten;
+    result.allOfflineAfterStop && result.recordsAcked === result.recordsWritten &&
+    (result.fleetOps === undefined || (result.fleetOps.rollout.exact && result.fleetOps.job.exact));
   Deno.exit(ok ? 0 : 1);
 }
