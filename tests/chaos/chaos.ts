@@ -4,7 +4,7 @@
  * fault log) for a post-mortem.
  * @module
  */
-import { compareRecords } from "../support/verify.ts";
+import { cloudCounterMismatches, compareRecords } from "../support/verify.ts";
 import { checkDevice, type DeviceVerdict, loadSides } from "./checker.ts";
 import { type Cluster, type ExitReport, FUZZ_API_TOKEN, startCluster } from "./cluster.ts";
 import { type FaultLogEntry, Locks, planFaults, runSchedule } from "./faults/scheduler.ts";
@@ -272,6 +272,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         );
       }
     }
+    // The per-device row counters (kept at ingest) must equal what is stored after all this.
+    const counters = cloudCounterMismatches(cluster.cloudDataDir);
+    log.line(
+      `check: row counters ${counters.length ? "DIFFER" : "equal count(*)"} for every device`,
+    );
+    violations.push(...counters.map((line) => `row counters: ${line}`));
     // The fuzz agent has no workload history; it must still match the cloud exactly.
     const fuzzSides = loadSides(
       cluster.fuzzAgent.dataDir,

@@ -71,6 +71,36 @@ export function cloudRecords(
   }
 }
 
+/**
+ * Devices of a cloud database whose row counters (`readings_count`, `events_count`, kept by the
+ * ingest in each batch's transaction) differ from `count(*)`, as one line each; empty when all
+ * agree.
+ */
+export function cloudCounterMismatches(dataDir: string): string[] {
+  const db = open(`${dataDir}/cloud.db`);
+  try {
+    const rows = db.prepare(`
+      SELECT d.id, d.readings_count, d.events_count,
+        (SELECT count(*) FROM readings r WHERE r.device_id = d.id) AS readings,
+        (SELECT count(*) FROM events e WHERE e.device_id = d.id) AS events
+      FROM devices d`).all() as {
+      id: string;
+      readings_count: number;
+      events_count: number;
+      readings: number;
+      events: number;
+    }[];
+    return rows.filter((row) =>
+      Number(row.readings_count) !== Number(row.readings) ||
+      Number(row.events_count) !== Number(row.events)
+    ).map((row) =>
+      `${row.id}: counters ${row.readings_count} readings, ${row.events_count} events; stored ${row.readings}, ${row.events}`
+    );
+  } finally {
+    db.close();
+  }
+}
+
 /** One stored event's id and message. */
 export interface StoredEventText {
   id: string;
