@@ -8,6 +8,7 @@
 import type { Logger } from "@outpost/platform/log";
 import type { DeviceCredentialsProvisioner } from "../broker/credentials.ts";
 import type { Downlink } from "../broker/downlink.ts";
+import type { DeviceCounts, DeviceFilter } from "../store/device_query.ts";
 import type {
   CloudStore,
   CommandView,
@@ -16,6 +17,7 @@ import type {
   EnrollmentRequestView,
   PositionReset,
 } from "../store/store.ts";
+import { DeviceCountsCache } from "./device_counts.ts";
 import { putOverRollouts } from "./desired_patch.ts";
 import { Jobs } from "./jobs.ts";
 import type { CommandRequest } from "./requests.ts";
@@ -49,6 +51,7 @@ export interface FleetOperationsOptions {
     | "decideEnrollmentRequest"
     | "setLabels"
     | "markDelivered"
+    | "countDevices"
     | "rollouts"
     | "jobs"
   >;
@@ -88,6 +91,7 @@ export class FleetOperations {
   readonly rollouts: Rollouts;
   /** One command for many devices. */
   readonly jobs: Jobs;
+  #counts: DeviceCountsCache;
 
   constructor(options: FleetOperationsOptions) {
     this.#store = options.store;
@@ -95,6 +99,7 @@ export class FleetOperations {
     this.#provisioner = options.provisioner;
     this.#logger = options.logger;
     this.#now = options.now ?? Date.now;
+    this.#counts = new DeviceCountsCache(options.store);
     this.rollouts = new Rollouts({
       store: options.store.rollouts,
       downlink: options.downlink,
@@ -284,6 +289,14 @@ export class FleetOperations {
       delivered,
     });
     return command;
+  }
+
+  /**
+   * The device list's counts for a selector and id prefix, computed at most once a second (see
+   * `device_counts.ts`): the API's and the console's pages take them from here.
+   */
+  countDevices(filter: DeviceFilter): Promise<DeviceCounts> {
+    return this.#counts.get(filter);
   }
 
   /**

@@ -68,7 +68,9 @@ export function devicesRoutes(options: DevicesRoutesOptions): Hono {
   app.get("/devices", async (c) => {
     const query = validate(DevicesQueryParams, c.req.query(), "query");
     try {
-      return c.json(await store.listDevicesPage(query));
+      return c.json(
+        await store.listDevicesPage(query, { counts: (f) => options.fleet.countDevices(f) }),
+      );
     } catch (error) {
       if (error instanceof CursorError) throw badCursor(query.cursor ?? "");
       throw error;

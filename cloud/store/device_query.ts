@@ -37,18 +37,35 @@ function labelRows(eb: DevicesEb, key: string) {
     .where("device_labels.key", "=", key);
 }
 
+/** The ids of devices that have label `key` (with one of `values`, when given). */
+function labelled(eb: DevicesEb, key: string, values?: string[]) {
+  let select = eb.selectFrom("device_labels").select("device_labels.device_id")
+    .where("device_labels.key", "=", key);
+  if (values) {
+    select = values.length === 1
+      ? select.where("device_labels.value", "=", values[0])
+      : select.where("device_labels.value", "in", values);
+  }
+  return select;
+}
+
+/**
+ * A requirement as SQL. What must be present is `id IN (devices with the label)`, which both
+ * planners can run from the (key, value, device_id) index (a rare label: a few lookups) or as a
+ * semi-join; what must be absent is `NOT EXISTS` probing the primary key (device_id, key).
+ */
 function requirementExpression(eb: DevicesEb, r: Requirement): Expression<SqlBool> {
   switch (r.op) {
     case "exists":
-      return eb.exists(labelRows(eb, r.key));
+      return eb("devices.id", "in", labelled(eb, r.key));
     case "notexists":
       return eb.not(eb.exists(labelRows(eb, r.key)));
     case "eq":
-      return eb.exists(labelRows(eb, r.key).where("device_labels.value", "=", r.value));
+      return eb("devices.id", "in", labelled(eb, r.key, [r.value]));
     case "neq":
       return eb.not(eb.exists(labelRows(eb, r.key).where("device_labels.value", "=", r.value)));
     case "in":
-      return eb.exists(labelRows(eb, r.key).where("device_labels.value", "in", r.values));
+      return eb("devices.id", "in", labelled(eb, r.key, r.values));
     case "notin":
       return eb.not(eb.exists(labelRows(eb, r.key).where("device_labels.value", "in", r.values)));
   }

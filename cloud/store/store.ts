@@ -406,17 +406,22 @@ export class CloudStore {
 
   /**
    * One page of devices sorted by id (keyset: a device enrolled meanwhile neither shifts nor
-   * repeats a later page), the cursor of the next page, and the counts of the filtered set.
+   * repeats a later page), the cursor of the next page, and the counts of the filtered set
+   * (from `options.counts` when given, e.g. a cache).
    * @throws CursorError for a cursor this store did not hand out.
    */
-  async listDevicesPage(query: DevicePageQuery): Promise<DevicePage> {
+  async listDevicesPage(
+    query: DevicePageQuery,
+    options: { counts?: (filter: DeviceFilter) => Promise<DeviceCounts> } = {},
+  ): Promise<DevicePage> {
     const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
     let select = this.db.selectFrom("devices").selectAll()
       .where((eb) => deviceFilterExpression(eb, query, this.dialect));
     if (after !== undefined) select = select.where("id", ">", after);
+    const counted = { selector: query.selector, q: query.q };
     const [rows, counts] = await Promise.all([
       select.orderBy("id").limit(query.limit + 1).execute(),
-      this.countDevices({ selector: query.selector, q: query.q }),
+      options.counts ? options.counts(counted) : this.countDevices(counted),
     ]);
     const items = rows.slice(0, query.limit).map(toSummary);
     const more = rows.length > query.limit;

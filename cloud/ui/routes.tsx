@@ -139,6 +139,7 @@ export function createFleetUi(options: FleetUiOptions): Hono {
     page(async (c, context) => {
       const data = await loadFleet({
         store,
+        counts: (filter) => fleet.countDevices(filter),
         query: parseFleetQuery(c.req.query()),
         csrfToken: context.session.csrfToken,
         pollMs,

@@ -8,7 +8,7 @@ import type { JSX } from "preact";
 import type { FleetReadModel } from "../../fleet/operations.ts";
 import { parseSelector } from "../../fleet/selector.ts";
 import type { EnrollmentRequestView } from "../../store/store.ts";
-import { CursorError } from "../../store/device_query.ts";
+import { CursorError, type DeviceCounts, type DeviceFilter } from "../../store/device_query.ts";
 import {
   CONSOLE_PAGE_SIZE,
   devicesApiUrl,
@@ -27,6 +27,8 @@ const ID_PREFIX = /^[A-Za-z0-9_.-]*$/;
 /** Dependencies of {@link loadFleet}. */
 export interface FleetSources {
   store: Pick<FleetReadModel, "listDevicesPage">;
+  /** The counts (cached: `FleetOperations.countDevices`). */
+  counts: (filter: DeviceFilter) => Promise<DeviceCounts>;
   query: FleetQuery;
   csrfToken: string;
   pollMs: number;
@@ -55,7 +57,7 @@ export async function loadFleet(sources: FleetSources): Promise<FleetPageData> {
       ...(query.state !== "all" ? { state: query.state } : {}),
       ...(selector.selector.requirements.length ? { selector: selector.selector } : {}),
       ...(query.q ? { q: query.q } : {}),
-    });
+    }, { counts: sources.counts });
     return {
       ok: true,
       query,
