@@ -1,18 +1,22 @@
 import assert from "node:assert/strict";
-import type { DeviceFilter } from "../store/device_query.ts";
+import type { DeviceCounts, DeviceFilter } from "../store/device_query.ts";
 import { DeviceCountsCache } from "./device_counts.ts";
 import { parseSelector } from "./selector.ts";
 
+/** A store whose n-th count answers total n, when `release()` lets it. */
 function fakeStore() {
   const calls: DeviceFilter[] = [];
-  let total = 0;
+  const waiting: (() => void)[] = [];
   return {
     calls,
+    release: () => waiting.splice(0).forEach((go) => go()),
     store: {
-      countDevices(filter: DeviceFilter) {
+      countDevices(filter: DeviceFilter): Promise<DeviceCounts> {
         calls.push(filter);
-        total++;
-        return Promise.resolve({ total, online: 0, offline: total, lagging: 0 });
+        const total = calls.length;
+        return new Promise((resolve) =>
+          waiting.push(() => resolve({ total, online: 0, offline: total, lagging: 0 }))
+        );
       },
     },
   };
@@ -24,24 +28,38 @@ function selector(text: string) {
   return parsed.selector;
 }
 
-Deno.test("counts are reused for a second per selector and prefix, and shared while in flight", async () => {
+const settle = () => new Promise((resolve) => setTimeout(resolve, 0));
+
+Deno.test("counts are shared per selector and prefix, reused for a second, then recounted behind a stale answer", async () => {
   let now = 1000;
-  const { store, calls } = fakeStore();
-  const cache = new DeviceCountsCache(store, { now: () => now });
-  const [a, b] = await Promise.all([
-    cache.get({ selector: selector("site=a") }),
-    cache.get({ selector: selector(" site == a "), state: "online" }),
-  ]);
-  assert.equal(a, b, "the same selector written another way and another state share the count");
-  assert.equal(calls.length, 1);
-  assert.equal(calls[0].state, undefined, "the state is not counted by");
-  await cache.get({ selector: selector("site=b") });
-  await cache.get({ selector: selector("site=a"), q: "pi" });
-  assert.equal(calls.length, 3);
+  const fake = fakeStore();
+  const cache = new DeviceCountsCache(fake.store, { now: () => now });
+  const a = cache.get({ selector: selector("site=a") });
+  const b = cache.get({ selector: selector(" site == a "), state: "online" });
+  fake.release();
+  assert.equal(await a, await b, "the same selector written another way and another state share");
+  assert.equal(fake.calls.length, 1);
+  assert.equal(fake.calls[0].state, undefined, "the state is not counted by");
+  const other = cache.get({ selector: selector("site=a"), q: "pi" });
+  fake.release();
+  assert.equal((await other).total, 2, "another prefix is another count");
+
   now += 999;
-  assert.equal((await cache.get({ selector: selector("site=a") })).total, 1);
+  assert.equal((await cache.get({ selector: selector("site=a") })).total, 1, "fresh");
   now += 1;
-  assert.equal((await cache.get({ selector: selector("site=a") })).total, 4, "counted again");
+  // Stale: answered at once with the old counts while one recount runs.
+  assert.equal((await cache.get({ selector: selector("site=a") })).total, 1);
+  assert.equal((await cache.get({ selector: selector("site=a") })).total, 1);
+  assert.equal(fake.calls.length, 3, "one recount for both");
+  fake.release();
+  await settle();
+  assert.equal((await cache.get({ selector: selector("site=a") })).total, 3, "the recount");
+
+  // Too old to answer: the request waits for a new count.
+  now += 10_000;
+  const late = cache.get({ selector: selector("site=a") });
+  fake.release();
+  assert.equal((await late).total, 4);
 });
 
 Deno.test("a failed count is not kept", async () => {
