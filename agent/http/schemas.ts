@@ -146,6 +146,8 @@ export const ConfigOutput = z.object({
   desired: z.record(z.string(), z.unknown()),
   desiredVersion: z.number().int(),
   appliedVersion: z.number().int(),
+  lastFailure: z.object({ version: z.number().int(), reason: z.string() }).optional()
+    .describe("the newest desired version, when it was refused (the agent keeps appliedVersion)"),
 });
 
 /** Liveness/readiness response. */
