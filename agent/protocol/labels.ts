@@ -73,6 +73,7 @@ export const Labels = z.record(z.string(), z.string()).superRefine((labels, ctx)
     ctx.addIssue({
       code: "custom",
       message: `at most ${MAX_LABELS} labels; got ${entries.length}`,
+      params: { rule: "max_items", limit: MAX_LABELS },
     });
   }
   for (const [key, value] of entries) {
@@ -82,6 +83,7 @@ export const Labels = z.record(z.string(), z.string()).superRefine((labels, ctx)
         code: "custom",
         path: [key],
         message: `label key '${key.slice(0, 300)}' is invalid: ${keyProblem}`,
+        params: { rule: "label_key" },
       });
       continue;
     }
@@ -91,6 +93,7 @@ export const Labels = z.record(z.string(), z.string()).superRefine((labels, ctx)
         code: "custom",
         path: [key],
         message: `label value '${value.slice(0, 100)}' of '${key}' is invalid: ${valueProblem}`,
+        params: { rule: "label_value" },
       });
     }
   }

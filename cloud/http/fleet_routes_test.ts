@@ -28,6 +28,7 @@ async function withApi(fn: (h: Harness) => Promise<void>): Promise<void> {
     const fleet = new FleetOperations({
       store,
       downlink: new Downlink({ link, store, logger }),
+      provisioner: deviceTableProvisioner(),
       logger,
     });
     const driver = new FleetDriver({ rollouts: fleet.rollouts, jobs: fleet.jobs, logger });
@@ -122,6 +123,8 @@ Deno.test("bad list parameters are 422 naming the parameter; a malformed selecto
     );
     assert.deepEqual(selector.details, [{
       field: "selector",
+      rule: "selector",
+      limit: 12,
       message: "expected a requirement after ',' at position 12, found the end",
     }]);
     for (
@@ -164,6 +167,10 @@ Deno.test("PUT /api/v1/devices/:id/labels replaces labels; a bad key or value is
       "labels.ok",
     ]);
     assert.match(JSON.stringify(bad.details), /label value '-no' of 'ok' is invalid/);
+    assert.deepEqual(bad.details?.map((d) => (d as { rule: string }).rule), [
+      "label_key",
+      "label_value",
+    ]);
     await problem(
       await h.send("PUT", "/api/v1/devices/ghost/labels", { labels: {} }),
       404,
@@ -277,7 +284,7 @@ Deno.test("a rollout body is checked: waves increase to 100, the selector parses
       [{ ...base, failureThresholdPercent: 101 }, "failureThresholdPercent", /./],
       [{ ...base, applyTimeoutSeconds: 1 }, "applyTimeoutSeconds", /./],
       [{ ...base, name: "" }, "name", /./],
-      [{ ...base, extra: true }, "(body)", /extra/],
+      [{ ...base, extra: true }, "extra", /is not a known field/],
     ];
     for (const [body, field, message] of cases) {
       const error = await problem(

@@ -54,7 +54,11 @@ export const DeviceOutput = z.object({
 export const SelectorParam = z.string().max(MAX_SELECTOR_LENGTH).transform((text, ctx) => {
   const parsed = parseSelector(text);
   if (parsed.ok) return parsed.selector;
-  ctx.addIssue({ code: "custom", message: parsed.error.message });
+  ctx.addIssue({
+    code: "custom",
+    message: parsed.error.message,
+    params: { rule: "selector", limit: parsed.error.position },
+  });
   return z.NEVER;
 }).describe(
   "Kubernetes label selector, e.g. `site=berlin,role!=gateway,tier in (a,b),!decommissioned`; empty: every device",

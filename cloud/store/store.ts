@@ -4,7 +4,7 @@
  * PostgreSQL share it; what differs (row locks) lives in `dialect.ts`.
  * @module
  */
-import { type Kysely, type Selectable, sql, type Transaction } from "kysely";
+import { type Kysely, type Selectable, sql } from "kysely";
 import type { Batch, Status } from "@outpost/protocol";
 import type { DesiredChange, DesiredState } from "../fleet/desired_patch.ts";
 import { type BatchOutcome, commitBatch } from "./batch.ts";
@@ -22,7 +22,6 @@ import * as identity from "./identity.ts";
 import type {
   CloudDatabase,
   CommandsTable,
-  CommandStatus,
   DevicesTable,
   DeviceStatus,
   RequestStatus,

@@ -40,7 +40,12 @@ export async function withConsole(fn: (h: ConsoleHarness) => Promise<void>): Pro
     const { logger } = collectingLogger();
     const downlink = new Downlink({ link, store, logger });
     const session = createFleetSessionAuth(CONSOLE_ADMIN);
-    const fleet = new FleetOperations({ store, downlink, logger });
+    const fleet = new FleetOperations({
+      store,
+      downlink,
+      provisioner: deviceTableProvisioner(),
+      logger,
+    });
     const driver = new FleetDriver({ rollouts: fleet.rollouts, jobs: fleet.jobs, logger });
     const ui = createFleetUi({
       reads: store,

@@ -10,7 +10,6 @@ import type { BatchRecord } from "@outpost/protocol";
 import { enrollForTest, reading, readingBatch } from "./fixtures.ts";
 import { cloudMigrations } from "../store/migrations/mod.ts";
 import { openCloudDatabase, openCloudStore } from "../store/open.ts";
-import type { CloudStore } from "../store/store.ts";
 import { idempotencyRecords } from "../store/idempotency.ts";
 import { runMigrations } from "@outpost/platform/sqlite";
 import type { Kysely } from "kysely";
