@@ -14,6 +14,8 @@ import { readingsDocs, readingsRoutes } from "./readings.ts";
 import { type SyncConnection, unenrolledConnection } from "../sync/state.ts";
 import { statusDocs, statusRoutes } from "./status.ts";
 import type { TimeWindow } from "./time_window.ts";
+import { gateRequests, WorkGate } from "./work_gate.ts";
+import { DEFAULT_MAX_BODY_BYTES } from "@outpost/platform/json_body";
 
 /** Dependencies of {@link createAgentApp}. */
 export interface AgentAppOptions {
@@ -30,6 +32,13 @@ export interface AgentAppOptions {
   maxBodyBytes?: number;
   /** The plausible window of client-supplied `ts` values around the agent's clock. */
   timeWindow?: TimeWindow;
+  /**
+   * Bytes of request bodies worked on at once (declared sizes; default
+   * {@link DEFAULT_WRITE_BUDGET_BYTES}). Writes past it wait unread; see `work_gate.ts`.
+   */
+  writeBudgetBytes?: number;
+  /** Writes that may wait for the budget before the agent answers 503 `busy`. */
+  writeQueue?: number;
   /** Extra routes (the web UI) mounted at `/`. */
   ui?: Hono;
   /**
@@ -42,6 +51,15 @@ export interface AgentAppOptions {
 }
 
 const MUTATING = ["POST", "PUT", "PATCH", "DELETE"];
+
+/**
+ * Request bodies worked on at once: one batch of 10,000 readings is 0.9-1.7 MB, so about one
+ * or two at a time. More buys no throughput (SQLite commits one write at a time and the agent
+ * validates on one thread) and costs ~6x the body in transient heap per request: 20 clients
+ * posting such batches together peaked at 166-177 MiB without the bound and ~140 with it, the
+ * pod's limit being 160 MiB (docs/PERFORMANCE.md).
+ */
+export const DEFAULT_WRITE_BUDGET_BYTES = 2 * 1024 * 1024;
 
 /** Builds the agent app: system endpoints, the `/api/v1` routes and (optionally) the UI. */
 export function createAgentApp(options: AgentAppOptions): Hono {
@@ -93,6 +111,23 @@ export function createAgentApp(options: AgentAppOptions): Hono {
       : requireBearer,
   );
   const { maxBodyBytes, tracing, logger, timeWindow } = options;
+  const refusedBusy = options.metrics.counter(
+    "outpost_http_busy_total",
+    "Write requests refused with 503 busy because too many waited for their turn.",
+  );
+  const writes = new WorkGate({
+    capacity: options.writeBudgetBytes ?? DEFAULT_WRITE_BUDGET_BYTES,
+    queue: options.writeQueue ?? 512,
+    what: "writes",
+    onRefused: () => refusedBusy.inc(),
+  });
+  options.metrics.gauge(
+    "outpost_http_writes_waiting",
+    "Write requests waiting for their turn (their bodies not read yet).",
+    (gauge) => gauge.set(writes.waiting),
+  );
+  // After auth, so a refused request never waits; before the routes, so no body is read yet.
+  app.use("/api/v1/*", gateRequests(writes, MUTATING, maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES));
   app.route(
     "/api/v1",
     readingsRoutes({

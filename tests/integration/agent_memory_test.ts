@@ -1,6 +1,7 @@
 // The agent process as deployed (`deno task agent`, with the runtime flags of
 // agent/build/compile.ts): the largest bodies the API accepts still work, and the resident
-// memory stays well under the DaemonSet's limit after a batch ingest (issue 9).
+// memory stays well under the DaemonSet's limit after a batch ingest (issue 9) and at its peak
+// through a burst from many clients at once (issue 15).
 import assert from "node:assert/strict";
 import { DEFAULT_MAX_BODY_BYTES } from "@outpost/platform/json_body";
 import { MAX_READINGS_PER_REQUEST } from "@outpost/agent/schemas";
@@ -9,6 +10,12 @@ import { freePort, startTask, waitForOk } from "../support/process.ts";
 
 /** The DaemonSet's memory limit (k8s/base/agent/daemonset.yaml): 160 MiB. */
 const POD_LIMIT_BYTES = 160 * 1024 * 1024;
+
+/** The highest resident set size the process has had (`VmHWM`), in bytes. */
+async function peakRssOf(pid: number): Promise<number> {
+  const status = await Deno.readTextFile(`/proc/${pid}/status`);
+  return Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0) * 1024;
+}
 
 async function post(url: string, body: string): Promise<number> {
   const response = await fetch(url, {
@@ -79,6 +86,37 @@ Deno.test("the deployed agent takes max-size bodies and stays under the pod memo
     assert.equal(ready.status, 200, "still ready after the worst bodies");
     const stored = await (await fetch(`${base}/api/v1/sync`)).json();
     assert.equal(stored.pending, 10 * MAX_READINGS_PER_REQUEST);
+  } finally {
+    await agent.stop();
+    await Deno.remove(dataDir, { recursive: true });
+  }
+});
+
+Deno.test("a burst of 200,000 readings from 20 clients at once keeps the agent's peak RSS under the pod limit", async () => {
+  const dataDir = await Deno.makeTempDir({ prefix: "outpost-mem-burst-" });
+  const port = freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const agent = startTask("agent", {
+    env: { OUTPOST_PORT: String(port), OUTPOST_DATA_DIR: dataDir, OUTPOST_LOG_LEVEL: "warn" },
+  });
+  try {
+    await waitForOk(`${base}/readyz`, 60_000, agent);
+    const pid = await componentPid(agent.pid, "agent/main.ts");
+    const body = largestReadings();
+    // All twenty at once: without a bound on the bodies worked on together the agent parsed and
+    // validated them all in parallel and peaked at 166 MiB here (177 MiB with a cloud connected).
+    const statuses = await Promise.all(
+      Array.from({ length: 20 }, () => post(`${base}/api/v1/readings`, body)),
+    );
+    assert.deepEqual(statuses, Array(20).fill(201));
+    const peak = await peakRssOf(pid);
+    assert.ok(peak > 0, "the agent's peak RSS is readable");
+    assert.ok(
+      peak < POD_LIMIT_BYTES,
+      `peak RSS ${(peak / 2 ** 20).toFixed(0)} MiB during the burst (limit 160 MiB)`,
+    );
+    const stored = await (await fetch(`${base}/api/v1/sync`)).json();
+    assert.equal(stored.pending, 20 * MAX_READINGS_PER_REQUEST, "every reading stored");
   } finally {
     await agent.stop();
     await Deno.remove(dataDir, { recursive: true });
