@@ -3,7 +3,7 @@
  * @module
  */
 import { startAgent } from "./agent.ts";
-import { loadAgentConfig } from "./config/config.ts";
+import { agentHelp, loadAgentConfig } from "./config/config.ts";
 import { runMain } from "@outpost/platform/run_main";
 
 Deno.exit(
@@ -12,5 +12,6 @@ Deno.exit(
     loadConfig: loadAgentConfig,
     start: (config, logger, tracing) => startAgent(config, logger, { tracing }),
     traceResource: (config) => ({ "outpost.device.id": config.deviceId }),
+    help: agentHelp,
   }),
 );

@@ -16,6 +16,7 @@ import {
   pathParser,
   portParser,
   readSettings,
+  settingsHelp,
   type SettingValues,
   urlParser,
   wordParser,
@@ -69,21 +70,37 @@ const TOKEN = wordParser(
 
 /** Every cloud setting, with its flag and environment variable. */
 export const cloudSettings = {
-  port: { flag: "port", env: "OUTPOST_PORT", parse: portParser(true), fallback: 8080 },
+  port: {
+    flag: "port",
+    env: "OUTPOST_PORT",
+    parse: portParser(true),
+    fallback: 8080,
+    value: "port",
+    help: "TCP port of the API and the fleet console (0 picks a free port).",
+  },
   host: {
     flag: "host",
+    value: "host",
+    help: "Address the HTTP server binds to (0.0.0.0 for every interface).",
     env: "OUTPOST_HOST",
     parse: wordParser("a host name or IP address"),
     fallback: "127.0.0.1",
   },
   dataDir: {
     flag: "data-dir",
+    value: "dir",
+    help: "Directory of the default libSQL database, generated tokens and the embedded " +
+      "broker's state (created if missing).",
     env: "OUTPOST_DATA_DIR",
     parse: pathParser(),
     fallback: ".data/cloud",
   },
   database: {
     flag: "database-url",
+    value: "url",
+    defaultText: "<data-dir>/cloud.db",
+    help: "Where the cloud stores its data: a file: URL or path (libSQL) or a postgres:// URL " +
+      "(PostgreSQL).",
     env: "DATABASE_URL",
     parse: databaseUrlParser(),
     // Resolved against the data dir by loadCloudConfig.
@@ -93,6 +110,8 @@ export const cloudSettings = {
   },
   dbPoolSize: {
     flag: "db-pool-size",
+    value: "n",
+    help: "PostgreSQL connections per cloud process (1-1000; replicas add up). Unused with libSQL.",
     env: "OUTPOST_DB_POOL_SIZE",
     // Used with PostgreSQL only (libSQL has one connection). Per process: replicas add up.
     parse: intParser(1, 1000),
@@ -100,6 +119,9 @@ export const cloudSettings = {
   },
   adminToken: {
     flag: "admin-token",
+    value: "token",
+    defaultText: "generated once into <data-dir>/admin-token",
+    help: "Bearer token of the admin API and the fleet console (16+ printable characters).",
     env: "OUTPOST_ADMIN_TOKEN",
     parse: TOKEN,
     fallback: undefined as string | undefined,
@@ -107,6 +129,9 @@ export const cloudSettings = {
   },
   enrollToken: {
     flag: "enroll-token",
+    value: "token",
+    defaultText: "generated once into <data-dir>/enroll-token",
+    help: "Bootstrap token devices present to enroll (16+ printable characters).",
     env: "OUTPOST_ENROLL_TOKEN",
     parse: TOKEN,
     fallback: undefined as string | undefined,
@@ -114,24 +139,33 @@ export const cloudSettings = {
   },
   mqttUrl: {
     flag: "mqtt-url",
+    value: "url",
+    defaultText: "unset: the cloud runs an embedded broker on --mqtt-port",
+    help: "An external Mosquitto 2 broker (with dynamic security) to use.",
     env: "OUTPOST_MQTT_URL",
     parse: urlParser(["mqtt:", "mqtts:", "ws:", "wss:"]),
     fallback: undefined as string | undefined,
   },
   mqttPort: {
     flag: "mqtt-port",
+    value: "port",
+    help: "Port of the embedded broker (0 picks a free port); unused with --mqtt-url.",
     env: "OUTPOST_MQTT_PORT",
     parse: portParser(true),
     fallback: 1883,
   },
   mqttUsername: {
     flag: "mqtt-username",
+    value: "user",
+    help: "Dynamic-security admin user of the external broker (with --mqtt-url).",
     env: "OUTPOST_MQTT_USERNAME",
     parse: wordParser("a user name without spaces"),
     fallback: undefined as string | undefined,
   },
   mqttPassword: {
     flag: "mqtt-password",
+    value: "password",
+    help: "That admin's password.",
     env: "OUTPOST_MQTT_PASSWORD",
     parse: wordParser("a password without spaces"),
     fallback: undefined as string | undefined,
@@ -139,12 +173,17 @@ export const cloudSettings = {
   },
   mqttPublicUrl: {
     flag: "mqtt-public-url",
+    value: "url",
+    defaultText: "the embedded broker's URL, or --mqtt-url",
+    help: "The broker URL handed to devices at enrollment, as they reach it.",
     env: "OUTPOST_MQTT_PUBLIC_URL",
     parse: urlParser(["mqtt:", "mqtts:", "ws:", "wss:"]),
     fallback: undefined as string | undefined,
   },
   mqttCa: {
     flag: "mqtt-ca",
+    value: "file",
+    help: "CA certificate file (PEM) for an external mqtts:// broker with a private CA.",
     env: "OUTPOST_MQTT_CA",
     // CA file for an external mqtts:// broker with a private CA (the cloud's own connections).
     parse: pathParser(),
@@ -152,6 +191,8 @@ export const cloudSettings = {
   },
   logLevel: {
     flag: "log-level",
+    value: "level",
+    help: `Log verbosity: ${LOG_LEVELS.join(", ")} (JSON lines on stderr).`,
     env: "OUTPOST_LOG_LEVEL",
     parse: enumParser(LOG_LEVELS),
     fallback: "info" as LogLevel,
@@ -165,6 +206,10 @@ export const cloudSettings = {
     env: "OUTPOST_CERT_FILES",
     parse: namedPathsParser(),
     fallback: {} as Record<string, string>,
+    value: "name=path,…",
+    defaultText: "none",
+    help: "TLS certificate files whose expiry /metrics reports (read at every scrape), e.g. " +
+      "public=/etc/outpost/tls/tls.crt.",
   },
   /**
    * How far beyond a device's acked seq a batch may start (farther: refused whole, with a
@@ -183,11 +228,23 @@ export const cloudSettings = {
    */
   faultCrashAfterCommits: {
     flag: "fault-crash-after-commits",
+    value: "n",
+    help: "Tests only: SIGKILL the cloud right after the n-th stored batch commits, before " +
+      "its ack. 0 is off.",
     env: "OUTPOST_FAULT_CRASH_AFTER_COMMITS",
     parse: intParser(0, 1_000_000_000),
     fallback: 0,
   },
 };
+
+/** `deno task cloud --help`, generated from {@link cloudSettings}. */
+export function cloudHelp(): string {
+  return settingsHelp(cloudSettings, {
+    summary: "Outpost cloud: enrollment, ingest, the fleet API and console, and the MQTT broker.",
+    usage: "deno task cloud [options]",
+    notes: ["Docs: docs/CLOUD.md."],
+  });
+}
 
 /** The cloud's resolved configuration; `database` is always set. */
 export type CloudConfig = Omit<SettingValues<typeof cloudSettings>, "database"> & {

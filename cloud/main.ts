@@ -4,12 +4,13 @@
  */
 import { runMain } from "@outpost/platform/run_main";
 import { startCloud } from "./cloud.ts";
-import { loadCloudConfig } from "./config.ts";
+import { cloudHelp, loadCloudConfig } from "./config.ts";
 
 Deno.exit(
   await runMain({
     component: "cloud",
     loadConfig: loadCloudConfig,
     start: (config, logger, tracing) => startCloud(config, logger, { tracing }),
+    help: cloudHelp,
   }),
 );

@@ -18,6 +18,7 @@ import {
   pathParser,
   portParser,
   readSettings,
+  settingsHelp,
   type SettingValues,
   urlParser,
   wordParser,
@@ -32,21 +33,35 @@ export const DEFAULT_TS_MAX_AHEAD_MS = 86_400_000;
 
 /** Every agent setting, with its flag and environment variable. */
 export const agentSettings = {
-  port: { flag: "port", env: "OUTPOST_PORT", parse: portParser(true), fallback: 8000 },
+  port: {
+    flag: "port",
+    env: "OUTPOST_PORT",
+    parse: portParser(true),
+    fallback: 8000,
+    value: "port",
+    help: "TCP port of the local API and console (0 picks a free port).",
+  },
   host: {
     flag: "host",
+    value: "host",
+    help: "Address the HTTP server binds to (0.0.0.0 for every interface).",
     env: "OUTPOST_HOST",
     parse: wordParser("a host name or IP address"),
     fallback: "127.0.0.1",
   },
   dataDir: {
     flag: "data-dir",
+    value: "dir",
+    help: "Directory of the SQLite database and the cloud credentials (created if missing).",
     env: "OUTPOST_DATA_DIR",
     parse: pathParser(),
     fallback: ".data/agent",
   },
   deviceId: {
     flag: "device-id",
+    value: "id",
+    defaultText: "the host name",
+    help: "This device's id in the fleet: 1-63 letters, digits, '_', '.' or '-'.",
     env: "OUTPOST_DEVICE_ID",
     parse: wordParser(
       "1-63 letters, digits, '_', '.' or '-', starting with a letter or digit",
@@ -56,12 +71,17 @@ export const agentSettings = {
   },
   cloudUrl: {
     flag: "cloud-url",
+    value: "url",
+    defaultText: "unset: the agent runs unenrolled and writes queue locally",
+    help: "The cloud to enroll with and sync to (http:// to a loopback host, else https://).",
     env: "OUTPOST_CLOUD_URL",
     parse: urlParser(["http:", "https:"]),
     fallback: undefined as string | undefined,
   },
   enrollToken: {
     flag: "enroll-token",
+    value: "token",
+    help: "The cloud's enrollment token, used once to obtain this device's broker credentials.",
     env: "OUTPOST_ENROLL_TOKEN",
     parse: wordParser("a token without spaces"),
     fallback: undefined as string | undefined,
@@ -69,12 +89,17 @@ export const agentSettings = {
   },
   mqttUrl: {
     flag: "mqtt-url",
+    value: "url",
+    defaultText: "the URL enrollment returns",
+    help: "Broker URL (mqtt://, mqtts://, ws://, wss://) overriding the one enrollment returns.",
     env: "OUTPOST_MQTT_URL",
     parse: urlParser(["mqtt:", "mqtts:", "ws:", "wss:"]),
     fallback: undefined as string | undefined,
   },
   mqttCa: {
     flag: "mqtt-ca",
+    value: "file",
+    help: "CA certificate file (PEM) that signs the broker's certificate for mqtts:// or wss://.",
     env: "OUTPOST_MQTT_CA",
     parse: pathParser(),
     fallback: undefined as string | undefined,
@@ -86,12 +111,18 @@ export const agentSettings = {
    */
   mqttAllowPlaintext: {
     flag: "mqtt-allow-plaintext",
+    value: "true|false",
+    help: "Allow the broker password or the enrollment token over plain transport to a " +
+      "non-loopback host; only on a network you trust.",
     env: "OUTPOST_MQTT_ALLOW_PLAINTEXT",
     parse: booleanParser(),
     fallback: false,
   },
   apiToken: {
     flag: "api-token",
+    value: "token",
+    help: "When set, API writes need 'Authorization: Bearer <token>' and console changes a " +
+      "login (16+ printable characters).",
     env: "OUTPOST_API_TOKEN",
     parse: wordParser(
       "a token of 16+ printable characters without spaces",
@@ -102,12 +133,16 @@ export const agentSettings = {
   },
   retentionDays: {
     flag: "retention-days",
+    value: "days",
+    help: "Days readings and events stay queryable on the device (1-3650); unacked rows stay.",
     env: "OUTPOST_RETENTION_DAYS",
     parse: intParser(1, 3650),
     fallback: 30,
   },
   logLevel: {
     flag: "log-level",
+    value: "level",
+    help: `Log verbosity: ${LOG_LEVELS.join(", ")} (JSON lines on stderr).`,
     env: "OUTPOST_LOG_LEVEL",
     parse: enumParser(LOG_LEVELS),
     fallback: "info" as LogLevel,
@@ -135,6 +170,10 @@ export const agentSettings = {
     env: "OUTPOST_LABELS",
     parse: labelsParser(),
     fallback: {} as Record<string, string>,
+    value: "k=v,…",
+    defaultText: "none",
+    help: "Labels sent at enrollment, in Kubernetes label syntax; the cloud selects devices by " +
+      "them (rollouts, jobs), e.g. site=berlin,role=gateway.",
   },
 };
 
@@ -151,6 +190,18 @@ function labelsParser(): Parser<Record<string, string>> {
       );
     }
   };
+}
+
+/** `deno task agent --help` (and the compiled binary's), generated from {@link agentSettings}. */
+export function agentHelp(): string {
+  return settingsHelp(agentSettings, {
+    summary: "Outpost agent: the edge node's local API, console and sync with the cloud.",
+    usage: "deno task agent [options]   (or: outpost-agent [options])",
+    notes: [
+      "Without --cloud-url every local feature works and writes queue in the outbox until the " +
+      "agent enrolls. Docs: docs/DEVICES.md.",
+    ],
+  });
 }
 
 /** The agent's resolved configuration. */

@@ -1,11 +1,12 @@
 /**
- * The shared shape of our entry points: read the configuration (a bad setting exits 2 with one
- * line), start tracing when `OTEL_*` asks for it, start the component, stop gracefully on
- * SIGINT/SIGTERM (flushing spans), exit 1 if it cannot get ready.
+ * The shared shape of our entry points: `--help` prints the generated help and exits 0; read the
+ * configuration (a bad setting exits 2 with one line), start tracing when `OTEL_*` asks for it,
+ * start the component, stop gracefully on SIGINT/SIGTERM (flushing spans), exit 1 if it cannot get
+ * ready.
  * @module
  */
 import { createLogger, type Logger, type LogLevel } from "./log.ts";
-import { ConfigError } from "./settings.ts";
+import { ConfigError, wantsHelp } from "./settings.ts";
 import { MigrationError } from "./sqlite.ts";
 import type { Tracing } from "./trace.ts";
 import { loadTracing } from "./tracing_loader.ts";
@@ -24,12 +25,18 @@ export interface RunMainOptions<C extends { logLevel: LogLevel }> {
   start: (config: C, logger: Logger, tracing: Tracing) => Promise<RunningComponent>;
   /** Resource attributes of this process's spans (e.g. the device id). */
   traceResource?: (config: C) => Record<string, string>;
+  /** The `--help` text (printed to stdout, exit 0). */
+  help: () => string;
 }
 
 /** Runs a component until a signal stops it; resolves with the exit code for early failures. */
 export async function runMain<C extends { logLevel: LogLevel }>(
   options: RunMainOptions<C>,
 ): Promise<number> {
+  if (wantsHelp(Deno.args)) {
+    console.log(options.help());
+    return 0;
+  }
   let config: C;
   try {
     config = options.loadConfig(Deno.args, Deno.env.toObject());

@@ -1,7 +1,7 @@
 /**
  * Reading settings from flags and environment variables: flags override env, every setting
  * has a default, and a bad value fails with one line naming the setting, the value and what
- * is allowed.
+ * is allowed. `--help` text is generated from the same specs, so it cannot drift from them.
  * @module
  */
 import { parseArgs } from "node:util";
@@ -26,6 +26,12 @@ export interface SettingSpec<T> {
   fallback: T | (() => T);
   /** Secrets are never echoed in error messages. */
   secret?: boolean;
+  /** One sentence for `--help`: what the setting does. */
+  help: string;
+  /** Names the value in `--help` (`--port <port>`); default `value`. */
+  value?: string;
+  /** The default as `--help` shows it, when `fallback` is computed or unset. */
+  defaultText?: string;
 }
 
 /** A map of setting names to specs. */
@@ -57,7 +63,9 @@ export function readSettings<S extends SettingSpecs>(
   } catch (error) {
     const known = Object.values(specs).map((spec) => `--${spec.flag}`).join(", ");
     throw new ConfigError(
-      `Cannot start ${component}: ${(error as Error).message}; known flags: ${known}`,
+      `Cannot start ${component}: ${
+        (error as Error).message.split(". ")[0]
+      }; known flags: ${known} (--help explains them)`,
     );
   }
   const values: Record<string, unknown> = {};
@@ -82,6 +90,91 @@ export function readSettings<S extends SettingSpecs>(
     }
   }
   return values as SettingValues<S>;
+}
+
+/** True when `args` ask for help (`--help` or `-h`) rather than a run. */
+export function wantsHelp(args: readonly string[]): boolean {
+  // Only before a `--`, which ends the flags.
+  const end = args.indexOf("--");
+  return (end === -1 ? args : args.slice(0, end)).some((arg) => arg === "--help" || arg === "-h");
+}
+
+/** One line of a `--help` text. */
+export interface HelpEntry {
+  /** Without the dashes. */
+  flag: string;
+  /** Names the value (`<port>`); absent for a switch. */
+  value?: string;
+  env?: string;
+  description: string;
+  /** The default as shown. */
+  defaultText?: string;
+}
+
+/** What a `--help` text says besides its entries. */
+export interface HelpText {
+  /** The first line: what the command is. */
+  summary: string;
+  /** How to run it, e.g. `deno task agent [flags]`. */
+  usage: string;
+  entries: HelpEntry[];
+  /** Paragraphs after the entries. */
+  notes?: readonly string[];
+}
+
+/** Formats a `--help` text: usage, then one entry per flag with its variable and default. */
+export function formatHelp(text: HelpText): string {
+  const lines = [...wrap(text.summary, 98), "", `Usage: ${text.usage}`, "", "Options:"];
+  const entries = [...text.entries, { flag: "help", description: "Print this help and exit." }];
+  for (const entry of entries) {
+    const flag = `--${entry.flag}${entry.value ? ` <${entry.value}>` : ""}`;
+    lines.push(`  ${entry.env ? `${flag.padEnd(32)} ${entry.env}` : flag}`);
+    const shown = entry.defaultText === undefined ? "" : ` Default: ${entry.defaultText}.`;
+    lines.push(...wrap(`${entry.description}${shown}`, 92).map((line) => `      ${line}`));
+  }
+  for (const note of text.notes ?? []) lines.push("", ...wrap(note, 98));
+  return lines.join("\n");
+}
+
+/** The `--help` text of a component, generated from its setting specs. */
+export function settingsHelp(
+  specs: SettingSpecs,
+  text: Omit<HelpText, "entries">,
+): string {
+  const entries = Object.values(specs).map((spec): HelpEntry => ({
+    flag: spec.flag,
+    value: spec.value ?? "value",
+    env: spec.env,
+    description: spec.help,
+    defaultText: spec.defaultText ??
+      (typeof spec.fallback === "function" || spec.fallback === undefined
+        ? "unset"
+        : String(spec.fallback)),
+  }));
+  return formatHelp({
+    ...text,
+    entries,
+    notes: [
+      "Every option is also an environment variable; a flag wins over its variable. A bad " +
+      "value stops the start with one line naming the setting, its value and what is allowed.",
+      ...(text.notes ?? []),
+    ],
+  });
+}
+
+function wrap(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = "";
+  for (const word of text.split(/\s+/).filter(Boolean)) {
+    if (line && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else {
+      line = line ? `${line} ${word}` : word;
+    }
+  }
+  if (line) lines.push(line);
+  return lines;
 }
 
 /** A TCP port 1–65535 (0 is allowed when `allowZero`, meaning "any free port"). */

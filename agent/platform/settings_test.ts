@@ -5,26 +5,50 @@ import {
   intParser,
   portParser,
   readSettings,
+  settingsHelp,
   urlParser,
+  wantsHelp,
   wordParser,
 } from "./settings.ts";
 
 const specs = {
-  port: { flag: "port", env: "X_PORT", parse: portParser(), fallback: 8000 },
+  port: {
+    flag: "port",
+    env: "X_PORT",
+    parse: portParser(),
+    fallback: 8000,
+    value: "port",
+    help: "The port.",
+  },
   level: {
     flag: "log-level",
     env: "X_LEVEL",
     parse: enumParser(["info", "debug"]),
     fallback: "info",
+    help: "How much to log.",
   },
-  days: { flag: "days", env: "X_DAYS", parse: intParser(1, 10), fallback: () => 3 },
-  url: { flag: "url", env: "X_URL", parse: urlParser(["http:"]), fallback: undefined },
+  days: {
+    flag: "days",
+    env: "X_DAYS",
+    parse: intParser(1, 10),
+    fallback: () => 3,
+    defaultText: "three",
+    help: "Days to keep.",
+  },
+  url: {
+    flag: "url",
+    env: "X_URL",
+    parse: urlParser(["http:"]),
+    fallback: undefined,
+    help: "Where to go.",
+  },
   token: {
     flag: "token",
     env: "X_TOKEN",
     parse: wordParser("a token"),
     fallback: undefined,
     secret: true,
+    help: "A secret.",
   },
 };
 
@@ -87,4 +111,23 @@ Deno.test("an unknown flag fails naming the known flags", () => {
     () => readSettings("agent", specs, { args: ["--prot", "1"], env: {} }),
     /Cannot start agent: .*--prot.*known flags: --port/,
   );
+});
+
+Deno.test("the help text lists every setting with its flag, variable, description and default", () => {
+  const help = settingsHelp(specs, { summary: "Test thing.", usage: "deno task test [options]" });
+  assert.match(help, /^Test thing\.\n\nUsage: deno task test \[options\]/);
+  assert.match(help, /--port <port> +X_PORT\n +The port\. Default: 8000\./);
+  assert.match(help, /--log-level <value> +X_LEVEL\n +How much to log\. Default: info\./);
+  assert.match(help, /--days <value> +X_DAYS\n +Days to keep\. Default: three\./);
+  assert.match(help, /--url <value> +X_URL\n +Where to go\. Default: unset\./);
+  assert.match(help, /--help\n +Print this help and exit\./);
+  for (const spec of Object.values(specs)) assert.ok(help.includes(spec.env), spec.env);
+});
+
+Deno.test("wantsHelp sees --help and -h before a --, and nothing else", () => {
+  assert.equal(wantsHelp(["--help"]), true);
+  assert.equal(wantsHelp(["--port", "1", "-h"]), true);
+  assert.equal(wantsHelp(["--port", "1"]), false);
+  assert.equal(wantsHelp(["--", "--help"]), false);
+  assert.equal(wantsHelp(["--helpful"]), false);
 });

@@ -8,7 +8,7 @@
  * `--fleet-devices N` (the list, default 100,000) and `--sim-devices N` (default 10,000).
  * @module
  */
-import { parseArgs } from "node:util";
+import { parseCli, requireValid } from "../support/cli.ts";
 import { sql } from "kysely";
 import { openSqlite, transact } from "@outpost/platform/sqlite";
 import { freePort, postJson, startTask, waitForOk } from "../support/process.ts";
@@ -27,20 +27,71 @@ interface Row {
   note?: string;
 }
 
-const { values } = parseArgs({
-  args: Deno.args,
+const BENCH_CLI = {
+  command: "deno task bench",
+  summary: "Benchmarks, each a ratio against a baseline measured in the same run; prints a " +
+    "table and writes bench-results.json.",
   options: {
-    smoke: { type: "boolean", default: false },
-    only: { type: "string" },
-    backend: { type: "string" },
-    "sync-rows": { type: "string" },
-    "fleet-devices": { type: "string" },
-    "sim-devices": { type: "string" },
+    smoke: {
+      type: "boolean",
+      help: "Tiny counts, for CI to keep the benchmarks from rotting (figures mean nothing).",
+    },
+    only: {
+      type: "string",
+      value: "sync|fleet",
+      help: "Run only the end-to-end sync rows (writes bench-results-sync.json), or only the " +
+        "fleet rows (device list at scale, rollout and job; bench-results-fleet.json).",
+    },
+    backend: {
+      type: "string",
+      value: "libsql|postgres",
+      help: "With --only sync: only this cloud database (default: both; PostgreSQL needs the " +
+        "postgresql package).",
+    },
+    "sync-rows": {
+      type: "string",
+      value: "n",
+      help: "Rows of the end-to-end sync rows (default 500,000; 20,000 with --smoke).",
+    },
+    "fleet-devices": {
+      type: "string",
+      value: "n",
+      help: "With --only fleet: devices in the list benchmark (default 100,000).",
+    },
+    "sim-devices": {
+      type: "string",
+      value: "n",
+      help: "With --only fleet: simulated devices of the rollout and job (default 10,000).",
+    },
   },
-});
+  notes: [
+    "Run it under flock /tmp/outpost-heavy.lock on a shared machine. Method and last figures: " +
+    "docs/PERFORMANCE.md.",
+  ],
+} as const;
+const values = parseCli(BENCH_CLI);
 const smoke = values.smoke;
-if (values.only !== undefined && values.only !== "sync" && values.only !== "fleet") {
-  throw new Error(`--only: expected 'sync' or 'fleet', got '${values.only}'`);
+requireValid(
+  BENCH_CLI,
+  values.only === undefined || values.only === "sync" || values.only === "fleet",
+  `--only: expected 'sync' or 'fleet', got '${values.only}'`,
+);
+requireValid(
+  BENCH_CLI,
+  values.backend === undefined || values.backend === "libsql" || values.backend === "postgres",
+  `--backend: expected libsql or postgres, got '${values.backend}'`,
+);
+requireValid(
+  BENCH_CLI,
+  values["sync-rows"] === undefined || Number(values["sync-rows"]) > 0,
+  `--sync-rows: expected a positive number, got '${values["sync-rows"]}'`,
+);
+for (const flag of ["fleet-devices", "sim-devices"] as const) {
+  requireValid(
+    BENCH_CLI,
+    values[flag] === undefined || Number(values[flag]) > 0,
+    `--${flag}: expected a positive number, got '${values[flag]}'`,
+  );
 }
 /** True when only the end-to-end sync rows run (`--only sync`). */
 const syncOnly = values.only === "sync";

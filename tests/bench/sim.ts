@@ -28,7 +28,7 @@
  * the API (`tests/bench/fleet_ops.ts`).
  * @module
  */
-import { parseArgs } from "node:util";
+import { type CliOption, type CliSpec, parseCli, requireValid } from "../support/cli.ts";
 import mqtt, { type MqttClient } from "mqtt";
 import { createLogger } from "@outpost/platform/log";
 import { Ack, Command, decodeMessage, Desired, type Status } from "@outpost/protocol";
@@ -642,33 +642,108 @@ async function mosquittoPid(broker: TestMosquitto): Promise<number | undefined> 
   return pid > 0 ? pid : undefined;
 }
 
-if (import.meta.main) {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: {
-      devices: { type: "string", default: "100" },
-      broker: { type: "string", default: "embedded" },
-      rate: { type: "string", default: "1" },
-      duration: { type: "string", default: "20" },
-      cloud: { type: "string" },
-      "enroll-token": { type: "string" },
-      "admin-token": { type: "string" },
-      "mqtt-url": { type: "string" },
-      concurrency: { type: "string", default: "100" },
-      labels: { type: "string", default: "" },
-      "fail-percent": { type: "string", default: "0" },
-      "fleet-ops": { type: "boolean", default: false },
+/** The simulator's flags; `deno task sim --help` prints them. */
+export const SIM_CLI = {
+  command: "deno task sim",
+  summary: "Fleet simulator: N device clients in one process, speaking the agent's protocol " +
+    "with its own enrollment and publisher code, against a cloud it starts or a running one.",
+  options: {
+    devices: { type: "string", default: "100", value: "n", help: "Devices to enroll and run." },
+    broker: {
+      type: "string",
+      default: "embedded",
+      value: "embedded|mosquitto",
+      help: "The cloud's broker when the simulator starts the cloud: its embedded broker, or " +
+        "a real Mosquitto 2 with dynamic security (needs the mosquitto package).",
     },
-  });
-  if (values.broker !== "embedded" && values.broker !== "mosquitto") {
-    console.error(`--broker must be embedded or mosquitto, not '${values.broker}'`);
-    Deno.exit(2);
+    rate: {
+      type: "string",
+      default: "1",
+      value: "per-second",
+      help: "Readings per second per device (fractions allowed).",
+    },
+    duration: {
+      type: "string",
+      default: "20",
+      value: "seconds",
+      help: "Seconds of traffic before the clients say goodbye.",
+    },
+    concurrency: {
+      type: "string",
+      default: "100",
+      value: "n",
+      help: "Enrollments in flight at once (keep it near 20 with --broker mosquitto).",
+    },
+    cloud: {
+      type: "string",
+      value: "url",
+      help: "A running cloud to target instead of starting one (needs the two tokens).",
+    },
+    "enroll-token": {
+      type: "string",
+      value: "token",
+      env: "OUTPOST_ENROLL_TOKEN",
+      help: "That cloud's enrollment token.",
+    },
+    "admin-token": {
+      type: "string",
+      value: "token",
+      env: "OUTPOST_ADMIN_TOKEN",
+      help: "That cloud's admin token (to check presence).",
+    },
+    "mqtt-url": {
+      type: "string",
+      value: "url",
+      help: "Broker URL overriding the one enrollment returns.",
+    },
+    labels: {
+      type: "string",
+      default: "",
+      value: "k=a|b,…",
+      help: "Labels spread over the fleet (site=berlin|paris,role=gateway|sensor); every " +
+        "device also has sim=true.",
+    },
+    "fail-percent": {
+      type: "string",
+      default: "0",
+      value: "p",
+      help: "Share of devices that fail a desired state or a command (the same ones each time).",
+    },
+    "fleet-ops": {
+      type: "boolean",
+      help: "Then drive a rollout and a job over the fleet, each against the same change done " +
+        "one device at a time through the API.",
+    },
+  },
+  notes: [
+    "Prints a progress line every second and a JSON summary; exits 0 when every device " +
+    "connected, was seen online and then offline, and every record was acked. More than ~100 " +
+    "devices: run it under flock /tmp/outpost-heavy.lock on a shared machine. Docs: " +
+    "docs/PERFORMANCE.md.",
+  ],
+} satisfies CliSpec<Record<string, CliOption>>;
+
+if (import.meta.main) {
+  const values = parseCli(SIM_CLI);
+  const numbers = { devices: 1, rate: 0, duration: 0, concurrency: 1 } as const;
+  for (const [flag, min] of Object.entries(numbers)) {
+    const value = Number(values[flag as keyof typeof numbers]);
+    requireValid(
+      SIM_CLI,
+      Number.isFinite(value) && value >= min,
+      `--${flag} must be a number ≥ ${min}`,
+    );
   }
+  requireValid(
+    SIM_CLI,
+    values.broker === "embedded" || values.broker === "mosquitto",
+    `--broker must be embedded or mosquitto, not '${values.broker}'`,
+  );
   let result: SimResult;
   try {
     result = await runSim({
       devices: Number(values.devices),
-      broker: values.broker,
+      broker: values.broker as "embedded" | "mosquitto",
       rate: Number(values.rate),
       durationS: Number(values.duration),
       cloudUrl: values.cloud,
