@@ -221,6 +221,9 @@ export const cloudSettings = {
     env: "OUTPOST_MAX_SEQ_GAP",
     parse: intParser(1000, Number.MAX_SAFE_INTEGER),
     fallback: DEFAULT_MAX_SEQ_GAP,
+    value: "n",
+    help: "How far beyond a device's acked seq a batch may start (farther: refused whole, with a " +
+      "reason the device logs) and a status may put its last seq (farther: not believed).",
   },
   /**
    * Fault injection for the test suites only (docs/RELIABILITY.md): SIGKILL the cloud right

@@ -156,6 +156,10 @@ export const agentSettings = {
     env: "OUTPOST_TS_MAX_AGE",
     parse: durationParser(),
     fallback: DEFAULT_TS_MAX_AGE_MS as number | undefined,
+    value: "duration|off",
+    defaultText: `${DEFAULT_TS_MAX_AGE_MS / 86_400_000}d`,
+    help: "How far before this device's clock a client-supplied ts may lie (readings, events); " +
+      "off leaves only the fixed bounds, 1970 to 2100.",
   },
   /** How far after the agent's clock a client-supplied `ts` may lie; `off` as above. */
   tsMaxAhead: {
@@ -163,6 +167,9 @@ export const agentSettings = {
     env: "OUTPOST_TS_MAX_AHEAD",
     parse: durationParser(),
     fallback: DEFAULT_TS_MAX_AHEAD_MS as number | undefined,
+    value: "duration|off",
+    defaultText: `${DEFAULT_TS_MAX_AHEAD_MS / 3_600_000}h`,
+    help: "How far after this device's clock a client-supplied ts may lie; off as above.",
   },
   /** Sent at enrollment; the cloud selects devices by them (`site=berlin,role=gateway`). */
   labels: {

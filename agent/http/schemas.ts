@@ -5,7 +5,7 @@
 import { z } from "zod";
 import { MAX_JSON_DEPTH, nestsAtMost } from "@outpost/platform/json_limits";
 import { DeviceTime, EventMessage, Name, ReadingValue, SEVERITIES, Unit } from "@outpost/protocol";
-import { SYNC_STATES } from "../sync/state.ts";
+import { SYNC_PROBLEMS, SYNC_STATES } from "../sync/state.ts";
 import { BucketParam } from "@outpost/platform/buckets";
 
 /** The most readings one request may carry. */
@@ -138,7 +138,14 @@ export const SyncStatusOutput = z.object({
   lastSeq: z.number().int(),
   ackedSeq: z.number().int(),
   lastAckAt: z.string().nullable(),
+  /** The last failure's own words: for details and logs, not for the headline. */
   lastError: z.string().nullable(),
+  /** What keeps the agent from syncing, as a code (see `SYNC_PROBLEMS`); null when none. */
+  problem: z.enum(SYNC_PROBLEMS).nullable(),
+  /** When the current state began (online since, failing since). */
+  since: z.string().nullable(),
+  /** The next attempt while backing off. */
+  nextAttemptAt: z.string().nullable(),
 });
 
 /** `GET /api/v1/config` response. */

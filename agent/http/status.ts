@@ -28,6 +28,9 @@ export function statusRoutes(options: StatusRoutesOptions): Hono {
       ackedSeq: stats.ackedSeq,
       lastAckAt: stats.lastAckAt,
       lastError: connection.lastError,
+      problem: connection.problem,
+      since: connection.since,
+      nextAttemptAt: connection.nextAttemptAt,
     });
   });
   app.get("/config", async (c) => c.json(await options.store.readConfig()));

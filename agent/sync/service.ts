@@ -1,17 +1,19 @@
 /**
  * The sync service: enroll (with backoff, never blocking local features), hold one MQTT
  * connection with a Last Will and jittered reconnects, drive the outbox publisher and the
- * downlink, and report the connection state for `GET /api/v1/sync`.
+ * downlink, and report the connection state for `GET /api/v1/sync`. While it backs off it
+ * probes the cloud's `/healthz` (`cloud_probe.ts`) and retries soon after the cloud is back.
  * @module
  */
 import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
 import type { Logger } from "@outpost/platform/log";
 import type { Tracing } from "@outpost/platform/trace";
-import type { SyncConnection } from "./state.ts";
+import type { SyncConnection, SyncProblem } from "./state.ts";
 import { Ack, Command, decodeMessage, Desired, type Status } from "@outpost/protocol";
 import { parseTopic, topics } from "@outpost/protocol";
 import type { AgentStore } from "../store/store.ts";
 import { type Backoff, createBackoff } from "./backoff.ts";
+import { CloudProbe, sleep } from "./cloud_probe.ts";
 import {
   type Credentials,
   forgetCredentials,
@@ -51,6 +53,8 @@ export interface SyncServiceOptions {
   backoff?: Backoff;
   /** Retries while the cloud holds or refuses the enrollment (default 15 s up to 10 min). */
   refusedBackoff?: Backoff;
+  /** Looks at the cloud while backing off; default: `/healthz` of `cloudUrl` every ~2 s. */
+  probe?: CloudProbe;
   ackTimeoutMs?: number;
   statusIntervalMs?: number;
   /** Upload spans linked to the writes (see the publisher). */
@@ -60,14 +64,29 @@ export interface SyncServiceOptions {
 /** MQTT CONNACK codes meaning "these credentials are refused" (3.1.1 and 5). */
 const AUTH_REFUSED = new Set([4, 5, 134, 135]);
 const SESSION_EXPIRY_S = 7 * 24 * 3600;
+/** Bounded: past this, waiting longer only delays the reconnect (the probe covers outages). */
+const BACKOFF_MAX_MS = 30_000;
+/** Socket errors meaning "nobody answers there" rather than "something is misconfigured". */
+const UNREACHABLE =
+  /ECONNREFUSED|ECONNRESET|EHOSTUNREACH|ENETUNREACH|ETIMEDOUT|ENOTFOUND|EAI_AGAIN|EPIPE|timed? ?out|closed|lost/i;
 
 /** Keeps the device in sync with the cloud while the process runs. */
 export class SyncService {
   #options: SyncServiceOptions;
   #state: SyncConnection["state"] = "connecting";
   #lastError: string | null = null;
+  #problem: SyncProblem | null = null;
+  /** When the current trouble began (first failure since the last connection). */
+  #troubleSince: number | null = null;
+  #onlineSince: number | null = null;
+  #nextAttemptAt: number | null = null;
   #backoff: Backoff;
   #refusedBackoff: Backoff;
+  #probe: CloudProbe;
+  /** Aborted by stop(): ends every wait at once. */
+  #stopping = new AbortController();
+  /** The pending reconnect wait; a newer schedule replaces it. */
+  #reconnectWait: AbortController | undefined;
   #client: MqttClient | undefined;
   #publisher: OutboxPublisher;
   #downlink: DownlinkHandler;
@@ -77,11 +96,11 @@ export class SyncService {
   #messageChain: Promise<void> = Promise.resolve();
   /** Rejecters of publishes waiting for a PUBACK; a lost connection fails them at once. */
   #awaitingPuback = new Set<(error: Error) => void>();
-  #wakeEnroll: (() => void) | undefined;
 
   constructor(options: SyncServiceOptions) {
     this.#options = options;
-    this.#backoff = options.backoff ?? createBackoff({ initialMs: 500, maxMs: 60_000 });
+    this.#backoff = options.backoff ?? createBackoff({ initialMs: 500, maxMs: BACKOFF_MAX_MS });
+    this.#probe = options.probe ?? new CloudProbe({ cloudUrl: options.cloudUrl });
     this.#refusedBackoff = options.refusedBackoff ??
       createBackoff({ initialMs: 15_000, maxMs: 600_000 });
     this.#publisher = new OutboxPublisher({
@@ -106,7 +125,16 @@ export class SyncService {
 
   /** The connection view for `GET /api/v1/sync`. */
   connection(): SyncConnection {
-    return { state: this.#state, lastError: this.#lastError };
+    const since = this.#state === "online" ? this.#onlineSince : this.#troubleSince;
+    return {
+      state: this.#state,
+      lastError: this.#lastError,
+      problem: this.#problem,
+      since: since === null ? null : new Date(since).toISOString(),
+      nextAttemptAt: this.#nextAttemptAt === null || this.#state === "online"
+        ? null
+        : new Date(this.#nextAttemptAt).toISOString(),
+    };
   }
 
   /** The publisher, for metrics and tests. */
@@ -123,9 +151,9 @@ export class SyncService {
   /** Publishes an offline status, closes the connection and stops the publisher. */
   async stop(): Promise<void> {
     this.#stopped = true;
+    this.#stopping.abort();
     clearTimeout(this.#timer);
     clearInterval(this.#statusTimer);
-    this.#wakeEnroll?.();
     const client = this.#client;
     if (client?.connected) {
       await this.#publish(
@@ -146,8 +174,44 @@ export class SyncService {
     await this.#publisher.stop();
   }
 
-  #fail(message: string): void {
+  #fail(message: string, problem: SyncProblem): void {
     this.#lastError = message;
+    this.#problem = problem;
+    this.#troubleSince ??= Date.now();
+  }
+
+  #connected(): void {
+    this.#state = "online";
+    this.#lastError = null;
+    this.#problem = null;
+    this.#troubleSince = null;
+    this.#onlineSince = Date.now();
+    this.#nextAttemptAt = null;
+    this.#backoff.reset();
+    this.#probe.reset();
+  }
+
+  /**
+   * Waits `delayMs` before the next attempt, or less when the probe sees the cloud come back;
+   * false when the wait was cancelled (stop, or a newer schedule through `signal`).
+   */
+  async #backOff(delayMs: number, signal?: AbortSignal): Promise<boolean> {
+    const abort = signal ? AbortSignal.any([this.#stopping.signal, signal]) : this.#stopping.signal;
+    const planned = Date.now() + delayMs;
+    this.#nextAttemptAt = planned;
+    const outcome = delayMs > this.#probe.intervalMs
+      ? await this.#probe.wait(delayMs, abort)
+      : (await sleep(delayMs, abort))
+      ? "elapsed"
+      : "aborted";
+    if (outcome === "cloud_back") {
+      this.#options.logger.info("the cloud answers again; retrying now", {
+        plannedDelayMs: delayMs,
+      });
+    }
+    // A newer wait (a reconnect scheduled meanwhile) owns the field now.
+    if (this.#nextAttemptAt === planned) this.#nextAttemptAt = null;
+    return outcome !== "aborted";
   }
 
   async #credentials(): Promise<Credentials | undefined> {
@@ -159,7 +223,7 @@ export class SyncService {
       deviceSecret = await loadDeviceSecret(dataDir);
     } catch (error) {
       this.#state = "refused";
-      this.#fail(`Cannot read the device secret: ${(error as Error).message}`);
+      this.#fail(`Cannot read the device secret: ${(error as Error).message}`, "configuration");
       logger.error("cannot read the device secret; not enrolling", { error });
       return undefined;
     }
@@ -203,8 +267,10 @@ export class SyncService {
       } catch (error) {
         let message = (error as Error).message;
         let delay: number;
+        let problem = enrollmentProblem(error as Error);
         if (error instanceof EnrollPendingError) {
           this.#state = "pending_approval";
+          problem = "enrollment_pending";
           delay = this.#refusedBackoff.next();
           logger.warn("enrollment waits for an operator's approval; will ask again", {
             requestId: error.requestId,
@@ -222,11 +288,8 @@ export class SyncService {
           delay = this.#backoff.next();
           logger.warn("enrollment failed; will retry", { error: message, retryInMs: delay });
         }
-        this.#fail(message);
-        await new Promise<void>((resolve) => {
-          this.#timer = setTimeout(resolve, delay);
-          this.#wakeEnroll = resolve;
-        });
+        this.#fail(message, problem);
+        await this.#backOff(delay);
       }
     }
     return undefined;
@@ -242,6 +305,7 @@ export class SyncService {
       } catch (error) {
         this.#fail(
           `Cannot read OUTPOST_MQTT_CA file '${this.#options.mqttCa}': ${(error as Error).message}`,
+          "configuration",
         );
         this.#options.logger.error("cannot read the MQTT CA file", {
           path: this.#options.mqttCa,
@@ -262,7 +326,7 @@ export class SyncService {
       : undefined;
     if (refusal) {
       this.#state = "offline";
-      this.#fail(refusal);
+      this.#fail(refusal, "configuration");
       logger.error("not connecting: the password would travel in plaintext", {
         url,
         error: refusal,
@@ -301,15 +365,14 @@ export class SyncService {
     this.#client = client;
 
     client.on("connect", () => {
-      this.#state = "online";
-      this.#lastError = null;
-      this.#backoff.reset();
+      this.#connected();
       logger.info("broker connected", { url });
       // Subscribe first: the cloud answers "online" with the ack, desired state and commands.
       client.subscribe(topics.deviceDownlink(deviceId), { qos: 1 }, (error, granted) => {
         if (error || granted?.some((g) => g.qos === 128)) {
           this.#fail(
             `Subscription to the downlink refused: ${error?.message ?? "denied by the broker"}`,
+            "broker_refused",
           );
           logger.error("downlink subscription refused", { error });
         }
@@ -342,9 +405,10 @@ export class SyncService {
     client.on("error", (error) => {
       const code = (error as { code?: number | string }).code;
       const message = describeConnectionError(error, { url, caPath: this.#options.mqttCa });
-      this.#fail(message);
+      const refused = typeof code === "number" && AUTH_REFUSED.has(code);
+      this.#fail(message, refused ? "credentials_refused" : brokerProblem(message));
       logger.warn("broker error", { url, error: message, code });
-      if (typeof code === "number" && AUTH_REFUSED.has(code)) {
+      if (refused) {
         // Our credentials are refused (rotated, or the cloud forgot us): enroll again.
         logger.warn("broker refused our credentials; enrolling again");
         client.removeAllListeners("close");
@@ -373,7 +437,7 @@ export class SyncService {
       const message = `The cloud refused ${
         range(ack.refused)
       } (${ack.refused.reason}): ${ack.refused.message}`;
-      this.#fail(message);
+      this.#fail(message, "records_refused");
       logger.warn("the cloud refused a batch; nothing of it was stored", {
         reason: ack.refused.reason,
         from: ack.refused.from,
@@ -388,6 +452,7 @@ export class SyncService {
         `The cloud dropped ${ack.dropped.length} record${
           ack.dropped.length === 1 ? "" : "s"
         } that break a field rule, e.g. ${range(first)}: ${first.message}`,
+        "records_refused",
       );
       logger.warn("the cloud dropped records that break a field rule; the rest is stored", {
         count: ack.dropped.length,
@@ -400,25 +465,30 @@ export class SyncService {
     clearInterval(this.#statusTimer);
     // Without this a publish in flight waits for its timeout and stalls the publisher.
     for (const fail of [...this.#awaitingPuback]) fail(new Error("broker connection lost"));
-    if (this.#state === "online") this.#options.logger.warn("broker connection lost");
+    if (this.#state === "online") {
+      this.#options.logger.warn("broker connection lost");
+      if (!this.#stopped) this.#fail("The connection to the broker was lost", "broker_unreachable");
+    } else if (!this.#stopped && this.#problem === null) {
+      this.#fail("The broker closed the connection", "broker_unreachable");
+    }
     if (!this.#stopped) this.#state = this.#state === "connecting" ? "connecting" : "offline";
     this.#publisher.disconnected();
   }
 
-  #scheduleReconnect(reenroll: boolean): void {
+  async #scheduleReconnect(reenroll: boolean): Promise<void> {
     if (this.#stopped) return;
-    clearTimeout(this.#timer);
+    this.#reconnectWait?.abort();
+    const wait = new AbortController();
+    this.#reconnectWait = wait;
     const delay = this.#backoff.next();
     this.#options.logger.debug("reconnecting later", { delayMs: delay, reenroll });
-    this.#timer = setTimeout(() => {
-      if (this.#stopped) return;
-      if (reenroll) {
-        this.#client = undefined;
-        this.#connectLoop();
-      } else {
-        this.#client?.reconnect();
-      }
-    }, delay);
+    if (!(await this.#backOff(delay, wait.signal)) || this.#stopped) return;
+    if (reenroll) {
+      this.#client = undefined;
+      this.#connectLoop();
+    } else {
+      this.#client?.reconnect();
+    }
   }
 
   #status(online: boolean): Status {
@@ -490,4 +560,17 @@ export class SyncService {
       await this.#downlink.command(command.value);
     }
   }
+}
+
+/** What a failed enrollment means for the operator. */
+function enrollmentProblem(error: Error): SyncProblem {
+  if (!(error instanceof EnrollError)) return "cloud_error";
+  if (error.permanent) return "enrollment_refused";
+  return /^Cannot reach/.test(error.message) ? "cloud_unreachable" : "cloud_error";
+}
+
+/** What a broker error (already described) means for the operator. */
+function brokerProblem(message: string): SyncProblem {
+  if (/^TLS certificate/.test(message)) return "tls";
+  return UNREACHABLE.test(message) ? "broker_unreachable" : "broker_refused";
 }

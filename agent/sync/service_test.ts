@@ -5,6 +5,7 @@ import { createLogger } from "@outpost/platform/log";
 import { openAgentStore } from "../store/open.ts";
 import { CREDENTIALS_FILE, saveCredentials } from "./credentials.ts";
 import { SyncService } from "./service.ts";
+import { CloudProbe } from "./cloud_probe.ts";
 
 const CLOUD = "http://127.0.0.1:9";
 
@@ -160,6 +161,68 @@ Deno.test("stop returns at once after a reconnect that left a batch unacked in f
   } finally {
     if (!stopped) await service.stop().catch(() => {});
     await broker.close();
+    await handle.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** A stand-in for the cloud's `/healthz` on `port` (0: any). */
+function startHealth(port: number): Deno.HttpServer<Deno.NetAddr> {
+  return Deno.serve(
+    { hostname: "127.0.0.1", port, onListen: () => {} },
+    () => Response.json({ status: "ok" }),
+  );
+}
+
+Deno.test("after the cloud comes back the agent reconnects within seconds, though its backoff says 30 s", async () => {
+  let broker = await startTestBroker(0, false);
+  const port = broker.port;
+  let health = startHealth(0);
+  const cloudUrl = `http://127.0.0.1:${health.addr.port}`;
+  const dir = await Deno.makeTempDir({ prefix: "outpost-sync-" });
+  const { store, handle } = await openAgentStore(dir);
+  await saveCredentials(dir, {
+    cloudUrl,
+    deviceId: "pi-1",
+    enrolledAt: new Date().toISOString(),
+    mqtt: { url: `mqtt://127.0.0.1:${port}`, username: "pi-1", password: "pw", protocolVersion: 4 },
+  });
+  const service = new SyncService({
+    store,
+    logger: createLogger({ write: () => {} }),
+    deviceId: "pi-1",
+    dataDir: dir,
+    cloudUrl,
+    version: "test",
+    // What a long outage leaves behind: every next attempt 30 s away.
+    backoff: { next: () => 30_000, reset() {}, attempt: 0 },
+    probe: new CloudProbe({ cloudUrl, intervalMs: 100, spreadMs: 100 }),
+  });
+  try {
+    await service.start();
+    await until(() => service.connection().state === "online", "the first connection");
+    const onlineSince = service.connection().since;
+    assert.ok(onlineSince, "online since a time");
+    await Promise.all([broker.close(), health.shutdown()]);
+    await until(() => service.connection().state === "offline", "the connection to drop");
+    const down = service.connection();
+    assert.equal(down.problem, "broker_unreachable");
+    assert.ok(down.since && down.since >= onlineSince, "failing since the drop");
+    assert.ok(down.nextAttemptAt, "the next attempt is announced");
+    await new Promise((resolve) => setTimeout(resolve, 400)); // the probes see the cloud down
+    broker = await startTestBroker(port, false);
+    health = startHealth(health.addr.port);
+    const back = Date.now();
+    await until(() => service.connection().state === "online", "the reconnection");
+    assert.ok(Date.now() - back < 3000, `reconnected ${Date.now() - back} ms after the cloud`);
+    const up = service.connection();
+    assert.equal(up.problem, null);
+    assert.equal(up.lastError, null);
+    assert.equal(up.nextAttemptAt, null);
+  } finally {
+    await service.stop();
+    await broker.close();
+    await health.shutdown().catch(() => {});
     await handle.close();
     await Deno.remove(dir, { recursive: true });
   }

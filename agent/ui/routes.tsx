@@ -12,6 +12,7 @@ import { type Context, Hono } from "hono";
 import type { ConsoleStore } from "./console_store.ts";
 import { assetRoutes, type AssetSet } from "@outpost/web/assets";
 import type { SyncStatusView } from "./components/sync.tsx";
+import { unenrolledConnection } from "../sync/state.ts";
 import { loginHref, readGuardedForm, requireCsrf, safeNext } from "@outpost/web/form_guard";
 import { pageResponse, startingResponse } from "@outpost/web/render";
 import { isHttps, type SessionAuth } from "@outpost/web/session";
@@ -52,8 +53,7 @@ export function createAgentUi(options: AgentUiOptions): Hono {
   const isReady = options.isReady ?? (() => true);
   const rules = eventFieldRules();
   const syncStatus = options.syncStatus ?? (async () => ({
-    state: "unenrolled" as const,
-    lastError: null,
+    ...unenrolledConnection(),
     ...(await store.outboxStats()),
   }));
   const enrollment = options.enrollment ?? (() => Promise.resolve({ enrolled: false }));

@@ -188,6 +188,9 @@ Deno.test("the dashboard reads sync state from the function it is given", async 
           ackedSeq: 2,
           lastAckAt: "2026-11-26T10:00:00.000Z",
           lastError: "broker unreachable",
+          problem: "broker_unreachable",
+          since: "2026-11-26T10:03:00.000Z",
+          nextAttemptAt: null,
         }),
     },
   });
