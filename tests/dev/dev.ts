@@ -53,7 +53,7 @@ const values = parseCli(DEV_CLI);
 const cloudUrl = `http://127.0.0.1:${values["cloud-port"]}`;
 const agentUrl = `http://127.0.0.1:${values["agent-port"]}`;
 let stopping = false;
-let agent: Deno.ChildProcess | undefined;
+const running: { agent?: Deno.ChildProcess } = {};
 let cloud: Deno.ChildProcess | undefined;
 const feed: { stop?: () => void } = {};
 
@@ -130,7 +130,7 @@ async function stopAll(code: number): Promise<never> {
     stopping = true;
     feed.stop?.();
     console.error("[dev] stopping");
-    for (const child of [agent, cloud]) {
+    for (const child of [running.agent, cloud]) {
       if (!child) continue;
       kill(child);
       await child.status;
@@ -158,7 +158,7 @@ Deno.addSignalListener("SIGINT", () => stopAll(0));
 Deno.addSignalListener("SIGTERM", () => stopAll(0));
 
 if (!values["no-cloud"] && !await startCloud()) await stopAll(1);
-agent = start("agent", {
+const agent = start("agent", {
   OUTPOST_PORT: values["agent-port"],
   OUTPOST_DATA_DIR: join(values["data-dir"], "agent"),
   OUTPOST_DEVICE_ID: "dev-agent",
@@ -167,6 +167,7 @@ agent = start("agent", {
     OUTPOST_ENROLL_TOKEN: DEV_ENROLL_TOKEN,
   }),
 });
+running.agent = agent;
 agent.status.then((status) => {
   if (stopping) return;
   console.error(`[dev] the agent exited with code ${status.code}; stopping the stack`);
