@@ -64,6 +64,12 @@ export interface ReadingBucket {
   count: number;
 }
 
+/** A sensor and when it last reported (ms since the epoch; null when only in the future). */
+export interface SensorActivity {
+  sensor: string;
+  lastTs: number | null;
+}
+
 /** Filters of a readings query; times in ms since the epoch. */
 export interface ReadingsQuery {
   sensor?: string;
@@ -341,7 +347,9 @@ export class AgentStore {
       bucket.as("bucket"),
       eb.fn.min<number>("value").as("min"),
       eb.fn.max<number>("value").as("max"),
-      eb.fn.avg<number>("value").as("avg"),
+      // The sum behind AVG overflows for values near ±1.8e308 (SQLite then answers NULL);
+      // scaled down first, the average of finite values is finite again.
+      sql<number>`COALESCE(AVG(value), AVG(value * 1e-300) * 1e300)`.as("avg"),
       eb.fn.countAll<number>().as("count"),
     ]);
     if (query.sensor !== undefined) select = select.where("sensor", "=", query.sensor);
@@ -374,6 +382,34 @@ export class AgentStore {
       )
       SELECT sensor FROM sensors WHERE sensor IS NOT NULL`.execute(this.#db);
     return rows.rows.map((row) => row.sensor);
+  }
+
+  /**
+   * Every sensor with the time of its newest reading dated no later than `until`, the most
+   * recently active first (sensors with only later readings last, then by name). Readings dated
+   * in the future (a device clock off by years) would otherwise keep a sensor on top forever.
+   * One index seek per sensor, as in {@link listSensors}.
+   */
+  async sensorActivity(until: number): Promise<SensorActivity[]> {
+    const rows = await sql<{ sensor: string; last_ts: number | null }>`
+      WITH RECURSIVE sensors(sensor) AS (
+        SELECT MIN(sensor) FROM readings
+        UNION ALL
+        SELECT (SELECT MIN(sensor) FROM readings WHERE sensor > sensors.sensor)
+        FROM sensors WHERE sensors.sensor IS NOT NULL
+      )
+      SELECT sensor,
+        (SELECT MAX(ts) FROM readings r WHERE r.sensor = sensors.sensor AND r.ts <= ${until})
+          AS last_ts
+      FROM sensors WHERE sensor IS NOT NULL`.execute(this.#db);
+    return rows.rows
+      .map((row) => ({
+        sensor: row.sensor,
+        lastTs: row.last_ts === null ? null : Number(row.last_ts),
+      }))
+      .sort((a, b) =>
+        (b.lastTs ?? -Infinity) - (a.lastTs ?? -Infinity) || (a.sensor < b.sensor ? -1 : 1)
+      );
   }
 
   /**

@@ -132,6 +132,41 @@ Deno.test("bucket aggregation computes min, max, avg and count per sensor and bu
   });
 });
 
+Deno.test("the average of values near the largest double is finite, not NULL", async () => {
+  await withStore(async ({ store }) => {
+    const max = Number.MAX_VALUE;
+    await store.insertReadings([
+      { sensor: "big", value: max, unit: "", ts: T0 },
+      { sensor: "big", value: max, unit: "", ts: T0 + 1 },
+      { sensor: "both", value: -max, unit: "", ts: T0 },
+      { sensor: "both", value: max, unit: "", ts: T0 + 1 },
+      { sensor: "tiny", value: 5e-324, unit: "", ts: T0 },
+    ]);
+    const avg = Object.fromEntries(
+      (await store.aggregateReadings({ limit: 10 }, 60_000)).map((b) => [b.sensor, b.avg]),
+    );
+    assert.deepEqual(avg, { big: max, both: 0, tiny: 5e-324 });
+  });
+});
+
+Deno.test("sensor activity lists the most recently active first, future-dated readings aside", async () => {
+  await withStore(async ({ store }) => {
+    await store.insertReadings([
+      { sensor: "a", value: 1, unit: "", ts: T0 },
+      { sensor: "b", value: 1, unit: "", ts: T0 + 5_000 },
+      { sensor: "c", value: 1, unit: "", ts: T0 + 1_000 },
+      { sensor: "c", value: 1, unit: "", ts: T0 + 10 * 86_400_000 },
+      { sensor: "z", value: 1, unit: "", ts: T0 + 20 * 86_400_000 },
+    ]);
+    assert.deepEqual(await store.sensorActivity(T0 + 60_000), [
+      { sensor: "b", lastTs: T0 + 5_000 },
+      { sensor: "c", lastTs: T0 + 1_000 },
+      { sensor: "a", lastTs: T0 },
+      { sensor: "z", lastTs: null },
+    ]);
+  });
+});
+
 Deno.test("acknowledge prunes acked outbox rows, never lowers the acked seq and caps forged acks", async () => {
   await withStore(async ({ store }) => {
     await store.insertReadings(

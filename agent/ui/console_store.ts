@@ -11,6 +11,7 @@ export type ConsoleStore = Pick<
   AgentStore,
   | "generation"
   | "listSensors"
+  | "sensorActivity"
   | "queryReadings"
   | "aggregateReadings"
   | "listEvents"

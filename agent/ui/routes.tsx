@@ -18,7 +18,13 @@ import { pageResponse, startingResponse } from "@outpost/web/render";
 import { isHttps, type SessionAuth } from "@outpost/web/session";
 import { emptyEventForm, eventFieldRules, parseEventForm } from "./event_form.ts";
 import type { PageContext } from "./page.tsx";
-import { createDashboardLoader, DashboardPage } from "./pages/dashboard.tsx";
+import {
+  createDashboardLoader,
+  DashboardPage,
+  parsePins,
+  pinsCookie,
+  pinsFromCookie,
+} from "./pages/dashboard.tsx";
 import { EVENTS_PAGE_LIMIT, EventsPage } from "./pages/events.tsx";
 import { LoginPage, StartingPage } from "./pages/login.tsx";
 import { loadReadings, parseReadingsFilter, ReadingsPage } from "./pages/readings.tsx";
@@ -102,9 +108,18 @@ export function createAgentUi(options: AgentUiOptions): Hono {
   });
   app.get(
     "/",
-    page(async (_c, context) => {
-      const data = await loadDashboard();
-      return pageResponse(<DashboardPage context={context} data={data} />);
+    page(async (c, context) => {
+      // The chooser's GET form (`choose=1`, `pin=…`) sets the pins; a visit without it reads
+      // them from the cookie the form set.
+      const choosing = c.req.query("choose") !== undefined;
+      const pins = choosing
+        ? parsePins(c.req.queries("pin") ?? [])
+        : pinsFromCookie(c.req.header("cookie"));
+      const data = await loadDashboard(pins);
+      const headers: HeadersInit = choosing
+        ? { "Set-Cookie": pinsCookie(data.pinned, isHttps(c.req.raw)) }
+        : {};
+      return pageResponse(<DashboardPage context={context} data={data} />, { headers });
     }),
   );
 

@@ -176,7 +176,14 @@ Deno.test("the dashboard reads sync state from the function it is given", async 
   await withUi(async ({ request }) => {
     const page = await html(await request("/"));
     assert.match(page, /<span class="badge sync-offline">Offline<\/span>/);
-    assert.match(page, /Last error: broker unreachable/);
+    // Operator words up front; the raw error and the seq numbers in the details.
+    assert.match(
+      page,
+      /data-sync-problem="broker_unreachable">Cloud unreachable since 2026-11-26 10:03:00 UTC; retrying\./,
+    );
+    assert.match(page, /<details class="tech-details"><summary>Sync details<\/summary>/);
+    assert.match(page, /<dd data-stat="lastError"><code>broker unreachable<\/code><\/dd>/);
+    assert.match(page, /<dd data-stat="ackedSeq">2<\/dd>/);
     assert.match(page, /No readings yet/);
   }, {
     ui: {
@@ -206,7 +213,7 @@ Deno.test("the readings page charts buckets with a band and lists them in a tabl
     );
     assert.equal([...page.matchAll(/data-band=/g)].length, 3);
     assert.match(page, /<option value="5m" selected>5m<\/option>/);
-    assert.match(page, /<th scope="col" class="num">Avg<\/th>/);
+    assert.match(page, /<th scope="col" role="columnheader" class="num">Avg<\/th>/);
     const one = await html(await request("/readings?sensor=temp&range=1h"));
     assert.deepEqual([...one.matchAll(/data-series="([^"]+)"/g)].map((m) => m[1]), ["temp"]);
     const empty = await html(await request("/readings?from=2020-01-01T00:00&to=2020-01-02T00:00"));
@@ -453,4 +460,66 @@ Deno.test("pages answer 503 with a starting page until the database is ready", a
     assert.match(page, /<h1>Starting up<\/h1>/);
     assert.equal(response.headers.get("retry-after"), "1");
   }, { ui: { isReady: () => false } });
+});
+
+Deno.test("the dashboard shows N of M sensors, and a pinned choice survives reloads through a cookie", async () => {
+  await withUi(async ({ store, request }) => {
+    await store.insertReadings(
+      Array.from({ length: 8 }, (_, i) => ({
+        sensor: `s${i}`,
+        value: i,
+        unit: "",
+        ts: NOW - (8 - i) * 1000,
+      })),
+    );
+    const first = await html(await request("/"));
+    assert.match(first, /Showing 6 of 8 sensors: the most recently active\./);
+    const shown = (p: string) => [...p.matchAll(/data-series="([^"]+)"/g)].map((m) => m[1]);
+    assert.deepEqual(shown(first), ["s7", "s6", "s5", "s4", "s3", "s2"]);
+    // The chooser works without JavaScript: a GET form of checkboxes.
+    assert.match(first, /<form method="get" action="\/#charts">/);
+    assert.match(first, /<input type="checkbox" name="pin" value="s0"\/>/);
+    assert.match(first, /<input type="checkbox" name="pin" value="s7" checked\/>/);
+
+    const chose = await request("/?choose=1&pin=s0&pin=s1&pin=nope");
+    const cookie = chose.headers.get("set-cookie") ?? "";
+    assert.match(
+      cookie,
+      /^outpost_pins=s0%2Cs1; Max-Age=31536000; Path=\/; SameSite=Lax; HttpOnly$/,
+    );
+    const pinned = await html(chose);
+    assert.deepEqual(shown(pinned), ["s0", "s1"]);
+    assert.match(pinned, /Showing the 2 sensors you pinned \(2 of 8 sensors\)\./);
+    assert.deepEqual(islandProps(pinned, "LiveDashboard").pinned, ["s0", "s1"]);
+
+    // A plain visit (no JavaScript, no query) keeps the choice.
+    const again = await html(await request("/", { headers: { cookie: cookie.split(";")[0] } }));
+    assert.deepEqual(shown(again), ["s0", "s1"]);
+    assert.match(again, /href="\/\?choose=1#charts"/);
+    const reset = await request("/?choose=1", { headers: { cookie: cookie.split(";")[0] } });
+    assert.match(reset.headers.get("set-cookie") ?? "", /^outpost_pins=; Max-Age=0/);
+    assert.equal(shown(await html(reset)).length, 6);
+  });
+});
+
+Deno.test("pages with readings at the largest doubles draw no NaN or Infinity and print them readably", async () => {
+  await withUi(async ({ store, request }) => {
+    const max = Number.MAX_VALUE;
+    await store.insertReadings([
+      { sensor: "huge", value: max, unit: "", ts: NOW - 60_000 },
+      { sensor: "huge", value: max, unit: "", ts: NOW - 30_000 },
+      { sensor: "wide", value: -max, unit: "C", ts: NOW - 60_000 },
+      { sensor: "wide", value: max, unit: "C", ts: NOW - 30_000 },
+      { sensor: "one", value: 21.5, unit: "C", ts: NOW - 10_000 },
+      { sensor: "future", value: 1, unit: "", ts: Date.parse("9999-12-31T23:59:59Z") },
+    ]);
+    for (const path of ["/", "/readings?range=1h", "/readings?range=30d&sensor=future"]) {
+      const page = await html(await request(path));
+      assert.doesNotMatch(page, /NaN|Infinity/, path);
+    }
+    const readings = await html(await request("/readings?range=1h&sensor=huge"));
+    assert.match(readings, /<td class="num" role="cell" data-label="Avg">1\.80e\+308<\/td>/);
+    const dashboard = await html(await request("/?choose=1&pin=future"));
+    assert.match(dashboard, /latest 1 at 9999-12-31 23:59:59 UTC/);
+  });
 });

@@ -1,12 +1,24 @@
 /**
  * A time-series line chart as server-rendered SVG: readable without JavaScript (title, axes,
- * tick labels, legend, a text summary in `<desc>`), one `<path data-series>` per series and an
- * optional min/max band. Pure and deterministic, so islands render the same markup in the
- * browser. Colours are presentation attributes, not inline styles, so a strict CSP allows them.
+ * tick labels, legend, a text summary in `<desc>`, a `<title>` tooltip on the points), one
+ * `<path data-series>` per series and an optional min/max band. Any finite values draw finite
+ * coordinates (the axes are in `chart_axes.ts`). Pure and deterministic, so islands render the
+ * same markup in the browser. Colours are presentation attributes, not inline styles, so a
+ * strict CSP allows them.
  * @module
  */
 import type { JSX } from "preact";
-import { formatNumber, formatTick, formatTime } from "./format.ts";
+import { fittedValueAxis, LABEL_CHAR_WIDTH, timeAxis } from "./chart_axes.ts";
+import {
+  formatDate,
+  formatDateTime,
+  formatMoment,
+  formatNumber,
+  formatTime,
+  sameUtcDay,
+} from "./format.ts";
+
+export { niceTicks } from "./chart_axes.ts";
 
 /** One point: `t` in ms since the epoch, `v` the value. */
 export interface ChartPoint {
@@ -43,21 +55,31 @@ export interface LineChartProps {
   emptyText?: string;
   /** First palette colour to use, so that one-series charts of different sensors differ. */
   colorOffset?: number;
+  /** "Now" (ms), so that "latest … at" names the date unless it is today; default: always. */
+  now?: number;
 }
 
 /** Line colours with at least 4.5:1 contrast on white; odd series are dashed as well. */
 export const SERIES_COLORS = ["#0b5cad", "#b3261e", "#1a7f37", "#8250df", "#8a5a00", "#0a6b78"];
 
-const MARGIN = { top: 12, right: 20, bottom: 44, left: 64 };
+/** Tooltip targets per series at most: they cost markup, and closer ones overlap anyway. */
+export const MAX_TOOLTIPS = 48;
+
+const MARGIN = { top: 12, right: 20, bottom: 44 };
+/** Room for the rotated unit label left of the value labels. */
+const UNIT_COLUMN = 26;
 
 /** The chart, or a "no data" message when there is nothing to draw. */
 export function LineChart(props: LineChartProps): JSX.Element {
   const width = props.width ?? 640;
   const height = props.height ?? 240;
+  // Points that are not finite cannot be placed; the API never stores them, but stay safe.
   const series = props.series.map((s) => ({
     ...s,
-    points: [...s.points].sort((a, b) => a.t - b.t),
-    band: s.band ? [...s.band].sort((a, b) => a.t - b.t) : undefined,
+    points: s.points.filter((p) => Number.isFinite(p.t) && Number.isFinite(p.v))
+      .sort((a, b) => a.t - b.t),
+    band: s.band?.filter((b) => [b.t, b.min, b.max].every(Number.isFinite))
+      .sort((a, b) => a.t - b.t),
   }));
   const count = series.reduce((sum, s) => sum + s.points.length, 0);
   const titleId = `${props.id}-title`;
@@ -70,26 +92,34 @@ export function LineChart(props: LineChartProps): JSX.Element {
     );
   }
 
-  const times = series.flatMap((
-    s,
-  ) => [...s.points.map((p) => p.t), ...(s.band ?? []).map((b) => b.t)]);
+  const times = series.flatMap((s) => [
+    ...s.points.map((p) => p.t),
+    ...(s.band ?? []).map((b) => b.t),
+  ]);
   const values = series.flatMap((s) => [
     ...s.points.map((p) => p.v),
     ...(s.band ?? []).flatMap((b) => [b.min, b.max]),
   ]);
   let [t0, t1] = extent(times);
   if (t0 === t1) [t0, t1] = [t0 - 30_000, t1 + 30_000];
-  const yTicks = niceTicks(...extent(values), 5);
-  const [y0, y1] = [yTicks[0], yTicks[yTicks.length - 1]];
+  const plotHeight = height - MARGIN.top - MARGIN.bottom;
+  const yAxis = fittedValueAxis(...extent(values), plotHeight);
+  const yLabels = yAxis.ticks.map((tick) => yAxis.label(tick));
+  const labelWidth = Math.max(...yLabels.map((label) => label.length)) * LABEL_CHAR_WIDTH;
+  const left = UNIT_COLUMN + Math.max(24, labelWidth) + 8;
   const plot = {
-    left: MARGIN.left,
+    left,
     right: width - MARGIN.right,
     top: MARGIN.top,
     bottom: height - MARGIN.bottom,
   };
+  const xAxis = timeAxis(t0, t1, plot.right - plot.left);
   const x = (t: number) => round(plot.left + ((t - t0) / (t1 - t0)) * (plot.right - plot.left));
-  const y = (v: number) => round(plot.bottom - ((v - y0) / (y1 - y0)) * (plot.bottom - plot.top));
-  const xTicks = Array.from({ length: 5 }, (_, i) => t0 + ((t1 - t0) * i) / 4);
+  const y = (v: number) =>
+    round(
+      plot.bottom -
+        ((yAxis.scale(v) - yAxis.min) / (yAxis.max - yAxis.min)) * (plot.bottom - plot.top),
+    );
   const unit = props.unit ? ` ${props.unit}` : "";
   const offset = props.colorOffset ?? 0;
 
@@ -104,15 +134,21 @@ export function LineChart(props: LineChartProps): JSX.Element {
         <title id={titleId}>{props.title}</title>
         <desc id={`${props.id}-desc`}>{describe(series, props.unit)}</desc>
         <g class="grid" aria-hidden="true">
-          {yTicks.map((tick) => (
-            <line x1={plot.left} x2={plot.right} y1={y(tick)} y2={y(tick)} stroke="#d0d7de" />
+          {yAxis.ticks.map((tick) => (
+            <line
+              x1={plot.left}
+              x2={plot.right}
+              y1={y0(tick)}
+              y2={y0(tick)}
+              stroke="#d0d7de"
+            />
           ))}
         </g>
         <g class="axis axis-y" aria-hidden="true">
           <line x1={plot.left} x2={plot.left} y1={plot.top} y2={plot.bottom} stroke="#57606a" />
-          {yTicks.map((tick) => (
-            <text x={plot.left - 6} y={y(tick)} text-anchor="end" dominant-baseline="middle">
-              {formatNumber(tick)}
+          {yAxis.ticks.map((tick, i) => (
+            <text x={plot.left - 6} y={y0(tick)} text-anchor="end" dominant-baseline="middle">
+              {yLabels[i]}
             </text>
           ))}
           {props.unit && (
@@ -128,16 +164,16 @@ export function LineChart(props: LineChartProps): JSX.Element {
         </g>
         <g class="axis axis-x" aria-hidden="true">
           <line x1={plot.left} x2={plot.right} y1={plot.bottom} y2={plot.bottom} stroke="#57606a" />
-          {xTicks.map((tick, i) => (
+          {xAxis.ticks.map((tick, i) => (
             <text
               x={x(tick)}
               y={plot.bottom + 18}
-              text-anchor={i === 0 ? "start" : i === xTicks.length - 1 ? "end" : "middle"}
+              text-anchor={i === 0 ? "start" : i === xAxis.ticks.length - 1 ? "end" : "middle"}
             >
-              {formatTick(tick, t1 - t0)}
+              {xAxis.label(tick)}
             </text>
           ))}
-          <text x={plot.right} y={height - 4} text-anchor="end">Time (UTC)</text>
+          <text x={plot.right} y={height - 4} text-anchor="end">{xAxis.caption}</text>
         </g>
         {series.map((s, i) => {
           const color = colorOf(i + offset);
@@ -165,6 +201,13 @@ export function LineChart(props: LineChartProps): JSX.Element {
                 stroke-dasharray={(i + offset) % 2 ? "6 3" : undefined}
               />
               {last && <circle cx={x(last.t)} cy={y(last.v)} r="3" fill={color} />}
+              <g class="hits">
+                {sample(s.points, MAX_TOOLTIPS).map((point) => (
+                  <circle cx={x(point.t)} cy={y(point.v)} r="8" fill="transparent">
+                    <title>{tooltip(s, point, unit, xAxis.pointLabel)}</title>
+                  </circle>
+                ))}
+              </g>
             </g>
           );
         })}
@@ -194,35 +237,41 @@ export function LineChart(props: LineChartProps): JSX.Element {
         {series.length === 1 && series[0].points.length > 0 && (
           <span class="chart-latest">
             latest {formatNumber(series[0].points[series[0].points.length - 1].v)}
-            {unit} at {formatTime(series[0].points[series[0].points.length - 1].t)} UTC
+            {unit} at {formatMoment(
+              series[0].points[series[0].points.length - 1].t,
+              props.now ?? Number.NaN,
+            )}
           </span>
         )}
       </figcaption>
     </figure>
   );
+
+  /** A tick's y (ticks are already in scaled units). */
+  function y0(tick: number): number {
+    return round(
+      plot.bottom - ((tick - yAxis.min) / (yAxis.max - yAxis.min)) * (plot.bottom - plot.top),
+    );
+  }
 }
 
-/**
- * About `count` round tick values spanning `[min, max]` (1, 2 or 5 times a power of ten apart).
- */
-export function niceTicks(min: number, max: number, count: number): number[] {
-  if (min === max) {
-    const pad = Math.abs(min) * 0.1 || 1;
-    [min, max] = [min - pad, max + pad];
-  }
-  const rough = (max - min) / Math.max(1, count - 1);
-  const power = 10 ** Math.floor(Math.log10(rough));
-  const step = [1, 2, 5, 10].map((m) => m * power).find((s) => s >= rough) ?? 10 * power;
-  const first = Math.floor(min / step) * step;
-  const ticks: number[] = [];
-  for (let tick = first; tick < max + step / 2; tick += step) {
-    ticks.push(Number(tick.toPrecision(12)));
-    if (ticks.length > 50) break;
-  }
-  if (ticks[ticks.length - 1] < max) {
-    ticks.push(Number((ticks[ticks.length - 1] + step).toPrecision(12)));
-  }
-  return ticks;
+/** At most `max` points, evenly by index, always with the first and the last. */
+function sample<T>(points: T[], max: number): T[] {
+  if (points.length <= max) return points;
+  const step = (points.length - 1) / (max - 1);
+  return Array.from({ length: max }, (_, i) => points[Math.round(i * step)]);
+}
+
+function tooltip(
+  series: ChartSeries,
+  point: ChartPoint,
+  unit: string,
+  when: (ms: number) => string,
+): string {
+  const band = series.band?.find((b) => b.t === point.t);
+  const range = band ? ` (min ${formatNumber(band.min)}, max ${formatNumber(band.max)})` : "";
+  const what = band ? `${series.name} average` : series.name;
+  return `${what}: ${formatNumber(point.v)}${unit}${range} at ${when(point.t)}`;
 }
 
 function linePath(points: ChartPoint[], x: (t: number) => number, y: (v: number) => number) {
@@ -239,12 +288,15 @@ function describe(series: LineChartProps["series"], unit = ""): string {
   return series.map((s) => {
     if (s.points.length === 0) return `${s.name}: no data.`;
     const [min, max] = extent(s.points.map((p) => p.v));
+    const first = s.points[0];
     const last = s.points[s.points.length - 1];
     const suffix = unit ? ` ${unit}` : "";
+    const span = sameUtcDay(first.t, last.t)
+      ? `${formatDate(first.t)} ${formatTime(first.t)} to ${formatTime(last.t)} UTC`
+      : `${formatDateTime(first.t)} to ${formatDateTime(last.t)}`;
     return `${s.name}: ${s.points.length} point${s.points.length === 1 ? "" : "s"} from ` +
-      `${formatTime(s.points[0].t)} to ${formatTime(last.t)} UTC, min ${
-        formatNumber(min)
-      }${suffix}, max ${formatNumber(max)}${suffix}, latest ${formatNumber(last.v)}${suffix}.`;
+      `${span}, min ${formatNumber(min)}${suffix}, max ${formatNumber(max)}${suffix}, ` +
+      `latest ${formatNumber(last.v)}${suffix}.`;
   }).join(" ");
 }
 

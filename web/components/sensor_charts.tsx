@@ -23,6 +23,8 @@ export interface SensorChartsProps {
   sensors: SensorSeriesView[];
   /** Prefix of the charts' element ids, unique on the page. */
   idPrefix?: string;
+  /** "Now" (ms): a latest reading not of today names its date. */
+  now?: number;
 }
 
 /** The grid of charts, one series each, in distinct colours. */
@@ -39,6 +41,7 @@ export function SensorCharts(props: SensorChartsProps): JSX.Element {
           unit={series.unit}
           series={[{ name: series.sensor, points: series.points }]}
           emptyText={`No readings of ${series.sensor}.`}
+          now={props.now}
         />
       ))}
     </div>

@@ -1,6 +1,7 @@
 /**
  * A data table with a caption, header cells with scope, numeric columns aligned right, and a
- * scrollable, keyboard-focusable wrapper so wide tables do not break a phone layout.
+ * keyboard-focusable wrapper. On a phone (app.css) each row becomes a card whose cells are
+ * labelled by their column (`data-label`), so no column hides off-screen to the right.
  * @module
  */
 import type { ComponentChildren, JSX } from "preact";
@@ -35,22 +36,34 @@ export function DataTable<T>(props: DataTableProps<T>): JSX.Element {
   const captionId = `${props.id}-caption`;
   return (
     <div class="table-wrap" id={props.id} role="region" aria-labelledby={captionId} tabIndex={0}>
-      <table>
+      {
+        /* Explicit roles: the phone layout restyles rows as cards, and browsers drop a table's
+          semantics when its display changes. */
+      }
+      <table class="cards" role="table">
         <caption id={captionId} class={props.hideCaption ? "visually-hidden" : undefined}>
           {props.caption}
         </caption>
-        <thead>
-          <tr>
+        <thead role="rowgroup">
+          <tr role="row">
             {props.columns.map((column) => (
-              <th scope="col" class={column.numeric ? "num" : undefined}>{column.label}</th>
+              <th scope="col" role="columnheader" class={column.numeric ? "num" : undefined}>
+                {column.label}
+              </th>
             ))}
           </tr>
         </thead>
-        <tbody>
+        <tbody role="rowgroup">
           {props.rows.map((row) => (
-            <tr key={props.rowKey?.(row)}>
+            <tr key={props.rowKey?.(row)} role="row">
               {props.columns.map((column) => (
-                <td class={column.numeric ? "num" : undefined}>{column.cell(row)}</td>
+                <td
+                  class={column.numeric ? "num" : undefined}
+                  role="cell"
+                  data-label={column.label}
+                >
+                  {column.cell(row)}
+                </td>
               ))}
             </tr>
           ))}

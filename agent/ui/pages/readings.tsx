@@ -277,6 +277,7 @@ function ReadingsResult({ data }: { data: ReadingsData }): JSX.Element {
                   }: average with min-max band`}
                   unit={group.unit}
                   colorOffset={index}
+                  now={data.to}
                   series={[{
                     name: group.sensor,
                     points: group.buckets.map((b) => ({ t: Date.parse(b.bucket), v: b.avg })),
