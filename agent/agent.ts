@@ -21,7 +21,7 @@ import { unenrolledConnection } from "./sync/state.ts";
 import { join } from "node:path";
 import { loadCredentials } from "./sync/credentials.ts";
 import { checkDesired, RuntimeSettings } from "./sync/desired_settings.ts";
-import { createAgentUi } from "./ui/mod.ts";
+import { createAgentErrorPage, createAgentUi } from "./ui/mod.ts";
 import { loadAssets } from "@outpost/web/assets";
 import { createSessionAuth } from "@outpost/web/session";
 
@@ -99,11 +99,12 @@ export async function startAgent(
     mqttCa: config.mqttCa,
   });
   const session = config.apiToken ? createSessionAuth({ secret: config.apiToken }) : undefined;
+  const assets = await loadAssets({ logger: logger.child({ component: "ui" }) });
   const ui = createAgentUi({
     store,
     deviceId: config.deviceId,
     version: VERSION,
-    assets: await loadAssets({ logger: logger.child({ component: "ui" }) }),
+    assets,
     session,
     isReady: () => isReady,
     retentionDays: () => settings.retentionDays,
@@ -130,6 +131,7 @@ export async function startAgent(
     connection,
     timeWindow: { maxAgeMs: config.tsMaxAge, maxAheadMs: config.tsMaxAhead },
     ui,
+    errorPage: createAgentErrorPage({ deviceId: config.deviceId, assets, session }),
     sessionAuth: session?.authorizesApiRequest,
     tracing,
   });

@@ -4,7 +4,13 @@
  */
 import { installSystemRoutes } from "@outpost/platform/system_routes";
 import { Hono } from "hono";
-import { bearerAuth, readinessGate } from "@outpost/platform/http_middleware";
+import {
+  bearerAuth,
+  errorHandler,
+  notFoundHandler,
+  readinessGate,
+} from "@outpost/platform/http_middleware";
+import { HttpError, toHttpError } from "@outpost/platform/http_error";
 import type { Logger } from "@outpost/platform/log";
 import type { MetricsRegistry } from "@outpost/platform/metrics";
 import type { Tracing } from "@outpost/platform/trace";
@@ -41,6 +47,11 @@ export interface AgentAppOptions {
   writeQueue?: number;
   /** Extra routes (the web UI) mounted at `/`. */
   ui?: Hono;
+  /**
+   * The page a browser gets for a 404 or an error outside `/api/` (when it accepts
+   * `text/html`); API clients and `/api/` always get the JSON envelope.
+   */
+  errorPage?: (request: Request, error: HttpError) => Response;
   /**
    * Authorizes a mutating API request that has no bearer token: the web UI's session cookie
    * plus its CSRF header, so islands can post JSON for a logged-in user.
@@ -98,6 +109,7 @@ export function createAgentApp(options: AgentAppOptions): Hono {
     },
   });
 
+  if (options.errorPage) htmlErrorsForBrowsers(app, options.logger, options.errorPage);
   app.use("/api/v1/*", readinessGate(isReady));
   const requireBearer = bearerAuth({ token: options.apiToken, methods: MUTATING });
   const sessionAuth = options.sessionAuth;
@@ -156,4 +168,30 @@ export function createAgentApp(options: AgentAppOptions): Hono {
   );
   if (options.ui) app.route("/", options.ui);
   return app;
+}
+
+/** Paths that are machine endpoints even when a browser opens them. */
+const MACHINE_PATHS = /^\/(?:api\/|healthz$|readyz$|metrics$|assets\/)/;
+
+/** True for a browser's request for a page: it accepts HTML and is not for the API. */
+export function wantsHtml(request: Request): boolean {
+  if (MACHINE_PATHS.test(new URL(request.url).pathname)) return false;
+  return /\btext\/html\b/i.test(request.headers.get("accept") ?? "");
+}
+
+/** Replaces the envelope-only 404 and error handlers with ones that render pages for browsers. */
+function htmlErrorsForBrowsers(
+  app: Hono,
+  logger: Logger,
+  page: (request: Request, error: HttpError) => Response,
+): void {
+  const json = errorHandler(logger);
+  app.onError(function handleErrorForBrowsers(error, c) {
+    const response = json(error, c); // logs the unexpected ones
+    return wantsHtml(c.req.raw) ? page(c.req.raw, toHttpError(error)) : response;
+  });
+  app.notFound(function notFoundForBrowsers(c) {
+    if (!wantsHtml(c.req.raw)) return notFoundHandler(c);
+    return page(c.req.raw, new HttpError(404, "not_found", `No page at ${c.req.path}`));
+  });
 }

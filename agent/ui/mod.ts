@@ -3,6 +3,6 @@
  * `createAgentApp({ ui: createAgentUi({ store, … }) })`.
  * @module
  */
-export { type AgentUiOptions, createAgentUi } from "./routes.tsx";
+export { type AgentUiOptions, createAgentErrorPage, createAgentUi } from "./routes.tsx";
 export { safeNext } from "@outpost/web/form_guard";
 export type { EnrollmentView } from "./pages/settings.tsx";

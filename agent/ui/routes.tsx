@@ -30,6 +30,8 @@ import { LoginPage, StartingPage } from "./pages/login.tsx";
 import { loadReadings, parseReadingsFilter, ReadingsPage } from "./pages/readings.tsx";
 import { type EnrollmentView, SettingsPage } from "./pages/settings.tsx";
 import type { EventFormValues, EventsPanelProps } from "./islands/events_panel.tsx";
+import { ErrorPage } from "./pages/error.tsx";
+import type { HttpError } from "@outpost/platform/http_error";
 
 /** Dependencies of {@link createAgentUi}. */
 export interface AgentUiOptions {
@@ -50,6 +52,28 @@ export interface AgentUiOptions {
   /** Dashboard refresh interval in the browser; default 5000, 0 turns it off. */
   pollMs?: number;
   now?: () => number;
+}
+
+/**
+ * The console's error page for a browser's request (`createAgentApp({ errorPage })` uses it for
+ * 404s and errors outside `/api/`).
+ */
+export function createAgentErrorPage(
+  options: Pick<AgentUiOptions, "deviceId" | "assets" | "session">,
+): (request: Request, error: HttpError) => Response {
+  return function agentErrorPage(request: Request, error: HttpError): Response {
+    const context: PageContext = {
+      path: new URL(request.url).pathname,
+      deviceId: options.deviceId,
+      assets: options.assets,
+      authRequired: options.session !== undefined,
+      session: options.session?.read(request),
+    };
+    return pageResponse(
+      <ErrorPage context={context} status={error.status} message={error.message} />,
+      { status: error.status },
+    );
+  };
 }
 
 /** Builds the console's routes. */

@@ -8,7 +8,7 @@ import type { AgentStore } from "../store/store.ts";
 import { loadAssets } from "@outpost/web/assets";
 import { createSessionAuth, CSRF_HEADER } from "@outpost/web/session";
 import { html, islandProps } from "@outpost/web/testing/html";
-import { type AgentUiOptions, createAgentUi } from "./mod.ts";
+import { type AgentUiOptions, createAgentErrorPage, createAgentUi } from "./mod.ts";
 
 const TOKEN = "ui-test-token-0123456789";
 const NOW = Date.now();
@@ -38,8 +38,14 @@ async function withUi(fn: (h: Harness) => Promise<void>, options: HarnessOptions
     session,
     ...options.ui,
   });
+  const errorPage = createAgentErrorPage({
+    deviceId: "dev-ui",
+    assets: await loadAssets({ buildDir: options.buildDir ?? join(dir, "no-build") }),
+    session,
+  });
   const app = createAgentApp({
     store,
+    errorPage,
     logger: createLogger({ write: () => {} }),
     metrics: new MetricsRegistry(),
     version: "1.2.3-test",
@@ -521,5 +527,52 @@ Deno.test("pages with readings at the largest doubles draw no NaN or Infinity an
     assert.match(readings, /<td class="num" role="cell" data-label="Avg">1\.80e\+308<\/td>/);
     const dashboard = await html(await request("/?choose=1&pin=future"));
     assert.match(dashboard, /latest 1 at 9999-12-31 23:59:59 UTC/);
+  });
+});
+
+Deno.test("a browser gets HTML 404 and error pages, an API client the JSON envelope", async () => {
+  await withUi(async ({ request, form }) => {
+    const browser = { accept: "text/html,application/xhtml+xml,*/*;q=0.8" };
+    const missing = await html(await request("/no/such/page", { headers: browser }), 404);
+    assert.match(missing, /<h1>Page not found<\/h1>/);
+    assert.match(missing, /There is no page at <code>\/no\/such\/page<\/code>/);
+    assert.match(missing, /<a href="\/">Go to the dashboard<\/a>/);
+    assert.match(missing, /<nav aria-label="Main">/, "inside the console's layout");
+
+    const api = await request("/no/such/page", { headers: { accept: "*/*" } });
+    assert.equal(api.status, 404);
+    assert.equal((await api.json()).error.code, "not_found");
+    const apiPath = await request("/api/v1/nope", { headers: browser });
+    assert.equal(apiPath.status, 404);
+    assert.match(apiPath.headers.get("content-type") ?? "", /application\/json/);
+
+    // A form post a browser makes that is refused (wrong content type) gets a page too.
+    const refused = await request("/events", {
+      method: "POST",
+      headers: { ...browser, "content-type": "text/plain" },
+      body: "x",
+    });
+    const page = await html(refused, 415);
+    assert.match(page, /<h1>That form could not be read<\/h1>/);
+    assert.equal(
+      (await form("/events", {}, { headers: { accept: "application/json" } })).status,
+      422,
+    );
+  });
+});
+
+Deno.test("an unexpected failure shows a 500 page without internals to a browser", async () => {
+  await withUi(async ({ request }) => {
+    const page = await html(
+      await request("/settings", { headers: { accept: "text/html" } }),
+      500,
+    );
+    assert.match(page, /<h1>Something went wrong<\/h1>/);
+    assert.doesNotMatch(page, /secret internals/);
+    const api = await request("/settings", { headers: { accept: "application/json" } });
+    assert.equal(api.status, 500);
+    assert.equal((await api.json()).error.code, "internal");
+  }, {
+    ui: { enrollment: () => Promise.reject(new Error("secret internals: /var/lib/x")) },
   });
 });
