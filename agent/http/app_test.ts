@@ -222,6 +222,9 @@ Deno.test("sync status says unenrolled with no cloud and counts pending outbox r
       ackedSeq: 0,
       lastAckAt: null,
       lastError: null,
+      problem: null,
+      since: null,
+      nextAttemptAt: null,
     });
     assert.deepEqual(await (await request("/api/v1/config")).json(), {
       desired: {},
