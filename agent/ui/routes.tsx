@@ -112,7 +112,8 @@ export function createAgentUi(options: AgentUiOptions): Hono {
     form: { values?: EventFormValues; errors?: Record<string, string> } = {},
   ): Promise<EventsPanelProps> => ({
     events: await store.listEvents({ limit: EVENTS_PAGE_LIMIT }),
-    action: "/events",
+    // The fragment brings a re-rendered form (422) back into view where it is.
+    action: "/events#new-event",
     apiUrl: "/api/v1/events",
     csrfToken: context.session?.csrfToken,
     canPost: !auth || context.session !== undefined,

@@ -250,7 +250,7 @@ Deno.test("the events page lists events and carries the form's rules from the AP
   await withUi(async ({ request, store }) => {
     await seed(store);
     const page = await html(await request("/events"));
-    assert.match(page, /<form method="post" action="\/events" class="event-form">/);
+    assert.match(page, /<form method="post" action="\/events#new-event" class="event-form">/);
     assert.match(page, /<label for="field-kind">Kind<\/label>/);
     assert.match(page, /aria-describedby="field-kind-hint"/);
     assert.match(page, /Started &lt;b>fine&lt;\/b>/);

@@ -32,6 +32,7 @@ export type FleetReadModel = Pick<
   | "listDevicesPage"
   | "countDevices"
   | "getDevice"
+  | "sensorActivity"
   | "queryReadings"
   | "listEvents"
   | "listCommands"

@@ -158,6 +158,12 @@ export interface DownlinkState {
   appliedVersion: number;
 }
 
+/** A device's sensor and the device time of its newest reading (ms; null: only future ones). */
+export interface CloudSensorActivity {
+  sensor: string;
+  lastTs: number | null;
+}
+
 /** Filters of a readings query; times in ms since the epoch. */
 export interface CloudReadingsQuery {
   device?: string;
@@ -694,6 +700,36 @@ export class CloudStore {
       .where("id", "in", commandIds)
       .where("status", "in", ["queued", "delivered"])
       .execute();
+  }
+
+  /**
+   * The sensors of one device with the device time of each one's newest reading dated no later
+   * than `until`, the most recently active first (sensors with only later readings last, then by
+   * name). A skip scan over the (device, sensor, time) index: one seek per sensor, on both
+   * dialects, however many readings the device has.
+   */
+  async sensorActivity(deviceId: string, until: number): Promise<CloudSensorActivity[]> {
+    const rows = await sql<{ sensor: string | null; last_ts: number | string | null }>`
+      WITH RECURSIVE sensors(sensor) AS (
+        SELECT MIN(sensor) FROM readings WHERE device_id = ${deviceId}
+        UNION ALL
+        SELECT (SELECT MIN(r.sensor) FROM readings r
+                WHERE r.device_id = ${deviceId} AND r.sensor > sensors.sensor)
+        FROM sensors WHERE sensors.sensor IS NOT NULL
+      )
+      SELECT sensor,
+        (SELECT MAX(r.device_ts) FROM readings r
+         WHERE r.device_id = ${deviceId} AND r.sensor = sensors.sensor AND r.device_ts <= ${until})
+          AS last_ts
+      FROM sensors WHERE sensor IS NOT NULL`.execute(this.db);
+    return rows.rows
+      .map((row) => ({
+        sensor: String(row.sensor),
+        lastTs: row.last_ts === null ? null : Number(row.last_ts),
+      }))
+      .sort((a, b) =>
+        (b.lastTs ?? -Infinity) - (a.lastTs ?? -Infinity) || (a.sensor < b.sensor ? -1 : 1)
+      );
   }
 
   /** Readings newest first (by device time), filtered. */

@@ -400,6 +400,41 @@ export const storeCases: StoreCase[] = [
     },
   },
   {
+    name: "a device's sensors are listed most recently active first, future-dated readings aside",
+    async run(store) {
+      await enrollForTest(store, "pi-1");
+      await enrollForTest(store, "pi-2");
+      const base = Date.parse("2026-11-26T10:00:00Z");
+      const at = (seq: number, sensor: string, ms: number): BatchRecord => ({
+        seq,
+        type: "reading",
+        sensor,
+        value: seq,
+        unit: "",
+        ts: new Date(ms).toISOString(),
+      });
+      await store.commitBatch("pi-1", {
+        from: 1,
+        to: 5,
+        records: [
+          at(1, "a-old", base),
+          at(2, "temperature", base + 60_000),
+          at(3, "b-mid", base + 30_000),
+          at(4, "b-mid", base + 20_000),
+          at(5, "clock-ahead", Date.parse("9999-12-31T23:59:59Z")),
+        ],
+      });
+      await store.commitBatch("pi-2", { from: 1, to: 1, records: [at(1, "other", base)] });
+      assert.deepEqual(await store.sensorActivity("pi-1", base + 3_600_000), [
+        { sensor: "temperature", lastTs: base + 60_000 },
+        { sensor: "b-mid", lastTs: base + 30_000 },
+        { sensor: "a-old", lastTs: base },
+        { sensor: "clock-ahead", lastTs: null },
+      ]);
+      assert.deepEqual(await store.sensorActivity("pi-9", base), []);
+    },
+  },
+  {
     name: "events are listed newest first with their data, per device",
     async run(store) {
       await enrollForTest(store, "pi-1");

@@ -202,8 +202,15 @@ Deno.test("the device table shows presence, last seen, lag, version, arch and es
     assert.deepEqual(rowIds(page), ["edge-pi-07", "jetson-02"]);
     assert.match(page, /data-presence="edge-pi-07"><span class="badge sync-online">Online/);
     assert.match(page, /data-presence="jetson-02"><span class="badge sync-offline">Offline/);
-    assert.match(page, /<td class="num">4<\/td>/, "lag = lastSeq 45 - ackedSeq 41");
-    assert.match(page, /<td>1\.4\.0<\/td><td>aarch64<\/td>/);
+    assert.match(
+      page,
+      /<td class="num" role="cell" data-label="Lag">4<\/td>/,
+      "lag = lastSeq 45 - ackedSeq 41",
+    );
+    assert.match(
+      page,
+      /<td role="cell" data-label="Version">1\.4\.0<\/td><td role="cell" data-label="Arch">aarch64<\/td>/,
+    );
     assert.match(page, /<code>site=north<\/code>/);
     assert.ok(!page.includes("<script>alert(1)"), "a label was not escaped");
     assert.match(page, /note=&lt;script>alert\(1\)&lt;\/script>/);
@@ -315,7 +322,20 @@ Deno.test("the device page charts one series per sensor and lists events, desire
     assert.match(page, /Door &lt;b>3&lt;\/b> opened/);
     assert.match(page, /<dd data-fact="arch">aarch64<\/dd>/);
     assert.match(page, /<dd data-fact="stats">40 readings, 1 event<\/dd>/);
-    assert.match(page, /<form method="post" action="\/devices\/edge-pi-07\/desired"/);
+    assert.match(page, /Showing all 2 sensors\./);
+    // Operator words up front, seq numbers in the details.
+    assert.match(
+      page,
+      /<dd data-fact="lag">4 records reported by the device but not stored yet\.<\/dd>/,
+    );
+    assert.match(page, /<summary>Sync details<\/summary>.*<dd data-fact="ackedSeq">41<\/dd>/s);
+    // Sections to jump to, and forms that come back to themselves when refused.
+    for (const id of ["device", "charts", "desired", "commands", "recent-events"]) {
+      assert.match(page, new RegExp(`<a href="#${id}">`));
+      assert.match(page, new RegExp(`<section class="section" id="${id}"`));
+    }
+    assert.match(page, /<form method="post" action="\/devices\/edge-pi-07\/desired#desired"/);
+    assert.match(page, /<form method="post" action="\/devices\/edge-pi-07\/commands#commands"/);
     assert.match(
       page,
       /<textarea id="field-desired" name="desired" rows="10" required aria-describedby=/,
@@ -539,4 +559,29 @@ Deno.test("pages answer 503 with a starting page until the database is ready", a
     assert.match(await html(response, 503), /<h1>Starting up<\/h1>/);
     assert.equal(response.headers.get("retry-after"), "1");
   }, { isReady: () => false });
+});
+
+Deno.test("the device page charts the most recently active sensors and says how many of how many", async () => {
+  await withFleet(async ({ request, store, login }) => {
+    await enrollForTest(store, "many");
+    const base = Date.parse("2026-11-26T10:00:00Z");
+    const records: BatchRecord[] = Array.from({ length: 30 }, (_, i) => ({
+      seq: i + 1,
+      type: "reading" as const,
+      // "a-…" sort first by name; the live sensor is "temperature", written last.
+      sensor: i === 29 ? "temperature" : `a-${String(i).padStart(2, "0")}`,
+      value: i,
+      unit: "",
+      ts: new Date(base + i * 1000).toISOString(),
+    }));
+    await store.commitBatch("many", { from: 1, to: 30, records });
+    const { cookie } = await login();
+    const page = await html(await request("/devices/many", { headers: { cookie } }));
+    const series = [...page.matchAll(/data-series="([^"]+)"/g)].map((m) => m[1]);
+    assert.equal(series.length, 12);
+    assert.equal(series[0], "temperature");
+    assert.match(page, /Showing 12 of 30 sensors: the most recently active\./);
+    assert.match(page, /<summary>The 18 other sensors<\/summary>/);
+    assert.match(page, /<code>a-00<\/code>/);
+  });
 });

@@ -88,17 +88,32 @@ export function PageHeader(props: { title: string; lead?: ComponentChildren }): 
   );
 }
 
-/** A titled section (`h2`) labelled by its heading. */
+/** A titled section (`h2`) labelled by its heading; `#<id>` links jump to it. */
 export function Section(
   props: { id: string; title: string; children: ComponentChildren; actions?: ComponentChildren },
 ): JSX.Element {
   return (
-    <section class="section" aria-labelledby={`${props.id}-heading`}>
+    <section class="section" id={props.id} aria-labelledby={`${props.id}-heading`}>
       <div class="section-head">
         <h2 id={`${props.id}-heading`}>{props.title}</h2>
         {props.actions}
       </div>
       {props.children}
     </section>
+  );
+}
+
+/** Links to a long page's sections ("On this page"), so a phone need not scroll through all. */
+export function JumpLinks(props: { links: { id: string; label: string }[] }): JSX.Element {
+  return (
+    <nav class="jump-links" aria-label="On this page">
+      <ul>
+        {props.links.map((link) => (
+          <li>
+            <a href={`#${link.id}`}>{link.label}</a>
+          </li>
+        ))}
+      </ul>
+    </nav>
   );
 }

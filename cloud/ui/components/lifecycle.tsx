@@ -41,7 +41,8 @@ export interface LifecycleSectionProps {
 /** The section. */
 export function LifecycleSection(props: LifecycleSectionProps): JSX.Element {
   const { device, csrf } = props;
-  const action = `/devices/${encodeURIComponent(device.id)}/lifecycle`;
+  // The fragment brings a refused action's page back to this section (and its error).
+  const action = `/devices/${encodeURIComponent(device.id)}/lifecycle#lifecycle`;
   const active = device.status === "active";
   return (
     <Section id="lifecycle" title="Identity and lifecycle">

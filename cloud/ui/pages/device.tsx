@@ -1,7 +1,9 @@
 /**
- * `/devices/:id`: one device — its facts, a chart per sensor of its recent readings, its
- * desired state editor, the command buttons with the `CommandList` island, and its recent
- * events. Forms post to `/devices/:id/desired` and `/devices/:id/commands` and redirect back.
+ * `/devices/:id`: one device — its facts, a chart per sensor of its recent readings (the most
+ * recently active, saying how many of how many), its desired state editor, the command buttons
+ * with the `CommandList` island, and its recent events — in sections with jump links. Forms
+ * post to `/devices/:id/desired#desired` and `/devices/:id/commands#commands`: a rejected one
+ * re-renders (422) scrolled to the form and its error, an accepted one redirects back.
  * @module
  */
 import type { ComponentChildren, JSX } from "preact";
@@ -11,7 +13,7 @@ import { Labels, PresenceBadge } from "../components/device_table.tsx";
 import { EventsTable, type EventView } from "@outpost/web/components/events";
 import { ErrorSummary, Hidden, Select, TextArea } from "@outpost/web/components/form";
 import { formatDateTime } from "@outpost/web/components/format";
-import { PageHeader, Section } from "@outpost/web/components/layout";
+import { JumpLinks, PageHeader, Section } from "@outpost/web/components/layout";
 import { SensorCharts, type SensorSeriesView } from "@outpost/web/components/sensor_charts";
 import { island } from "@outpost/web/island_runtime";
 import { type CommandItem, CommandList, type CommandListProps } from "../islands/command_list.tsx";
@@ -20,12 +22,14 @@ import { COMMAND_CHOICES, DESIRED_RULE, LOG_LEVEL_CHOICES } from "../device_form
 import { LifecycleSection, StatusBadge } from "../components/lifecycle.tsx";
 import { type FleetContext, FleetPage } from "../page.tsx";
 
-/** Newest readings of the device read for the charts (all sensors together). */
-export const DEVICE_READINGS_SCAN = 2000;
 /** Points per sensor chart. */
 export const DEVICE_READINGS_PER_SENSOR = 120;
-/** Sensors charted. */
+/** Sensors charted: the most recently active. */
 export const DEVICE_MAX_SENSORS = 12;
+/** Other sensors named under the charts (the rest are counted). */
+export const DEVICE_OTHER_SENSORS = 100;
+/** Readings dated up to this far ahead still count as recent (a device clock a little fast). */
+const FUTURE_SLACK_MS = 3_600_000;
 /** Events listed. */
 export const DEVICE_EVENTS = 20;
 /** Commands listed (and polled by the island). */
@@ -40,8 +44,12 @@ export function devicePath(id: string): string {
 export interface DevicePageData {
   device: DeviceDetail;
   sensors: SensorSeriesView[];
-  /** Sensors seen in the scanned readings (more than `sensors.length` when capped). */
+  /** Every sensor of the device (more than `sensors.length` when capped). */
   sensorCount: number;
+  /** Sensors not charted, most recently active first (at most {@link DEVICE_OTHER_SENSORS}). */
+  otherSensors: string[];
+  /** When the page was read (ms): a latest reading not of today names its date. */
+  now: number;
   events: EventView[];
   commands: CommandListProps;
   /** Enrollment requests for this id awaiting a decision. */
@@ -66,7 +74,12 @@ export interface DeviceFormsState {
 export interface DevicePageSources {
   store: Pick<
     FleetReadModel,
-    "getDevice" | "queryReadings" | "listEvents" | "listCommands" | "listEnrollmentRequests"
+    | "getDevice"
+    | "sensorActivity"
+    | "queryReadings"
+    | "listEvents"
+    | "listCommands"
+    | "listEnrollmentRequests"
   >;
   csrfToken: string;
   pollMs: number;
@@ -83,30 +96,33 @@ export async function loadDevicePage(
   const { store } = sources;
   const device = await store.getDevice(id);
   if (!device) return undefined;
-  const [readings, events, commands, requests] = await Promise.all([
-    store.queryReadings({ device: id, limit: DEVICE_READINGS_SCAN }),
+  const now = sources.now();
+  const [activity, events, commands, requests] = await Promise.all([
+    store.sensorActivity(id, now + FUTURE_SLACK_MS),
     store.listEvents({ device: id, limit: DEVICE_EVENTS }),
     store.listCommands(id, DEVICE_COMMANDS),
     store.listEnrollmentRequests({ status: "pending", deviceId: id, limit: 20 }),
   ]);
-  // Newest first: each sensor keeps its newest points, then they are put oldest first.
-  const bySensor = new Map<string, SensorSeriesView>();
-  for (const reading of readings) {
-    let series = bySensor.get(reading.sensor);
-    if (!series) {
-      series = { sensor: reading.sensor, unit: reading.unit, points: [] };
-      bySensor.set(reading.sensor, series);
-    }
-    if (series.points.length < DEVICE_READINGS_PER_SENSOR) {
-      series.points.push({ t: Date.parse(reading.ts), v: reading.value });
-    }
-  }
-  const sensors = [...bySensor.values()].sort((a, b) => a.sensor.localeCompare(b.sensor));
-  for (const series of sensors) series.points.reverse();
+  const charted = activity.slice(0, DEVICE_MAX_SENSORS);
+  const sensors = await Promise.all(charted.map(async ({ sensor }) => {
+    const rows = await store.queryReadings({
+      device: id,
+      sensor,
+      limit: DEVICE_READINGS_PER_SENSOR,
+    });
+    return {
+      sensor,
+      unit: rows[0]?.unit ?? "",
+      points: rows.map((row) => ({ t: Date.parse(row.ts), v: row.value })).reverse(),
+    };
+  }));
   return {
     device,
-    sensors: sensors.slice(0, DEVICE_MAX_SENSORS),
-    sensorCount: sensors.length,
+    sensors,
+    sensorCount: activity.length,
+    otherSensors: activity.slice(DEVICE_MAX_SENSORS, DEVICE_MAX_SENSORS + DEVICE_OTHER_SENSORS)
+      .map((entry) => entry.sensor),
+    now,
     events,
     requests,
     commands: {
@@ -151,20 +167,21 @@ export function DevicePage(props: DevicePageProps): JSX.Element {
           </>
         }
       />
+      <JumpLinks
+        links={[
+          { id: "device", label: "Device" },
+          { id: "charts", label: "Readings" },
+          { id: "desired", label: "Desired state" },
+          { id: "commands", label: "Commands" },
+          { id: "recent-events", label: "Events" },
+          { id: "lifecycle", label: "Lifecycle" },
+        ]}
+      />
       <DeviceFacts device={device} />
       <Section id="charts" title="Recent readings">
         {props.data.sensors.length === 0
           ? <p class="empty">No readings from this device yet.</p>
-          : (
-            <>
-              {props.data.sensorCount > props.data.sensors.length && (
-                <p class="note">
-                  Showing {props.data.sensors.length} of {props.data.sensorCount} sensors.
-                </p>
-              )}
-              <SensorCharts sensors={props.data.sensors} idPrefix="device-chart" />
-            </>
-          )}
+          : <DeviceCharts data={props.data} />}
       </Section>
       <DesiredEditor device={device} csrf={csrf} forms={forms} />
       <Section id="commands" title="Commands">
@@ -185,6 +202,38 @@ export function DevicePage(props: DevicePageProps): JSX.Element {
   );
 }
 
+/** The charts and how many of the device's sensors they are. */
+function DeviceCharts({ data }: { data: DevicePageData }): JSX.Element {
+  const shown = data.sensors.length;
+  const hidden = data.sensorCount - shown;
+  return (
+    <>
+      <p class="note" data-sensor-count>
+        {hidden > 0
+          ? `Showing ${shown} of ${data.sensorCount} sensors: the most recently active.`
+          : `Showing all ${data.sensorCount === 1 ? "1 sensor" : `${data.sensorCount} sensors`}.`}
+      </p>
+      <SensorCharts sensors={data.sensors} idPrefix="device-chart" now={data.now} />
+      {hidden > 0 && (
+        <details class="tech-details">
+          <summary>The {hidden} other sensors</summary>
+          <p>
+            {data.otherSensors.map((sensor, i) => (
+              <>
+                {i > 0 && ", "}
+                <code>{sensor}</code>
+              </>
+            ))}
+            {hidden > data.otherSensors.length &&
+              ` and ${hidden - data.otherSensors.length} more`}. Their readings are in{" "}
+            <code>GET /api/v1/readings?device={data.device.id}&amp;sensor=…</code>.
+          </p>
+        </details>
+      )}
+    </>
+  );
+}
+
 function DeviceFacts({ device }: { device: DeviceDetail }): JSX.Element {
   return (
     <Section id="device" title="Device">
@@ -201,13 +250,24 @@ function DeviceFacts({ device }: { device: DeviceDetail }): JSX.Element {
         <dd data-fact="enrolledAt">{formatDateTime(device.enrolledAt)}</dd>
         <dt>Sync</dt>
         <dd data-fact="lag">
-          Stored up to seq {device.ackedSeq} of {device.lastSeq}; lag {count(device.lag, "record")}.
+          {device.lag === 0
+            ? "Up to date: everything the device reported is stored."
+            : `${count(device.lag, "record")} reported by the device but not stored yet.`}
         </dd>
         <dt>Stored here</dt>
         <dd data-fact="stats">
           {count(device.stats.readings, "reading")}, {count(device.stats.events, "event")}
         </dd>
       </dl>
+      <details class="tech-details">
+        <summary>Sync details</summary>
+        <dl class="facts">
+          <dt>Stored up to seq</dt>
+          <dd data-fact="ackedSeq">{device.ackedSeq}</dd>
+          <dt>Last seq reported</dt>
+          <dd data-fact="lastSeq">{device.lastSeq}</dd>
+        </dl>
+      </details>
     </Section>
   );
 }
@@ -259,7 +319,7 @@ function DesiredEditor(
       <ErrorSummary errors={errors} title="The desired state was not saved" />
       <form
         method="post"
-        action={`${devicePath(device.id)}/desired`}
+        action={`${devicePath(device.id)}/desired#desired`}
         class="desired-form"
       >
         <Hidden name={CSRF_FIELD} value={props.csrf} />
@@ -288,7 +348,7 @@ function CommandForms(
   props: { deviceId: string; csrf: string; forms: DeviceFormsState },
 ): JSX.Element {
   const errors = props.forms.commandErrors ?? {};
-  const action = `${devicePath(props.deviceId)}/commands`;
+  const action = `${devicePath(props.deviceId)}/commands#commands`;
   return (
     <div class="commands">
       <ErrorSummary
