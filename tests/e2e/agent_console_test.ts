@@ -1,8 +1,10 @@
 /**
  * The agent console in a real browser against a real agent process: pages load offline (no
- * request leaves 127.0.0.1), charts have one series per sensor, the event form works with and
- * without JavaScript, the islands hydrate, the login works when a token is set, and the layout
- * fits a phone. Screenshots land in test-output/screenshots/.
+ * request leaves 127.0.0.1), charts have one series per sensor (with tooltips, and finite at
+ * the largest doubles), sensors can be pinned with and without JavaScript, the event form works
+ * with and without JavaScript, the islands hydrate, browsers get HTML error pages, a cloud that
+ * cannot be reached is said in words, the login works when a token is set, and the layout fits a
+ * phone (cards, one-line navigation). Screenshots land in test-output/screenshots/.
  */
 import assert from "node:assert/strict";
 import type { Browser } from "playwright-core";
@@ -14,6 +16,8 @@ import {
   waitForOk,
 } from "../support/process.ts";
 import {
+  assertPhoneLayout,
+  brokenSvgAttributes,
   buildWebAssets,
   collectConsoleErrors,
   launchChromium,
@@ -93,6 +97,7 @@ Deno.test({
     await buildWebAssets();
     let agent: Agent | undefined;
     let secured: Agent | undefined;
+    let offline: Agent | undefined;
     let browser: Browser | undefined;
     try {
       agent = await startAgent();
@@ -101,7 +106,8 @@ Deno.test({
       browser = await launchChromium();
       const desktop = await localContext(browser, { viewport: DESKTOP });
       const page = await desktop.context.newPage();
-      const consoleErrors = collectConsoleErrors(page);
+      // The 404 page is asked for on purpose.
+      const consoleErrors = collectConsoleErrors(page, /status of 404 \(Not Found\)/);
 
       await t.step("the dashboard loads with one chart series per sensor", async () => {
         const response = await page.goto(`${base}/`);
@@ -116,6 +122,13 @@ Deno.test({
           (await page.locator(".sync-state").textContent()) ?? "",
           /Not enrolled/,
         );
+        assert.equal(
+          await page.locator("[data-sensor-count]").textContent(),
+          `Showing all ${SENSORS.length} sensors.`,
+        );
+        // Each point's value and time is a native tooltip (an SVG <title>), no script needed.
+        const tip = await page.locator("#chart-0-temp .hits circle title").last().textContent();
+        assert.match(tip ?? "", /^temp: [\d.]+ C at \d\d:\d\d:\d\d UTC$/);
       });
 
       await t.step(
@@ -229,6 +242,27 @@ Deno.test({
               await plain.locator(".live-indicator").getAttribute("data-live-state"),
               "snapshot",
             );
+            // Pinning sensors is a GET form; the choice is kept in a cookie.
+            await plain.locator("#choose-sensors summary").click();
+            await plain.getByRole("checkbox", { name: /^hum/ }).uncheck();
+            await plain.getByRole("checkbox", { name: /^pressure/ }).uncheck();
+            await plain.getByRole("button", { name: "Show these" }).click();
+            await plain.waitForURL(/\?choose=1&pin=temp#charts$/);
+            const shown = () =>
+              plain.locator("svg path[data-series]").evaluateAll((paths) =>
+                paths.map((path) => path.getAttribute("data-series"))
+              );
+            assert.deepEqual(await shown(), ["temp"]);
+            await plain.locator("header nav a", { hasText: "Readings" }).click();
+            await plain.locator("header nav a", { hasText: "Dashboard" }).click();
+            assert.deepEqual(await shown(), ["temp"], "the pinned choice survives a visit");
+            assert.match(
+              (await plain.locator("[data-sensor-count]").textContent()) ?? "",
+              /Showing the sensor you pinned \(1 of 3 sensors\)/,
+            );
+            await plain.locator("#choose-sensors summary").click();
+            await plain.getByRole("link", { name: "Show the most recently active" }).click();
+            assert.equal((await shown()).length, SENSORS.length);
             assert.deepEqual(noJs.blocked, []);
           } finally {
             await noJs.context.close();
@@ -244,28 +278,123 @@ Deno.test({
         });
         try {
           const small = await phone.context.newPage();
-          for (const path of ["/", "/readings", "/events", "/settings"]) {
+          for (const path of ["/", "/readings?range=6h&bucket=15m", "/events", "/settings"]) {
             await small.goto(`${base}${path}`);
-            const overflow = await small.evaluate<number>(
-              "document.documentElement.scrollWidth - document.documentElement.clientWidth",
-            );
-            assert.ok(overflow <= 0, `${path} scrolls sideways by ${overflow}px on a phone`);
-            const heights = await small.locator("nav a, .button, input, select").evaluateAll(
-              (elements) => elements.map((e) => e.getBoundingClientRect().height),
-            );
-            assert.ok(heights.every((h) => h >= 44), `${path}: tap targets ${heights.join(", ")}`);
+            await assertPhoneLayout(small, path);
           }
           await small.goto(`${base}/`);
           await small.locator('.live-indicator[data-live-state="live"]').waitFor();
+          await small.locator("#choose-sensors summary").click();
+          await assertPhoneLayout(small, "/ with the sensor chooser open");
+          await small.locator("#choose-sensors summary").click();
           await small.screenshot({ path: await screenshotPath("agent-dashboard-phone") });
+          await small.screenshot({
+            path: await screenshotPath("agent-dashboard-phone-full"),
+            fullPage: true,
+          });
+          await small.goto(`${base}/readings?range=6h&bucket=15m`);
+          await small.locator("#readings-table").scrollIntoViewIfNeeded();
+          await small.screenshot({ path: await screenshotPath("agent-readings-phone") });
           await small.goto(`${base}/events`);
           await small.locator('outpost-island[data-island="EventsPanel"][data-hydrated]').waitFor();
+          await small.locator("#events-table").scrollIntoViewIfNeeded();
+          // Message, the last column, is on screen: each row is a card.
+          const message = await small.locator("#events-table td[data-label=Message]").first()
+            .boundingBox();
+          assert.ok(message && message.x + message.width <= PHONE.width);
           await small.screenshot({ path: await screenshotPath("agent-events-phone") });
           assert.deepEqual(phone.blocked, []);
         } finally {
           await phone.context.close();
         }
       });
+
+      await t.step(
+        "charts of the largest doubles and of a clock years ahead stay drawable",
+        async () => {
+          const max = Number.MAX_VALUE;
+          const now = Date.now();
+          const extreme = [
+            { sensor: "extreme", value: -max, ts: new Date(now - 120_000).toISOString() },
+            { sensor: "extreme", value: max, ts: new Date(now - 60_000).toISOString() },
+            { sensor: "extreme", value: 0, ts: new Date(now - 30_000).toISOString() },
+            { sensor: "flat", value: max, ts: new Date(now - 60_000).toISOString() },
+            { sensor: "flat", value: max, ts: new Date(now - 30_000).toISOString() },
+            { sensor: "future", value: 1, ts: "9999-12-31T23:59:59Z" },
+          ];
+          assert.equal((await postJson(`${base}/api/v1/readings`, extreme)).status, 201);
+          const response = await page.goto(
+            `${base}/?choose=1&pin=extreme&pin=flat&pin=future&pin=temp`,
+          );
+          assert.equal(response?.status(), 200);
+          await page.locator('outpost-island[data-island="LiveDashboard"][data-hydrated]')
+            .waitFor();
+          assert.deepEqual(await brokenSvgAttributes(page), []);
+          assert.match(
+            (await page.locator("#chart-2-future .chart-latest").textContent()) ?? "",
+            /latest 1 at 9999-12-31 23:59:59 UTC/,
+          );
+          assert.match(
+            (await page.locator("#chart-0-extreme .axis-y").textContent()) ?? "",
+            /e308/,
+          );
+          await page.screenshot({ path: await screenshotPath("agent-charts-extreme-desktop") });
+          const readings = await page.goto(`${base}/readings?range=1h&sensor=flat`);
+          assert.equal(readings?.status(), 200);
+          assert.deepEqual(await brokenSvgAttributes(page), []);
+          assert.equal(
+            await page.locator("#buckets td[data-label=Avg]").first().textContent(),
+            "1.80e+308",
+          );
+          await page.goto(`${base}/?choose=1`); // back to the most recently active
+        },
+      );
+
+      await t.step("a browser gets an HTML page for a page that does not exist", async () => {
+        const missing = await page.goto(`${base}/no/such/page`);
+        assert.equal(missing?.status(), 404);
+        assert.equal(await page.locator("h1").textContent(), "Page not found");
+        await page.getByRole("link", { name: "Go to the dashboard" }).click();
+        await page.waitForURL(`${base}/`);
+        const api = await fetch(`${base}/no/such/page`);
+        assert.equal(api.status, 404);
+        assert.equal((await api.json()).error.code, "not_found");
+      });
+
+      await t.step(
+        "a cloud that cannot be reached is said in words, the raw error in details",
+        async () => {
+          const nowhere = `http://127.0.0.1:${freePort()}`;
+          offline = await startAgent({
+            OUTPOST_CLOUD_URL: nowhere,
+            OUTPOST_ENROLL_TOKEN: "e2e-enroll-token-0123456789",
+          });
+          // A few attempts in, so that "since" and the next attempt are seconds apart.
+          const until = Date.now() + 30_000;
+          const backingOff = (sync: { since: string | null; nextAttemptAt: string | null }) =>
+            sync.since !== null && sync.nextAttemptAt !== null &&
+            Date.parse(sync.nextAttemptAt) - Date.parse(sync.since) > 3000;
+          while (!backingOff(await (await fetch(`${offline.base}/api/v1/sync`)).json())) {
+            assert.ok(Date.now() < until, "the agent never reported a problem and a retry");
+            await new Promise((resolve) => setTimeout(resolve, 200));
+          }
+          await seed(offline.base);
+          await page.goto(`${offline.base}/`);
+          const headline = (await page.locator(".sync-state").textContent()) ?? "";
+          assert.match(
+            headline,
+            /Cloud unreachable since \d\d:\d\d:\d\d UTC; retrying( at \d\d:\d\d:\d\d UTC)?\./,
+          );
+          assert.doesNotMatch(headline, /Cannot reach|ECONNREFUSED|refused/i);
+          assert.equal(await page.locator('[data-stat="lastError"]').isVisible(), false);
+          await page.locator(".tech-details summary").click();
+          assert.match(
+            (await page.locator('[data-stat="lastError"]').textContent()) ?? "",
+            /Cannot reach/,
+          );
+          await page.screenshot({ path: await screenshotPath("agent-dashboard-offline-desktop") });
+        },
+      );
 
       await t.step("settings show the device and enrollment without secrets", async () => {
         await page.goto(`${base}/settings`);
@@ -323,11 +452,12 @@ Deno.test({
       );
 
       assert.deepEqual(desktop.blocked, [], "a page tried to reach beyond 127.0.0.1");
-      assert.deepEqual(consoleErrors, [], "the browser console reported errors");
+      assert.deepEqual(consoleErrors, [], `the browser console reported errors: ${consoleErrors}`);
     } finally {
       await browser?.close();
       await stopAgent(agent);
       await stopAgent(secured);
+      await stopAgent(offline);
     }
   },
 });

@@ -127,3 +127,55 @@ export function collectConsoleErrors(page: Page, expected?: RegExp): string[] {
   page.on("pageerror", (error) => errors.push(error.message));
   return errors;
 }
+
+/** Tap targets of a page: links, buttons, controls; a checkbox counts by its label. */
+const TAP_TARGETS = "nav a, .button, input:not([type=hidden]):not([type=checkbox]), " +
+  "select, textarea, .device-link, .rollout-link, .job-link, .check, .jump-links a";
+
+/**
+ * Checks the phone layout of the page on screen: nothing scrolls sideways, every tap target is
+ * at least 44px tall, the main navigation is one line, and data tables are cards whose cells
+ * (Message, Status, Result …) all lie within the screen.
+ */
+export async function assertPhoneLayout(page: Page, what: string): Promise<void> {
+  const overflow = await page.evaluate<number>(
+    "document.documentElement.scrollWidth - document.documentElement.clientWidth",
+  );
+  assert.ok(overflow <= 0, `${what} scrolls sideways by ${overflow}px on a phone`);
+  const heights = await page.locator(TAP_TARGETS).evaluateAll((elements) =>
+    elements.filter((e) => e.getClientRects().length > 0) // not inside a closed <details>
+      .map((e) => Math.round(e.getBoundingClientRect().height))
+  );
+  assert.ok(heights.every((h) => h >= 44), `${what}: tap targets ${heights.join(", ")}`);
+  const navTops = await page.locator('header nav[aria-label="Main"] a').evaluateAll((links) =>
+    links.map((link) => Math.round(link.getBoundingClientRect().top))
+  );
+  assert.equal(new Set(navTops).size, 1, `${what}: the navigation wraps (${navTops.join(", ")})`);
+  const cells = await page.locator("table.cards td").evaluateAll((tds) => {
+    const style = (globalThis as unknown as {
+      getComputedStyle(element: unknown, pseudo?: string): { display: string; content: string };
+    }).getComputedStyle;
+    return tds.map((td) => ({
+      rowDisplay: style(td.closest("tr")!).display,
+      right: Math.round(td.getBoundingClientRect().right),
+      label: style(td, "::before").content,
+    }));
+  });
+  const width = await page.evaluate<number>("document.documentElement.clientWidth");
+  for (const cell of cells) {
+    assert.equal(cell.rowDisplay, "block", `${what}: a table row is not a card`);
+    assert.ok(cell.right <= width, `${what}: a cell ends at ${cell.right}px, off the screen`);
+    assert.notEqual(cell.label, "none", `${what}: a card cell has no column label`);
+  }
+}
+
+/** Attributes of the page's SVG that are not finite numbers where a number belongs. */
+export async function brokenSvgAttributes(page: Page): Promise<string[]> {
+  return await page.locator("svg *").evaluateAll((elements) =>
+    elements.flatMap((element) =>
+      [...element.attributes]
+        .filter((attribute) => /NaN|Infinity/.test(attribute.value))
+        .map((attribute) => `<${element.tagName} ${attribute.name}="${attribute.value}">`)
+    )
+  );
+}

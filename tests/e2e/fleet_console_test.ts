@@ -21,6 +21,8 @@ import {
   TEST_ENROLL_TOKEN,
 } from "../support/stack.ts";
 import {
+  assertPhoneLayout,
+  brokenSvgAttributes,
   buildWebAssets,
   collectConsoleErrors,
   launchChromium,
@@ -212,8 +214,16 @@ Deno.test({
         assert.equal(await page.locator("h1").textContent(), DEVICE);
         assert.deepEqual(await seriesNames(page), SENSORS.map((s) => s.sensor));
         assert.equal(await page.locator('svg[role="img"] > title').count(), SENSORS.length);
+        assert.deepEqual(await brokenSvgAttributes(page), []);
+        assert.equal(
+          await page.locator("[data-sensor-count]").textContent(),
+          `Showing all ${SENSORS.length} sensors.`,
+        );
         await page.locator("#device-events-table tbody tr", { hasText: "Pump 2 stalled" })
           .waitFor();
+        // Sections to jump to.
+        await page.locator(".jump-links").getByRole("link", { name: "Commands" }).click();
+        await page.waitForURL(/#commands$/);
       });
 
       await t.step(
@@ -410,14 +420,7 @@ Deno.test({
           ]
         ) {
           await small.goto(`${base}${path}`);
-          const overflow = await small.evaluate<number>(
-            "document.documentElement.scrollWidth - document.documentElement.clientWidth",
-          );
-          assert.ok(overflow <= 0, `${path} scrolls sideways by ${overflow}px on a phone`);
-          const heights = await small.locator(
-            "nav a, .button, input:not([type=hidden]), select, textarea, .device-link, .rollout-link, .job-link",
-          ).evaluateAll((elements) => elements.map((e) => e.getBoundingClientRect().height));
-          assert.ok(heights.every((h) => h >= 44), `${path}: tap targets ${heights.join(", ")}`);
+          await assertPhoneLayout(small, path);
         }
         await small.goto(`${base}/devices/no-such-device`);
         assert.equal(await small.locator("h1").textContent(), "Device not found");
@@ -427,6 +430,22 @@ Deno.test({
         await small.goto(`${base}/devices/${DEVICE}`);
         await small.locator('outpost-island[data-island="CommandList"][data-hydrated]').waitFor();
         await small.screenshot({ path: await screenshotPath("fleet-device-phone") });
+        // A refused save comes back scrolled to the form, its error on screen.
+        await small.locator(".jump-links").getByRole("link", { name: "Desired state" }).click();
+        await small.getByRole("textbox", { name: "Desired state" }).fill("[1, 2]");
+        const [rejected] = await Promise.all([
+          small.waitForResponse((r) => r.request().method() === "POST"),
+          small.getByRole("button", { name: "Save desired state" }).click(),
+        ]);
+        assert.equal(rejected.status(), 422);
+        await small.waitForURL(/\/desired#desired$/);
+        await small.locator("#field-desired-error").waitFor();
+        const error = await small.locator("#desired .error-summary").boundingBox();
+        assert.ok(
+          error && error.y >= 0 && error.y + error.height <= PHONE.height,
+          `the error is off screen at ${JSON.stringify(error)}`,
+        );
+        await small.screenshot({ path: await screenshotPath("fleet-desired-error-phone") });
       });
 
       for (const context of contexts) {

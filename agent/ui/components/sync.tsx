@@ -79,7 +79,7 @@ export function problemSentence(sync: SyncStatusView, now: number): string | und
       : undefined;
   }
   const since = sync.since ? ` since ${formatMoment(sync.since, now)}` : "";
-  const next = sync.nextAttemptAt
+  const next = sync.nextAttemptAt && Date.parse(sync.nextAttemptAt) > now + 1000
     ? `retrying at ${formatMoment(sync.nextAttemptAt, now)}`
     : retries
     ? "retrying"
