@@ -128,8 +128,9 @@ export function collectConsoleErrors(page: Page, expected?: RegExp): string[] {
   return errors;
 }
 
-/** Tap targets of a page: links, buttons, controls; a checkbox counts by its label. */
-const TAP_TARGETS = "nav a, .button, input:not([type=hidden]):not([type=checkbox]), " +
+/** Tap targets of a page: links, buttons, controls; a checkbox or radio counts by its label. */
+const TAP_TARGETS =
+  "nav a, .button, input:not([type=hidden]):not([type=checkbox]):not([type=radio]), " +
   "select, textarea, .device-link, .rollout-link, .job-link, .check, .jump-links a";
 
 /**
