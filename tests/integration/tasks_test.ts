@@ -42,7 +42,7 @@ Deno.test("dev, sim and bench --help print their flags and exit 0", async () => 
   const expected: Record<string, RegExp[]> = {
     dev: [/--no-cloud/, /--cloud-port <port>/, /Default: 8080/, /type c and Enter/],
     sim: [/--devices <n>/, /Default: 100/, /OUTPOST_ENROLL_TOKEN/],
-    bench: [/--smoke/, /--only <sync>/, /--sync-rows <n>/],
+    bench: [/--smoke/, /--only <sync\|fleet>/, /--sync-rows <n>/, /--fleet-devices <n>/],
   };
   for (const [task, patterns] of Object.entries(expected)) {
     const { code, stdout, stderr } = await runTask(task, ["--help"]);
