@@ -47,12 +47,15 @@ Deno.test("the images, the manifests and the systemd unit run the compiled binar
     "k8s/base/cloud/cloud.env",
   ];
   for (const file of files) {
-    const text = await Deno.readTextFile(new URL(file, ROOT));
+    let text = await Deno.readTextFile(new URL(file, ROOT));
+    // A Dockerfile's compiled (default, last) stage; its deno form passes the same flags to
+    // `deno run`, checked against runtime_flags.ts by tests/manifests/dockerfile_test.ts.
+    if (file.endsWith("Dockerfile")) text = text.slice(text.lastIndexOf("\nFROM "));
     assert.ok(!/DENO_V8_FLAGS|--v8-flags/.test(text), `${file} sets no V8 flags of its own`);
   }
   const dockerfile = await Deno.readTextFile(new URL("agent/Dockerfile", ROOT));
   assert.match(dockerfile, /RUN .*deno task compile/);
-  assert.match(dockerfile, /ENTRYPOINT \["\/usr\/local\/bin\/outpost-agent"\]/);
+  assert.match(dockerfile, /ENTRYPOINT \["\/usr\/local\/bin\/outpost-agent"\]\s*$/);
   const unit = await Deno.readTextFile(
     new URL("ansible/roles/outpost_agent/templates/outpost-agent.service.j2", ROOT),
   );

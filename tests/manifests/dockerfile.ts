@@ -81,3 +81,34 @@ export function execForm(
   }
   return parsed;
 }
+
+/** The instructions of the stage named `name` (`FROM ... AS name`), FROM included. */
+export function namedStage(instructions: Instruction[], name: string): Instruction[] {
+  const start = instructions.findIndex((instruction) =>
+    instruction.keyword === "FROM" &&
+    new RegExp(`\\sAS\\s+${name}$`, "i").test(instruction.args)
+  );
+  if (start < 0) throw new Error(`no stage named ${name}`);
+  const next = instructions.findIndex((instruction, index) =>
+    index > start && instruction.keyword === "FROM"
+  );
+  return instructions.slice(start, next < 0 ? undefined : next);
+}
+
+/** The global `ARG` defaults (before the first FROM), each expanded with the ones before it. */
+export function globalArgs(instructions: Instruction[]): Record<string, string> {
+  const args: Record<string, string> = {};
+  for (const instruction of instructions) {
+    if (instruction.keyword === "FROM") break;
+    if (instruction.keyword !== "ARG") continue;
+    const at = instruction.args.indexOf("=");
+    if (at < 0) continue;
+    args[instruction.args.slice(0, at)] = expandArgs(instruction.args.slice(at + 1), args);
+  }
+  return args;
+}
+
+/** `${NAME}` and `$NAME` replaced from `args` (unknown names become ""). */
+export function expandArgs(text: string, args: Record<string, string>): string {
+  return text.replace(/\$\{(\w+)\}|\$(\w+)/g, (_, braced, bare) => args[braced ?? bare] ?? "");
+}

@@ -1,6 +1,15 @@
-// Docker is not available on the test machines: these checks read the Dockerfiles.
+// These checks read the Dockerfiles; tests/system/docker_test.ts builds and runs their deno form.
 import assert from "node:assert/strict";
-import { finalStage, parseDockerfile } from "./dockerfile.ts";
+import { COMPONENT_PERMISSIONS, COMPONENT_RUNTIME_FLAGS } from "@outpost/platform/runtime_flags";
+import {
+  execForm,
+  expandArgs,
+  finalStage,
+  globalArgs,
+  namedStage,
+  parseDockerfile,
+  stageEnv,
+} from "./dockerfile.ts";
 import { REPO_ROOT, unpinnedImage } from "./kube.ts";
 
 /** buildx TARGETARCH -> `deno compile --target`. */
@@ -28,31 +37,89 @@ for (const { component, port } of IMAGES) {
 
   Deno.test(`the ${component} image is built natively once and picks each platform's binary`, async () => {
     const instructions = parseDockerfile(await Deno.readTextFile(path));
-    const froms = instructions.filter((instruction) => instruction.keyword === "FROM");
-    assert.ok(froms.length >= 3, "multi-stage");
-    assert.match(
-      froms[0].args,
-      /^--platform=\$BUILDPLATFORM denoland\/deno:\$\{DENO_VERSION\} AS build$/,
-    );
+    const args = globalArgs(instructions);
+    // Public defaults; an offline build overrides them with local images (docs/DEPLOYMENT.md).
+    assert.equal(args.DENO_BIN_IMAGE, `denoland/deno:bin-${args.DENO_VERSION}`);
+    assert.equal(args.BUILD_IMAGE, "debian:bookworm-slim");
+    assert.equal(args.RUNTIME_IMAGE, "gcr.io/distroless/cc-debian12:nonroot");
+    // A global default would override buildx's per-platform value (docker/buildx#510).
+    for (const name of ["BUILDPLATFORM", "TARGETARCH"]) {
+      assert.ok(instructions.some((i) => i.keyword === "ARG" && i.args === name), name);
+    }
+    assert.equal(namedStage(instructions, "deno-bin")[0].args, "${DENO_BIN_IMAGE} AS deno-bin");
+    const build = namedStage(instructions, "build");
+    assert.equal(build[0].args, "--platform=$BUILDPLATFORM ${BUILD_IMAGE} AS build");
     assert.ok(
-      instructions.some((i) => i.keyword === "RUN" && /\bdeno task compile\b/.test(i.args)),
-      "compiles with deno task compile",
+      build.some((i) =>
+        i.keyword === "COPY" && i.args === "--from=deno-bin /deno /usr/local/bin/deno"
+      ),
+    );
+    const compile = namedStage(instructions, "compile");
+    assert.ok(
+      compile.some((i) =>
+        i.keyword === "RUN" && /OUTPOST_VERSION="\$\{VERSION\}" deno task compile\b/.test(i.args)
+      ),
+      "compiles with deno task compile, stamping the VERSION build argument",
+    );
+    // Both forms report the VERSION build argument: the build stage stamps it into the source
+    // the deno form ships (tests/system/docker_test.ts reads it back from /healthz).
+    const buildText = build.map((i) => `${i.keyword} ${i.args}`).join("\n");
+    assert.match(
+      buildText,
+      /ARG VERSION=\S+\nRUN deno run --allow-write=agent\/platform\/version\.ts agent\/build\/stamp_version\.ts "\$\{VERSION\}"/,
     );
     const text = instructions.map((i) => `${i.keyword} ${i.args}`).join("\n");
     for (const [arch, target] of Object.entries(DENO_TARGETS)) {
       assert.match(
         text,
         new RegExp(
-          `FROM scratch AS bin-${arch}\\nCOPY --from=build /src/dist/${binary}-${target} /${binary}`,
+          `FROM scratch AS bin-${arch}\\nCOPY --from=compile /app/dist/${binary}-${target} /${binary}`,
         ),
       );
     }
     assert.match(text, /FROM bin-\$\{TARGETARCH\} AS bin/);
+    // The classic builder (DOCKER_BUILDKIT=0, as tests/system/docker_test.ts builds) knows no
+    // RUN --mount, and builds every stage before its target: the deno form before the compiler.
+    assert.ok(!instructions.some((i) => i.keyword === "RUN" && i.args.startsWith("--mount")));
+    const froms = instructions.filter((i) => i.keyword === "FROM").map((i) => i.args);
+    assert.ok(
+      froms.findIndex((f) => / AS deno$/.test(f)) < froms.findIndex((f) => / AS denort$/.test(f)),
+    );
+  });
+
+  Deno.test(`the ${component} image's deno form runs the task's program and flags, read-only`, async () => {
+    const instructions = parseDockerfile(await Deno.readTextFile(path));
+    const deno = namedStage(instructions, "deno");
+    const final = finalStage(instructions);
+    assert.equal(deno[0].args, "${RUNTIME_IMAGE} AS deno");
+    // The permissions and runtime flags each binary embeds (and `deno task agent`/`cloud` use).
+    assert.deepEqual(execForm(deno, "ENTRYPOINT"), [
+      "/usr/local/bin/deno",
+      "run",
+      "--cached-only",
+      ...COMPONENT_PERMISSIONS,
+      ...COMPONENT_RUNTIME_FLAGS[component as "agent" | "cloud"],
+      `/app/${component}/main.ts`,
+    ]);
+    const env = stageEnv(deno);
+    assert.equal(env.DENO_DIR, "/app/.deno-dir");
+    for (const [name, value] of Object.entries(stageEnv(final))) assert.equal(env[name], value);
+    for (const keyword of ["USER", "EXPOSE", "VOLUME"] as const) {
+      assert.deepEqual(
+        deno.filter((i) => i.keyword === keyword).map((i) => i.args),
+        final.filter((i) => i.keyword === keyword).map((i) => i.args),
+        keyword,
+      );
+    }
   });
 
   Deno.test(`the ${component} runtime image is distroless, non-root and needs no shell`, async () => {
-    const stage = finalStage(parseDockerfile(await Deno.readTextFile(path)));
-    assert.equal(stage[0].args, "gcr.io/distroless/cc-debian12:nonroot");
+    const instructions = parseDockerfile(await Deno.readTextFile(path));
+    const stage = finalStage(instructions);
+    assert.equal(
+      expandArgs(stage[0].args, globalArgs(instructions)),
+      "gcr.io/distroless/cc-debian12:nonroot",
+    );
     const keywords = stage.map((instruction) => instruction.keyword);
     assert.ok(!keywords.includes("RUN"), "no RUN in the final stage: there is no shell");
     assert.deepEqual(stage.filter((i) => i.keyword === "USER").map((i) => i.args), ["65532:65532"]);
@@ -79,12 +146,7 @@ Deno.test("every base image of both Dockerfiles has an explicit tag that is not 
       await Deno.readTextFile(`${REPO_ROOT}${component}/Dockerfile`),
     );
     // Global ARG defaults (before the first FROM) may appear in FROM lines.
-    const args: Record<string, string> = {};
-    for (const instruction of instructions) {
-      if (instruction.keyword === "FROM") break;
-      const [name, value] = instruction.args.split("=");
-      if (instruction.keyword === "ARG" && value !== undefined) args[name] = value;
-    }
+    const args = globalArgs(instructions);
     const stages = new Set<string>();
     for (const from of instructions.filter((instruction) => instruction.keyword === "FROM")) {
       const words = from.args.split(/\s+/).filter((word) => !word.startsWith("--"));
@@ -101,5 +163,13 @@ Deno.test("every base image of both Dockerfiles has an explicit tag that is not 
         `${component}/Dockerfile: FROM ${from.args} resolves to ${candidates[0]}`,
       );
     }
+  }
+});
+
+Deno.test("the build context leaves out .git, local data, installed packages and local builds", async () => {
+  const ignored = (await Deno.readTextFile(`${REPO_ROOT}.dockerignore`)).split("\n")
+    .map((line) => line.trim()).filter((line) => line && !line.startsWith("#"));
+  for (const path of [".git", ".data", "node_modules", "dist", "web/static/build"]) {
+    assert.ok(ignored.includes(path), `.dockerignore lacks ${path}`);
   }
 });
