@@ -21,6 +21,11 @@ import { unenrolledConnection } from "./sync/state.ts";
 import { join } from "node:path";
 import { loadCredentials } from "./sync/credentials.ts";
 import { checkDesired, RuntimeSettings } from "./sync/desired_settings.ts";
+import {
+  missingSecrets,
+  registerSecretMetrics,
+  warnAboutMissingApiToken,
+} from "./config/secrets.ts";
 import { createAgentErrorPage, createAgentUi } from "./ui/mod.ts";
 import { loadAssets } from "@outpost/web/assets";
 import { createSessionAuth } from "@outpost/web/session";
@@ -88,6 +93,12 @@ export async function startAgent(
       settings,
     })
     : undefined;
+  const missing = () =>
+    missingSecrets({
+      apiToken: config.apiToken,
+      needsEnrollToken: sync?.needsEnrollToken() ?? false,
+    });
+  registerSecretMetrics(metrics, missing);
   const connection = sync ? () => sync.connection() : unenrolledConnection;
   registerAgentMetrics(metrics, {
     store,
@@ -130,6 +141,7 @@ export async function startAgent(
     isReady: () => isReady,
     connection,
     timeWindow: { maxAgeMs: config.tsMaxAge, maxAheadMs: config.tsMaxAhead },
+    missingSecrets: missing,
     ui,
     errorPage: createAgentErrorPage({ deviceId: config.deviceId, assets, session }),
     sessionAuth: session?.authorizesApiRequest,
@@ -155,6 +167,7 @@ export async function startAgent(
     version: VERSION,
     auth: config.apiToken ? "bearer token for mutations" : "none",
   });
+  warnAboutMissingApiToken(logger, config.apiToken);
 
   let retentionTimer: number | undefined;
   const ready = (async () => {

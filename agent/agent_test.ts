@@ -96,3 +96,87 @@ Deno.test("the agent's /metrics has the series a device dashboard needs", async 
     assert.doesNotMatch(text, /outpost_sync_last_ack_timestamp_seconds \d/, "no ack yet");
   });
 });
+
+Deno.test("a missing enrollment token is loud at every start: log, lastError, metric and readyz", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const cloudPort = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  const dataDir = await Deno.makeTempDir({ prefix: "outpost-agent-test-" });
+  try {
+    for (const start of [1, 2]) {
+      const lines: string[] = [];
+      const config = loadAgentConfig([], {
+        OUTPOST_PORT: "0",
+        OUTPOST_DATA_DIR: dataDir,
+        OUTPOST_DEVICE_ID: "no-token",
+        OUTPOST_CLOUD_URL: `http://127.0.0.1:${cloudPort}`,
+        // What an empty or absent Secret key gives the agent.
+        OUTPOST_ENROLL_TOKEN: "",
+      });
+      const agent = await startAgent(
+        config,
+        createLogger({ level: "info", write: (line) => lines.push(line) }),
+      );
+      try {
+        await agent.ready;
+        const base = `http://127.0.0.1:${agent.addr.port}`;
+        const ready = await fetch(`${base}/readyz`);
+        assert.equal(ready.status, 200, "the local API works: the agent stays ready");
+        assert.deepEqual((await ready.json()).missingSecrets, [
+          "OUTPOST_ENROLL_TOKEN",
+          "OUTPOST_API_TOKEN",
+        ]);
+        const metrics = await (await fetch(`${base}/metrics`)).text();
+        assert.match(metrics, /^outpost_agent_secret_missing\{secret="OUTPOST_ENROLL_TOKEN"\} 1$/m);
+        assert.match(metrics, /^outpost_agent_secret_missing\{secret="OUTPOST_API_TOKEN"\} 1$/m);
+        const deadline = Date.now() + 5_000;
+        let view = await (await fetch(`${base}/api/v1/sync`)).json();
+        while (view.lastError === null && Date.now() < deadline) {
+          await new Promise((resolve) => setTimeout(resolve, 20));
+          view = await (await fetch(`${base}/api/v1/sync`)).json();
+        }
+        // Without a token the agent still asks (the cloud may hold it for approval): not online.
+        assert.notEqual(view.state, "online");
+        assert.match(view.lastError, /^OUTPOST_ENROLL_TOKEN is not set/);
+        const logged = lines.map((line) => JSON.parse(line));
+        assert.ok(
+          logged.some((entry) =>
+            entry.level === "error" && /OUTPOST_ENROLL_TOKEN is not set/.test(entry.msg)
+          ),
+          `start ${start}: no error line about the token in\n${lines.join("\n")}`,
+        );
+        assert.ok(
+          logged.some((entry) =>
+            entry.level === "warn" && /OUTPOST_API_TOKEN is not set/.test(entry.msg)
+          ),
+          `start ${start}: no warning about the API token`,
+        );
+      } finally {
+        await agent.stop();
+      }
+    }
+  } finally {
+    await Deno.remove(dataDir, { recursive: true });
+  }
+});
+
+Deno.test("an agent with both tokens, or without a cloud, misses no enrollment token", async () => {
+  await withAgent({ OUTPOST_API_TOKEN: "api-token-0123456789" }, async (agent) => {
+    const base = `http://127.0.0.1:${agent.addr.port}`;
+    assert.deepEqual((await (await fetch(`${base}/readyz`)).json()).missingSecrets, []);
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    assert.match(metrics, /^outpost_agent_secret_missing\{secret="OUTPOST_ENROLL_TOKEN"\} 0$/m);
+    assert.match(metrics, /^outpost_agent_secret_missing\{secret="OUTPOST_API_TOKEN"\} 0$/m);
+  });
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  await withAgent({
+    OUTPOST_CLOUD_URL: `http://127.0.0.1:${port}`,
+    OUTPOST_ENROLL_TOKEN: "test-enroll-token-0123456789abcdef",
+    OUTPOST_API_TOKEN: "api-token-0123456789",
+  }, async (agent) => {
+    const ready = await (await fetch(`http://127.0.0.1:${agent.addr.port}/readyz`)).json();
+    assert.deepEqual(ready.missingSecrets, []);
+  });
+});

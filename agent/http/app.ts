@@ -35,6 +35,8 @@ export interface AgentAppOptions {
   /** False until the database is open and migrated. */
   isReady?: () => boolean;
   connection?: () => SyncConnection;
+  /** The secrets the agent needs and does not have, listed in `/readyz` (config/secrets.ts). */
+  missingSecrets?: () => readonly string[];
   maxBodyBytes?: number;
   /** The plausible window of client-supplied `ts` values around the agent's clock. */
   timeWindow?: TimeWindow;
@@ -97,7 +99,12 @@ export function createAgentApp(options: AgentAppOptions): Hono {
     version: options.version,
     isReady,
     ping: () => options.store.ping(),
-    readyFields: { deviceId: options.deviceId },
+    // Still ready with a secret missing: the local API works without it, and readiness decides
+    // whether workloads on the node reach their agent (docs/DEPLOYMENT.md, "Secrets").
+    readyFields: () => ({
+      deviceId: options.deviceId,
+      missingSecrets: [...(options.missingSecrets?.() ?? [])],
+    }),
     tracing: options.tracing,
     openApi: {
       info: {

@@ -53,8 +53,8 @@ export interface SystemRoutesOptions {
   isReady: () => boolean;
   /** Throws when the database does not answer. */
   ping: () => Promise<unknown>;
-  /** Extra fields of a ready `/readyz` answer. */
-  readyFields?: Record<string, unknown>;
+  /** Extra fields of a ready `/readyz` answer (computed per request when a function). */
+  readyFields?: Record<string, unknown> | (() => Record<string, unknown>);
   openApi: { info: OpenApiInfo; routes: RouteDoc[] };
   /** With tracing on, every request gets a server span. */
   tracing?: Tracing;
@@ -79,7 +79,10 @@ export function installSystemRoutes(app: Hono, options: SystemRoutesOptions): vo
       }, 503);
     }
     await options.ping();
-    return c.json({ status: "ready", ...options.readyFields });
+    const fields = typeof options.readyFields === "function"
+      ? options.readyFields()
+      : options.readyFields;
+    return c.json({ status: "ready", ...fields });
   });
   app.get("/metrics", async (c) => {
     c.header("Content-Type", "text/plain; version=0.0.4; charset=utf-8");

@@ -61,6 +61,10 @@ export interface SyncServiceOptions {
   tracing?: Tracing;
 }
 
+/** `lastError` of a device that must enroll and has no enrollment token. */
+export const MISSING_ENROLL_TOKEN = "OUTPOST_ENROLL_TOKEN is not set: enrolling needs an " +
+  "operator's approval, or fails where the cloud requires a token (writes queue in the outbox)";
+
 /** MQTT CONNACK codes meaning "these credentials are refused" (3.1.1 and 5). */
 const AUTH_REFUSED = new Set([4, 5, 134, 135]);
 const SESSION_EXPIRY_S = 7 * 24 * 3600;
@@ -96,6 +100,7 @@ export class SyncService {
   #messageChain: Promise<void> = Promise.resolve();
   /** Rejecters of publishes waiting for a PUBACK; a lost connection fails them at once. */
   #awaitingPuback = new Set<(error: Error) => void>();
+  #missingEnrollToken = false;
 
   constructor(options: SyncServiceOptions) {
     this.#options = options;
@@ -137,6 +142,14 @@ export class SyncService {
     };
   }
 
+  /**
+   * True while the device must enroll (no stored credentials for this cloud and device) and has
+   * no OUTPOST_ENROLL_TOKEN to do it with.
+   */
+  needsEnrollToken(): boolean {
+    return this.#missingEnrollToken;
+  }
+
   /** The publisher, for metrics and tests. */
   get publisher(): OutboxPublisher {
     return this.#publisher;
@@ -145,6 +158,13 @@ export class SyncService {
   /** Starts enrolling and connecting in the background; returns at once. */
   async start(): Promise<void> {
     await this.#publisher.start();
+    // Known when start returns (before the agent's `ready`), so /readyz and the metric show it
+    // from the first probe; #credentials logs it and keeps it up to date.
+    const { enrollToken, dataDir, cloudUrl, deviceId } = this.#options;
+    if (!enrollToken) {
+      const stored = await loadCredentials(dataDir);
+      this.#missingEnrollToken = !(stored?.cloudUrl === cloudUrl && stored.deviceId === deviceId);
+    }
     this.#connectLoop();
   }
 
@@ -227,6 +247,18 @@ export class SyncService {
       logger.error("cannot read the device secret; not enrolling", { error });
       return undefined;
     }
+    if (!enrollToken) {
+      // Loud on purpose (issue 16): a missing Secret must not leave a fleet silently unenrolled.
+      // Without a token the cloud may still enroll the device once an operator approves it, so
+      // the agent goes on; logged at every start, in lastError, /readyz and a metric.
+      this.#missingEnrollToken = true;
+      this.#fail(MISSING_ENROLL_TOKEN, "configuration");
+      logger.error("OUTPOST_ENROLL_TOKEN is not set", {
+        cloudUrl,
+        deviceId,
+        effect: "enrolling needs an operator's approval, or fails where the cloud requires a token",
+      });
+    }
     while (!this.#stopped) {
       try {
         const { ackedSeq } = await this.#options.store.outboxStats();
@@ -260,6 +292,7 @@ export class SyncService {
         };
         await saveCredentials(dataDir, credentials);
         logger.info("enrolled", { cloudUrl, deviceId, mqttUrl: response.mqtt.url });
+        this.#missingEnrollToken = false;
         this.#state = "connecting";
         this.#backoff.reset();
         this.#refusedBackoff.reset();
@@ -287,6 +320,9 @@ export class SyncService {
           this.#state = "connecting";
           delay = this.#backoff.next();
           logger.warn("enrollment failed; will retry", { error: message, retryInMs: delay });
+        }
+        if (!enrollToken && !message.includes("OUTPOST_ENROLL_TOKEN")) {
+          message = `OUTPOST_ENROLL_TOKEN is not set; ${message}`;
         }
         this.#fail(message, problem);
         await this.#backOff(delay);

@@ -298,6 +298,25 @@ Deno.test("the agent takes its device id from the node name and its tokens from 
   }
 });
 
+Deno.test("the edge overlays require the agent's Secret; only dev may run without it", async () => {
+  for (const overlay of OVERLAYS) {
+    const objects = await overlayObjects(overlay);
+    const agent = podSpec(findObject(objects, "DaemonSet", "outpost-agent")).containers
+      .find((container) => container.name === "agent");
+    const refs = (agent?.env ?? []).filter((entry) =>
+      entry.valueFrom?.secretKeyRef?.name === "outpost-agent"
+    );
+    assert.deepEqual(refs.map((entry) => entry.name).sort(), [
+      "OUTPOST_API_TOKEN",
+      "OUTPOST_ENROLL_TOKEN",
+    ]);
+    // Required: a missing Secret or key stops the pod (CreateContainerConfigError), hence the
+    // rollout after its first batch, instead of leaving the fleet silently unenrolled.
+    const optional = refs.map((entry) => entry.valueFrom?.secretKeyRef?.optional === true);
+    assert.deepEqual(optional, refs.map(() => overlay === "dev"), overlay);
+  }
+});
+
 Deno.test("the edge overlays keep the agent database in the node's /var/lib/outpost", async () => {
   for (const overlay of ["edge-staging", "edge-production"]) {
     const spec = podSpec(findObject(await overlayObjects(overlay), "DaemonSet", "outpost-agent"));

@@ -300,9 +300,16 @@ for (const overlay of OVERLAYS) {
           "the agent's port answers on the pod IP",
         );
       }
-      // The device id is the node name (downward API), and the agent says so.
+      // The device id is the node name (downward API), and the agent says so. dev runs without
+      // the agent's Secret (optional there): the agent stays ready and names what it misses.
       const ready = await fetch(sandbox.probeUrl(agent, agent.readinessProbe as HttpProbe));
-      assert.equal((await ready.json()).deviceId, NODE_NAME);
+      const readyBody = await ready.json();
+      assert.equal(readyBody.deviceId, NODE_NAME);
+      assert.deepEqual(
+        readyBody.missingSecrets,
+        overlay === "dev" ? ["OUTPOST_ENROLL_TOKEN", "OUTPOST_API_TOKEN"] : [],
+        `${overlay}: the agent's missing secrets`,
+      );
 
       const grace = podSpec(workload) as { terminationGracePeriodSeconds?: number };
       stopped = true;
@@ -322,6 +329,41 @@ for (const overlay of OVERLAYS) {
       await sandbox.remove();
     }
   });
+
+  if (overlay !== "dev") {
+    Deno.test(`${overlay}: without the agent's Secret, or one of its keys, the agent container cannot start`, async () => {
+      const objects = await kustomize(`k8s/overlays/${overlay}`);
+      const { workload, container: agent } = container(
+        objects,
+        "DaemonSet",
+        "outpost-agent",
+        "agent",
+      );
+      const withSecret = clusterFixture(overlay);
+      const cases: [string, ClusterFixture][] = [
+        ["no Secret outpost-agent", { ...withSecret, secrets: { ...withSecret.secrets } }],
+        ["no key api-token", {
+          ...withSecret,
+          secrets: {
+            ...withSecret.secrets,
+            "outpost-agent": {
+              "enroll-token": withSecret.secrets["outpost-agent"]["enroll-token"],
+            },
+          },
+        }],
+      ];
+      delete cases[0][1].secrets["outpost-agent"];
+      for (const [what, fixture] of cases) {
+        const sandbox = await PodSandbox.create({ objects, workload, fixture });
+        try {
+          // What the kubelet does: CreateContainerConfigError, the pod never runs.
+          assert.throws(() => sandbox.env(agent), /would not start|does not exist/, what);
+        } finally {
+          await sandbox.remove();
+        }
+      }
+    });
+  }
 
   const requiresDatabaseUrl = overlay !== "dev";
   const databaseNote = requiresDatabaseUrl
