@@ -366,3 +366,87 @@ Deno.test("the outpost_agent role provisions a debootstrapped Debian root, idemp
     await removeTree(scratch);
   }
 });
+
+Deno.test("the outpost_node role prepares a node's data directory for the agent DaemonSet, idempotently", async (t) => {
+  if (Deno.uid() !== 0) {
+    throw new Error("Cannot run the test: debootstrap and chroot need root (run it as root)");
+  }
+  await requireCommand("ansible-playbook", "ansible-core");
+  await requireCommand("debootstrap", "debootstrap");
+  await requireCommand("zstd", "zstd");
+  const scratch = await Deno.makeTempDir({ prefix: "outpost-ansible-node-" });
+  const node = "outpost-k8s-node";
+  try {
+    await requireChrootConnection(scratch);
+    const root = `${scratch}/root`;
+    await unpackRootImage(await ensureRootImage(), root);
+    const inventory = `${scratch}/inventory.yml`;
+    await Deno.writeTextFile(
+      inventory,
+      [
+        "kubeedge_edges:",
+        "  hosts:",
+        `    ${node}:`,
+        "      ansible_connection: community.general.chroot",
+        `      ansible_host: ${root}`,
+        "      ansible_python_interpreter: /usr/bin/python3",
+        "",
+      ].join("\n"),
+    );
+    // The K3s and KubeEdge roles pull in outpost_node as a dependency (ansible_test.ts checks
+    // that); they download and join clusters, so the chroot runs outpost_node on its own.
+    const playbook = `${scratch}/node.yml`;
+    await Deno.writeTextFile(
+      playbook,
+      [
+        "- name: Prepare a node for the agent DaemonSet",
+        "  hosts: kubeedge_edges",
+        "  gather_facts: false",
+        "  roles:",
+        "    - role: outpost_node",
+        "",
+      ].join("\n"),
+    );
+    const play = async (...args: string[]): Promise<CommandResult> =>
+      await runCommand(["ansible-playbook", "-i", inventory, "--diff", ...args, playbook], {
+        env: { ...ansibleEnv(scratch), ANSIBLE_REMOTE_TEMP: "/root/.ansible/tmp" },
+      });
+    const hostPath = `${root}${DATA_DIR}`;
+    const daemonSetOwner = { user: "uid 65532", group: "gid 65532", mode: 0o750 };
+
+    await t.step("check mode creates nothing", async () => {
+      const result = await play("--check");
+      assert.equal(result.code, 0, describe(result));
+      await assert.rejects(Deno.lstat(hostPath), Deno.errors.NotFound);
+    });
+
+    await t.step("a run creates /var/lib/outpost for uid/gid 65532, mode 0750", async () => {
+      const result = await play();
+      assert.equal(result.code, 0, describe(result));
+      assert.equal(parseRecap(result.output, node).changed, 1, result.output);
+      assert.deepEqual(await ownership(root, DATA_DIR), daemonSetOwner);
+    });
+
+    await t.step("a second run changes nothing; a wrong owner or mode is put right", async () => {
+      const again = await play();
+      assert.equal(parseRecap(again.output, node).changed, 0, again.output);
+      await Deno.chown(hostPath, 0, 0);
+      await Deno.chmod(hostPath, 0o755);
+      const fixed = await play();
+      assert.equal(fixed.code, 0, describe(fixed));
+      assert.equal(parseRecap(fixed.output, node).changed, 1, fixed.output);
+      assert.deepEqual(await ownership(root, DATA_DIR), daemonSetOwner);
+    });
+
+    await t.step("a node that also has the systemd agent is refused, and says why", async () => {
+      await Deno.mkdir(`${root}/etc/systemd/system`, { recursive: true });
+      await Deno.writeTextFile(`${root}${UNIT_FILE}`, "[Service]\n");
+      const result = await play();
+      assert.notEqual(result.code, 0, describe(result));
+      assert.match(result.output, /both write \/var\/lib\/outpost/);
+      assert.equal(parseRecap(result.output, node).failed, 1);
+    });
+  } finally {
+    await removeTree(scratch);
+  }
+});

@@ -228,6 +228,41 @@ Deno.test("the example inventory defines every group the playbooks target", asyn
   }
 });
 
+Deno.test("every K3s and KubeEdge node play prepares the agent DaemonSet's data directory first", async () => {
+  await requireCommand("ansible-playbook", "ansible-core");
+  const scratch = await Deno.makeTempDir({ prefix: "outpost-ansible-tasks-" });
+  try {
+    const result = await runCommand(
+      [
+        "ansible-playbook",
+        "-i",
+        "inventories/example/hosts.yml",
+        "--list-tasks",
+        "playbooks/k3s.yml",
+        "playbooks/kubeedge.yml",
+      ],
+      { env: ansibleEnv(scratch) },
+    );
+    assert.equal(result.code, 0, describe(result));
+    // "play #1 (k3s_servers): ..." followed by its tasks, up to the next play.
+    const plays = result.stdout.split(/^\s*play #\d+ /m).slice(1);
+    const hosts = plays.map((play) => play.match(/^\(([^)]+)\)/)?.[1]);
+    assert.deepEqual(hosts.sort(), ["k3s_agents", "k3s_servers", "kubeedge_edges"]);
+    for (const play of plays) {
+      const tasks = play.split("\n").map((line) => line.trim())
+        .filter((line) => line.includes(" : ") && !line.includes("Validating arguments"));
+      // The role dependency runs before the node role (K3s/KubeEdge) starts pods there.
+      assert.match(
+        tasks[2] ?? "",
+        /^outpost_node : Create the agent's data directory/,
+        `play ${play.split("\n")[0]}: the data directory comes first:\n${tasks.join("\n")}`,
+      );
+    }
+  } finally {
+    await Deno.remove(scratch, { recursive: true });
+  }
+});
+
 Deno.test("ansible-lint passes with the production profile, offline", async () => {
   await requireCommand("ansible-lint", "ansible-lint");
   const scratch = await Deno.makeTempDir({ prefix: "outpost-ansible-lint-" });
