@@ -40,7 +40,7 @@ Deno.test("the images, the manifests and the systemd unit run the compiled binar
   // They get the flags from the binary; a DENO_V8_FLAGS of their own would add to them and drift.
   const files = [
     "agent/Dockerfile",
-    "k8s/base/agent/daemonset.yaml",
+    "k8s/base/agent/daemonset/daemonset.yaml",
     "k8s/base/agent/agent.env",
     "ansible/roles/outpost_agent/templates/outpost-agent.service.j2",
     "cloud/Dockerfile",

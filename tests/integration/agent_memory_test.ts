@@ -8,7 +8,7 @@ import { MAX_READINGS_PER_REQUEST } from "@outpost/agent/schemas";
 import { componentPid, rssOf } from "../bench/sync.ts";
 import { freePort, startTask, waitForOk } from "../support/process.ts";
 
-/** The DaemonSet's memory limit (k8s/base/agent/daemonset.yaml): 160 MiB. */
+/** The DaemonSet's memory limit (k8s/base/agent/daemonset/daemonset.yaml): 160 MiB. */
 const POD_LIMIT_BYTES = 160 * 1024 * 1024;
 
 /** The highest resident set size the process has had (`VmHWM`), in bytes. */

@@ -91,12 +91,17 @@ for (const overlay of OVERLAYS) {
   Deno.test(`${overlay}: nginx -t passes for every nginx config as rendered into its ConfigMap`, async () => {
     const objects = await kustomize(`k8s/overlays/${overlay}`);
     const found = nginxContainers(objects);
+    // The agent sidecar of the default DaemonSet and of each per-site copy (same ConfigMap).
+    const sites = objects.filter((object) =>
+      object.kind === "DaemonSet" && object.metadata.labels?.["outpost.dev/site"]
+    ).map((object) => `${objectId(object)} nginx`);
     assert.deepEqual(
       found.map(({ workload, container }) => `${objectId(workload)} ${container.name}`).sort(),
       [
         "DaemonSet outpost-edge/outpost-agent nginx",
+        ...sites,
         "Deployment outpost-cloud/outpost-cloud-nginx nginx",
-      ],
+      ].sort(),
     );
     const fixture = {
       nodeName: "edge-node-1",

@@ -51,6 +51,19 @@ function configMapData(objects: KubeObject[], prefix: string): Record<string, st
   return found[0].data as Record<string, string>;
 }
 
+/** The sites of an overlay: its directories k8s/overlays/<overlay>/apps/sites/<site>/. */
+async function siteNames(overlay: string): Promise<string[]> {
+  const sites: string[] = [];
+  try {
+    for await (const entry of Deno.readDir(`${REPO_ROOT}k8s/overlays/${overlay}/apps/sites`)) {
+      if (entry.isDirectory) sites.push(entry.name);
+    }
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  return sites;
+}
+
 async function overlayObjects(overlay: string): Promise<KubeObject[]> {
   return await kustomize(`k8s/overlays/${overlay}`);
 }
@@ -91,10 +104,14 @@ for (const overlay of OVERLAYS) {
     assert.deepEqual(layers.sort(), whole);
   });
 
-  Deno.test(`the ${overlay} overlay only patches the base and adds the shared components: it renders the same objects`, async () => {
+  Deno.test(`the ${overlay} overlay only patches the base and adds the shared components, plus one agent DaemonSet per site`, async () => {
     const expected = [];
     for (const dir of ["k8s/base", ...SHARED_COMPONENTS]) {
       expected.push(...(await kustomize(dir)).map(stableId));
+    }
+    // A copy of the base's agent DaemonSet per site (rollout_test.ts checks them).
+    for (const site of await siteNames(overlay)) {
+      expected.push(`DaemonSet outpost-edge/outpost-agent-${site}`);
     }
     const rendered = (await overlayObjects(overlay)).map(stableId).sort();
     assert.deepEqual(rendered, expected.sort());
@@ -175,9 +192,11 @@ Deno.test("no container image of the base or any overlay is untagged or latest",
     const containers = workloads(await kustomize(dir)).flatMap((workload) =>
       allContainers(podSpec(workload))
     );
-    if (OVERLAYS.some((overlay) => dir === `k8s/overlays/${overlay}`)) {
-      // agent + sidecar, cloud, cloud nginx, broker + its dynsec-init container
-      assert.equal(containers.length, 6, `${dir}: every container is checked`);
+    const overlay = OVERLAYS.find((name) => dir === `k8s/overlays/${name}`);
+    if (overlay) {
+      // agent + sidecar (in each agent DaemonSet), cloud, cloud nginx, broker + its dynsec-init
+      const sites = (await siteNames(overlay)).length;
+      assert.equal(containers.length, 6 + 2 * sites, `${dir}: every container is checked`);
     }
     for (const workload of workloads(await kustomize(dir))) {
       for (const container of allContainers(podSpec(workload))) {
