@@ -9,13 +9,10 @@ import {
   schemaProblems,
 } from "./kube.ts";
 
-const FLUX_KINDS = [
-  "GitRepository",
-  "Kustomization",
-  "ImageRepository",
-  "ImagePolicy",
-  "ImageUpdateAutomation",
-];
+const FLUX_KINDS = ["GitRepository", "Kustomization", "Provider", "Alert"];
+const IMAGE_AUTOMATION_KINDS = ["ImageRepository", "ImagePolicy", "ImageUpdateAutomation"];
+/** Clusters whose Flux picks image tags itself; production runs only promoted tags. */
+const AUTOMATED = ["dev", "edge-staging"];
 
 interface FluxKustomizationSpec {
   interval?: string;
@@ -57,6 +54,9 @@ for (const cluster of OVERLAYS) {
     assert.deepEqual(objects.flatMap(schemaProblems), []);
     const kinds = new Set(objects.map((object) => object.kind));
     for (const kind of FLUX_KINDS) assert.ok(kinds.has(kind), `clusters/${cluster} has no ${kind}`);
+    for (const kind of IMAGE_AUTOMATION_KINDS) {
+      assert.equal(kinds.has(kind), AUTOMATED.includes(cluster), `clusters/${cluster}: ${kind}`);
+    }
   });
 
   Deno.test(`every Kustomization of ${cluster} waits, prunes, and sets interval, retryInterval and timeout`, async () => {
@@ -136,6 +136,7 @@ for (const cluster of OVERLAYS) {
     for (const ref of refs) assert.ok(ids.has(ref), `${cluster}: ${ref} does not exist`);
   });
 
+  if (!AUTOMATED.includes(cluster)) continue;
   Deno.test(`the image automation of ${cluster} writes to markers of its own policies`, async () => {
     const objects = await clusterObjects(cluster);
     const automation = findObject(objects, "ImageUpdateAutomation", "outpost");
@@ -169,14 +170,20 @@ function semverRanges(objects: KubeObject[]): string[] {
   );
 }
 
-Deno.test("staging takes pre-releases while production takes a pinned range of stable releases", async () => {
-  for (const range of semverRanges(await clusterObjects("edge-staging"))) {
+Deno.test("staging picks release candidates itself; production has no image automation", async () => {
+  const ranges = semverRanges(await clusterObjects("edge-staging"));
+  assert.equal(ranges.length, 2);
+  for (const range of ranges) {
     assert.match(range, /-0\b/, `staging range ${range} admits pre-releases`);
   }
-  for (const range of semverRanges(await clusterObjects("edge-production"))) {
-    assert.doesNotMatch(range, /-/, `production range ${range} must exclude pre-releases`);
-    assert.match(range, /^>=\d+\.\d+\.\d+ <\d+\.\d+\.\d+$/, `production range ${range} is bounded`);
-  }
+  // Production runs what a promotion commit copied from staging (tests/delivery/promote.ts),
+  // never a tag a version range of its own would pick.
+  const production = await clusterObjects("edge-production");
+  assert.deepEqual(semverRanges(production), []);
+  const overlay = await Deno.readTextFile(
+    `${REPO_ROOT}k8s/overlays/edge-production/apps/kustomization.yaml`,
+  );
+  assert.doesNotMatch(overlay, /\$imagepolicy/, "no setter marker in production");
 });
 
 Deno.test("the Git source keeps only the deployment tree in its artifact", async () => {
@@ -187,3 +194,111 @@ Deno.test("the Git source keeps only the deployment tree in its artifact", async
     assert.match(ignore, /^!\/clusters\/$/m);
   }
 });
+
+interface AlertSpec {
+  providerRef: { name: string };
+  eventSeverity?: string;
+  eventMetadata?: Record<string, string>;
+  eventSources: { kind: string; name: string; namespace?: string }[];
+  inclusionList?: string[];
+  exclusionList?: string[];
+}
+
+/** A Go regular expression as JavaScript runs it (only the leading `(?i)` flag is used here). */
+function goRegExp(pattern: string): RegExp {
+  return pattern.startsWith("(?i)") ? new RegExp(pattern.slice(4), "i") : new RegExp(pattern);
+}
+
+/**
+ * Whether the notification-controller would send an event through this Alert: the involved
+ * object matches an event source (same namespace unless given, name or "*"), the severity passes,
+ * the message matches the inclusion list (when there is one) and none of the exclusion list.
+ */
+function delivers(
+  alert: KubeObject,
+  event: { kind: string; name: string; severity: "info" | "error"; message: string },
+): boolean {
+  const spec = alert.spec as AlertSpec;
+  const source = spec.eventSources.some((candidate) =>
+    candidate.kind === event.kind && (candidate.name === "*" || candidate.name === event.name) &&
+    (candidate.namespace ?? alert.metadata.namespace) === "flux-system"
+  );
+  if (!source) return false;
+  if (spec.eventSeverity === "error" && event.severity !== "error") return false;
+  const included = !spec.inclusionList?.length ||
+    spec.inclusionList.some((pattern) => goRegExp(pattern).test(event.message));
+  const excluded = (spec.exclusionList ?? []).some((pattern) =>
+    goRegExp(pattern).test(event.message)
+  );
+  return included && !excluded;
+}
+
+for (const cluster of OVERLAYS) {
+  Deno.test(`${cluster} sends failed reconciliations and stalled rollouts to its provider, once each`, async () => {
+    const objects = await clusterObjects(cluster);
+    const providers = objects.filter((object) => object.kind === "Provider");
+    const alerts = objects.filter((object) => object.kind === "Alert");
+    assert.ok(alerts.length >= 2, `${cluster}: alerts`);
+    const docs = await Deno.readTextFile(`${REPO_ROOT}docs/DEPLOYMENT.md`);
+    for (const provider of providers) {
+      const secret = (provider.spec as { secretRef?: { name: string } }).secretRef?.name;
+      assert.ok(secret && docs.includes(secret), `${cluster}: Secret ${secret} is not documented`);
+    }
+    for (const alert of alerts) {
+      const spec = alert.spec as AlertSpec;
+      assert.ok(
+        providers.some((provider) => provider.metadata.name === spec.providerRef.name),
+        `${cluster}: Alert ${alert.metadata.name} names a Provider that does not exist`,
+      );
+      assert.equal(spec.eventSeverity, "error");
+      assert.equal(spec.eventMetadata?.environment, cluster);
+    }
+    const sentBy = (event: Parameters<typeof delivers>[1]) =>
+      alerts.filter((alert) => delivers(alert, event)).map((alert) => alert.metadata.name);
+    // The Kustomization that waits for the rollouts (wait: true, with a timeout).
+    const apps = kustomizations(objects).find(({ spec }) =>
+      repoDir(spec.path ?? "") === `k8s/overlays/${cluster}/apps`
+    );
+    assert.ok(apps?.spec.wait && apps.spec.timeout, `${cluster}: apps waits, with a timeout`);
+    // What kustomize-controller reports when the wait times out (checkHealth in
+    // internal/controller/kustomization_controller.go: "health check failed after <d>: <err>").
+    const stalled = "health check failed after 30m0.012s: timeout waiting for: " +
+      "[DaemonSet/outpost-edge/outpost-agent-trucks status: 'InProgress']";
+    assert.deepEqual(
+      sentBy({
+        kind: "Kustomization",
+        name: apps.metadata.name,
+        severity: "error",
+        message: stalled,
+      }),
+      ["outpost-stalled-rollouts"],
+    );
+    const failures = [
+      { kind: "Kustomization", name: apps.metadata.name, message: "kustomize build failed: x" },
+      { kind: "Kustomization", name: "infrastructure", message: "dry-run failed: x" },
+      { kind: "GitRepository", name: "outpost", message: "failed to checkout: x" },
+      ...(AUTOMATED.includes(cluster)
+        ? IMAGE_AUTOMATION_KINDS.map((kind) => ({ kind, name: "outpost", message: "x failed" }))
+        : []),
+    ];
+    for (const failure of failures) {
+      assert.deepEqual(
+        sentBy({ ...failure, severity: "error" }),
+        ["outpost-reconciliation-failures"],
+        `${cluster}: ${failure.kind} ${failure.name}`,
+      );
+      assert.deepEqual(sentBy({ ...failure, severity: "info" }), [], "info events stay quiet");
+    }
+    // Every Flux object of the cluster is a source of some alert.
+    for (const object of objects) {
+      if (!["GitRepository", "Kustomization", ...IMAGE_AUTOMATION_KINDS].includes(object.kind)) {
+        continue;
+      }
+      const event = { kind: object.kind, name: object.metadata.name, severity: "error" as const };
+      assert.ok(
+        sentBy({ ...event, message: "failed" }).length === 1,
+        `${cluster}: ${objectId(object)} failing alerts nobody`,
+      );
+    }
+  });
+}

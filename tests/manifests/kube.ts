@@ -24,6 +24,7 @@ import {
 } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1";
 import { Certificate, ClusterIssuer } from "@kubernetes-models/cert-manager/cert-manager.io/v1";
 import { Bundle } from "@kubernetes-models/cert-manager/trust.cert-manager.io/v1alpha1";
+import { Alert, Provider } from "@kubernetes-models/flux-cd/notification.toolkit.fluxcd.io/v1beta3";
 import { findUnknownFields, type ModelClass } from "./schema_walk.ts";
 
 /** Absolute path of the repository root, with a trailing slash. */
@@ -195,6 +196,8 @@ const MODELS: ModelClass[] = [
   Certificate,
   ClusterIssuer,
   Bundle,
+  Provider,
+  Alert,
 ];
 
 /**
