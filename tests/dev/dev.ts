@@ -5,12 +5,15 @@
  * The agent does not depend on the cloud: when the cloud stops (type `c` and Enter, or it
  * exits), the agent keeps running offline and queues writes; `c` again starts the cloud and
  * the agent catches up. `--no-cloud` runs the agent alone, unenrolled. `--help` lists the flags.
+ * The embedded broker takes `--mqtt-port`, else OUTPOST_MQTT_PORT, else 1883, else a free port
+ * when 1883 is taken (mqtt_port.ts): most IoT developers' machines already run a broker there.
  * @module
  */
 import { join } from "node:path";
 import { componentRunArgs } from "@outpost/platform/runtime_flags";
 import { parseCli } from "../support/cli.ts";
 import { startDemoFeed } from "./dev_feed.ts";
+import { chooseMqttPort } from "./mqtt_port.ts";
 
 const DEV_ENROLL_TOKEN = "dev-enroll-token-local-only";
 const DEV_ADMIN_TOKEN = "dev-admin-token-local-only";
@@ -22,11 +25,12 @@ const DEV_CLI = {
     "enrolled to it (device dev-agent) and a demo feed writing readings.",
   options: {
     "cloud-port": { type: "string", default: "8080", value: "port", help: "The cloud's port." },
+    // No default: an unset flag leaves the choice to OUTPOST_MQTT_PORT, then mqtt_port.ts.
     "mqtt-port": {
       type: "string",
-      default: "1883",
       value: "port",
-      help: "Port of the cloud's embedded MQTT broker.",
+      help: "Port of the cloud's embedded MQTT broker (default: OUTPOST_MQTT_PORT, else 1883, " +
+        "else a free port when 1883 is taken, and it says which).",
     },
     "agent-port": { type: "string", default: "8000", value: "port", help: "The agent's port." },
     "data-dir": {
@@ -50,6 +54,12 @@ const DEV_CLI = {
 } as const;
 
 const values = parseCli(DEV_CLI);
+const mqtt = chooseMqttPort({
+  flag: values["mqtt-port"],
+  env: Deno.env.get("OUTPOST_MQTT_PORT"),
+  host: Deno.env.get("OUTPOST_HOST") || "127.0.0.1",
+});
+if (mqtt.note) console.error(mqtt.note);
 const cloudUrl = `http://127.0.0.1:${values["cloud-port"]}`;
 const agentUrl = `http://127.0.0.1:${values["agent-port"]}`;
 let stopping = false;
@@ -86,7 +96,7 @@ async function waitReady(url: string, timeoutMs: number): Promise<boolean> {
 async function startCloud(): Promise<boolean> {
   const child = start("cloud", {
     OUTPOST_PORT: values["cloud-port"],
-    OUTPOST_MQTT_PORT: values["mqtt-port"],
+    OUTPOST_MQTT_PORT: mqtt.port,
     OUTPOST_DATA_DIR: join(values["data-dir"], "cloud"),
     OUTPOST_ENROLL_TOKEN: DEV_ENROLL_TOKEN,
     OUTPOST_ADMIN_TOKEN: DEV_ADMIN_TOKEN,
