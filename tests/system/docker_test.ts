@@ -10,7 +10,8 @@
 // The agent enrols with the cloud (PostgreSQL, Mosquitto with dynamic security, as rendered), a
 // reading posted through the sidecar is stored in the cloud exactly once, also after the agent
 // restarts on its volume, and both stop with exit code 0 on SIGTERM.
-// Needs root and the Debian packages docker.io, debootstrap, zstd, nginx, mosquitto, postgresql.
+// Needs root and the Debian packages docker.io, debootstrap, zstd, nginx, mosquitto, postgresql,
+// openssl.
 
 import assert from "node:assert/strict";
 import { type Container, findObject, kustomize, podSpec } from "../manifests/kube.ts";
@@ -23,6 +24,7 @@ import {
 } from "../manifests/pod.ts";
 import { prepareNginx, startNginx } from "../manifests/programs.ts";
 import { startMosquitto, TEST_DYNSEC_ADMIN, type TestMosquitto } from "../support/mosquitto.ts";
+import { createTestPki, type TestPki } from "../support/tls.ts";
 import { cloudRecordsPostgres, type PostgresServer, startPostgres } from "../support/postgres.ts";
 import { assertSameRecords } from "../support/sync_checks.ts";
 import { agentRecords } from "../support/verify.ts";
@@ -95,7 +97,9 @@ interface RunningContainer {
 
 Deno.test(`the agent and cloud images (deno form) build offline, run as the ${OVERLAY} manifests run them, pass their probes and sync a reading exactly once`, async (t) => {
   const started = performance.now();
-  for (const [command, pkg] of [["nginx", "nginx"], ["mosquitto", "mosquitto"]]) {
+  for (
+    const [command, pkg] of [["nginx", "nginx"], ["mosquitto", "mosquitto"], ["openssl", "openssl"]]
+  ) {
     await requireCommand(command, pkg);
   }
   const objects = await kustomize(`k8s/overlays/${OVERLAY}`);
@@ -117,6 +121,7 @@ Deno.test(`the agent and cloud images (deno form) build offline, run as the ${OV
   const dockerd = await Dockerd.start();
   let postgres: PostgresServer | undefined;
   let broker: TestMosquitto | undefined;
+  let pki: TestPki | undefined;
   const sandboxes: PodSandbox[] = [];
   let nginx: ContainerProcess | undefined;
   const logsOf = async (name: string) =>
@@ -157,7 +162,10 @@ Deno.test(`the agent and cloud images (deno form) build offline, run as the ${OV
 
     // What the cluster holds outside Git (docs/DEPLOYMENT.md, "Secrets"), with test values.
     postgres = await startPostgres();
-    broker = await startMosquitto();
+    // The broker's public listener is TLS, as rendered (mqtts://, the agent verifying it with the
+    // CA that trust-manager puts into the ConfigMap outpost-mqtt-ca, OUTPOST_MQTT_CA).
+    pki = await createTestPki();
+    broker = await startMosquitto({ tls: pki });
     const enrollToken = token();
     const fixture: ClusterFixture = {
       nodeName: NODE_NAME,
@@ -170,6 +178,7 @@ Deno.test(`the agent and cloud images (deno form) build offline, run as the ${OV
         "outpost-mosquitto-admin": { ...TEST_DYNSEC_ADMIN },
         "outpost-agent": { "enroll-token": enrollToken, "api-token": token() },
       },
+      configMaps: { "outpost-mqtt-ca": { "ca.crt": await Deno.readTextFile(pki.caCert) } },
     };
     const adminToken = fixture.secrets["outpost-cloud"]["admin-token"];
     const apiToken = fixture.secrets["outpost-agent"]["api-token"];
@@ -239,9 +248,9 @@ Deno.test(`the agent and cloud images (deno form) build offline, run as the ${OV
       cloudRun = await run("outpost-cloud", cloudSandbox, cloud, images.cloud, (env) => ({
         OUTPOST_PORT: String(cloudSandbox.hostPort(Number(env.OUTPOST_PORT))),
         // The cluster's broker Service and the public TLS endpoint: the test's Mosquitto (with
-        // dynamic security, as rendered) on loopback, which the agent may use without TLS.
+        // dynamic security, as rendered) on loopback; its certificate names 127.0.0.1.
         OUTPOST_MQTT_URL: broker!.url,
-        OUTPOST_MQTT_PUBLIC_URL: broker!.url,
+        OUTPOST_MQTT_PUBLIC_URL: broker!.tlsUrl!,
       }));
       probeLines.push(...await passProbes(cloudRun));
     };
@@ -405,6 +414,7 @@ Deno.test(`the agent and cloud images (deno form) build offline, run as the ${OV
     await dockerd.stop();
     for (const sandbox of sandboxes) await sandbox.remove();
     await broker?.dispose();
+    if (pki) await Deno.remove(pki.dir, { recursive: true });
     await postgres?.stop();
   }
 });
