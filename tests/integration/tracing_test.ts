@@ -60,6 +60,18 @@ Deno.test("a reading written offline with a traceparent is one trace from the ag
       "the cloud's commit span in the write's trace",
       30_000,
     );
+    // The agent exports its upload span on its own schedule: under load it arrived after the
+    // cloud's commit span (seen in a full `deno task test` run).
+    await eventually(
+      () =>
+        Promise.resolve(
+          receiver.spans.some((span) =>
+            span.name === "sync.publish" && span.links.some((link) => link.traceId === TRACE_ID)
+          ),
+        ),
+      "the agent's upload span",
+      30_000,
+    ).catch(() => {});
 
     const trace = receiver.inTrace(TRACE_ID);
     assert.deepEqual(names(trace), [
