@@ -8,8 +8,8 @@
  * Usage: deno task promote [--ref <git ref>] [--check] [--from edge-staging] [--to edge-production]
  * @module
  */
-import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
+import { cliHelp, tryParseCli } from "../support/cli.ts";
 
 /** One entry of a kustomization's `images:` list. */
 export interface ImagePin {
@@ -121,42 +121,45 @@ async function readAt(root: string, path: string, ref: string | undefined): Prom
   return new TextDecoder().decode(shown.stdout);
 }
 
-const HELP = `deno task promote: production runs exactly the images staging ran.
-
-Copies the images: entries (tag and digest) of k8s/overlays/<from>/apps/kustomization.yaml into
-k8s/overlays/<to>/apps/kustomization.yaml; review and commit the result.
-
-Options:
-  --ref <git ref>   read <from> at this commit (e.g. the revision staging's Flux applied)
-  --check           change nothing; exit 1 when <to> does not run what <from> runs
-  --from <env>      default edge-staging
-  --to <env>        default edge-production
-  --root <dir>      repository root (default: this checkout)
-  --help            this text`;
+/** The flags of `deno task promote`. */
+const PROMOTE_CLI = {
+  command: "deno task promote",
+  summary: "Production runs exactly the images staging ran: copies the images: entries (tag and " +
+    "digest) of k8s/overlays/<from>/apps/kustomization.yaml into k8s/overlays/<to>/apps/" +
+    "kustomization.yaml, for a person to review and commit.",
+  options: {
+    ref: {
+      type: "string",
+      value: "commit",
+      help: "Read <from> at this commit (e.g. the revision staging's Flux applied).",
+    },
+    check: {
+      type: "boolean",
+      help: "Change nothing; exit 1 when <to> does not run what <from> runs.",
+    },
+    from: { type: "string", default: "edge-staging", value: "env", help: "Where to copy from." },
+    to: { type: "string", default: "edge-production", value: "env", help: "Where to copy to." },
+    root: {
+      type: "string",
+      default: fileURLToPath(new URL("../../", import.meta.url)),
+      value: "dir",
+      help: "The repository root.",
+    },
+  },
+} as const;
 
 /** Runs the command line; returns the exit code. */
 export async function main(args: string[]): Promise<number> {
-  let values;
-  try {
-    values = parseArgs({
-      args,
-      options: {
-        ref: { type: "string" },
-        check: { type: "boolean", default: false },
-        from: { type: "string", default: "edge-staging" },
-        to: { type: "string", default: "edge-production" },
-        root: { type: "string", default: fileURLToPath(new URL("../../", import.meta.url)) },
-        help: { type: "boolean", default: false },
-      },
-    }).values;
-  } catch (error) {
-    console.error(`Cannot promote: ${(error as Error).message}\n\n${HELP}`);
-    return 2;
-  }
-  if (values.help) {
-    console.log(HELP);
+  const parsed = tryParseCli(PROMOTE_CLI, args);
+  if ("help" in parsed) {
+    console.log(cliHelp(PROMOTE_CLI));
     return 0;
   }
+  if ("error" in parsed) {
+    console.error(parsed.error);
+    return 2;
+  }
+  const values = parsed.values;
   const root = values.root.replace(/\/$/, "");
   try {
     const source = readImages(await readAt(root, overlayFile(values.from), values.ref));
