@@ -8,7 +8,7 @@ import { routePath } from "hono/route";
 import { secretsEqual } from "./constant_time.ts";
 import { HttpError, toHttpError } from "./http_error.ts";
 import type { Logger } from "./log.ts";
-import type { MetricsRegistry } from "./metrics.ts";
+import type { BoundCounter, BoundHistogram, MetricsRegistry } from "./metrics.ts";
 import type { Tracing } from "./trace.ts";
 
 /** Responds with an {@link HttpError} as the JSON envelope. */
@@ -56,13 +56,27 @@ export function requestMetrics(registry: MetricsRegistry): MiddlewareHandler {
     "http_request_duration_seconds",
     "HTTP request duration in seconds by method and route.",
   );
+  // Series resolved once per method, route and status: a request then costs two map lookups
+  // and no label strings (the agent's hot GET spent more on labels than on its cache lookup).
+  const bound = new Map<string, { requests: BoundCounter; duration: BoundHistogram }>();
   return async function recordRequest(c, next) {
     const start = performance.now();
     await next();
+    const method = c.req.method;
+    const status = c.res.status;
     const path = routePath(c, -1);
-    const route = c.res.status === 404 && (path === "*" || path === "/*") ? "unmatched" : path;
-    requests.inc({ method: c.req.method, route, status: c.res.status });
-    duration.observe((performance.now() - start) / 1000, { method: c.req.method, route });
+    const route = status === 404 && (path === "*" || path === "/*") ? "unmatched" : path;
+    const key = `${method} ${status} ${route}`;
+    let series = bound.get(key);
+    if (!series) {
+      series = {
+        requests: requests.bind({ method, route, status }),
+        duration: duration.bind({ method, route }),
+      };
+      bound.set(key, series);
+    }
+    series.requests.inc();
+    series.duration.observe((performance.now() - start) / 1000);
   };
 }
 
@@ -130,12 +144,23 @@ export function readinessGate(isReady: () => boolean): MiddlewareHandler {
   };
 }
 
-/** Adds conservative security headers to every response. */
+/**
+ * Adds conservative security headers to every response. Set before the handler runs, so they
+ * go into the response as it is created: set afterwards, Hono must rebuild the finished
+ * Response to change its headers (15% of the agent's hot GET, measured with --cpu-prof).
+ */
 export function securityHeaders(): MiddlewareHandler {
   return async function addSecurityHeaders(c, next) {
-    await next();
     c.header("X-Content-Type-Options", "nosniff");
     c.header("Referrer-Policy", "no-referrer");
     c.header("X-Frame-Options", "DENY");
+    await next();
+    // A handler that returns its own `new Response(…)` (pages, assets) bypasses the prepared
+    // headers: set them on that response instead (the slow path, for those only).
+    if (!c.res.headers.has("X-Content-Type-Options")) {
+      c.header("X-Content-Type-Options", "nosniff");
+      c.header("Referrer-Policy", "no-referrer");
+      c.header("X-Frame-Options", "DENY");
+    }
   };
 }

@@ -23,6 +23,13 @@ interface HistogramSeries {
 export interface Counter {
   inc(labels?: Labels, by?: number): void;
   get(labels?: Labels): number;
+  /** The series of `labels`, resolved once: for hot paths that count the same labels often. */
+  bind(labels: Labels): BoundCounter;
+}
+
+/** One series of a {@link Counter}. */
+export interface BoundCounter {
+  inc(by?: number): void;
 }
 
 /** A value that goes up and down; `collect` computes it at scrape time when given. */
@@ -33,6 +40,13 @@ export interface Gauge {
 /** A histogram with fixed buckets. */
 export interface Histogram {
   observe(value: number, labels?: Labels): void;
+  /** The series of `labels`, resolved once (see {@link Counter.bind}). */
+  bind(labels: Labels): BoundHistogram;
+}
+
+/** One series of a {@link Histogram}. */
+export interface BoundHistogram {
+  observe(value: number): void;
 }
 
 /** Default buckets for request durations, in seconds. */
@@ -65,24 +79,39 @@ export class MetricsRegistry {
   counter(name: string, help: string, collect?: (counter: Gauge) => void | Promise<void>): Counter {
     const series = new Map<string, Series>();
     this.#render.push(() => renderSimple(name, help, "counter", series));
+    const entryOf = (labels: Labels): Series => {
+      const key = labelKey(labels);
+      let entry = series.get(key);
+      if (!entry) {
+        entry = { labels, value: 0 };
+        series.set(key, entry);
+      }
+      return entry;
+    };
     if (collect) {
       this.#collectors.push(() =>
         collect({
           set(value, labels = {}) {
-            series.set(labelKey(labels), { labels, value });
+            // Updated in place: bound handles of the same series stay valid.
+            entryOf(labels).value = value;
           },
         })
       );
     }
     return {
       inc(labels = {}, by = 1) {
-        const key = labelKey(labels);
-        const entry = series.get(key) ?? { labels, value: 0 };
-        entry.value += by;
-        series.set(key, entry);
+        entryOf(labels).value += by;
       },
       get(labels = {}) {
         return series.get(labelKey(labels))?.value ?? 0;
+      },
+      bind(labels) {
+        const entry = entryOf(labels);
+        return {
+          inc(by = 1) {
+            entry.value += by;
+          },
+        };
       },
     };
   }
@@ -117,17 +146,27 @@ export class MetricsRegistry {
       }
       return lines.join("\n");
     });
+    const entryOf = (labels: Labels): HistogramSeries => {
+      const key = labelKey(labels);
+      let entry = series.get(key);
+      if (!entry) {
+        entry = { labels, buckets: bounds.map(() => 0), sum: 0, count: 0 };
+        series.set(key, entry);
+      }
+      return entry;
+    };
+    const record = (entry: HistogramSeries, value: number) => {
+      for (let i = 0; i < bounds.length; i++) if (value <= bounds[i]) entry.buckets[i]++;
+      entry.sum += value;
+      entry.count++;
+    };
     return {
       observe(value, labels = {}) {
-        const key = labelKey(labels);
-        let entry = series.get(key);
-        if (!entry) {
-          entry = { labels, buckets: bounds.map(() => 0), sum: 0, count: 0 };
-          series.set(key, entry);
-        }
-        for (let i = 0; i < bounds.length; i++) if (value <= bounds[i]) entry.buckets[i]++;
-        entry.sum += value;
-        entry.count++;
+        record(entryOf(labels), value);
+      },
+      bind(labels) {
+        const entry = entryOf(labels);
+        return { observe: (value) => record(entry, value) };
       },
     };
   }

@@ -10,7 +10,7 @@ import { openCloudStore } from "@outpost/cloud/store/open";
 import type { CloudDatabase } from "@outpost/cloud/store/schema";
 import { startPostgres } from "../support/postgres.ts";
 import { type CloudHandle, startCloud, TEST_ADMIN_TOKEN } from "../support/stack.ts";
-import { type LoadResult, runOpenLoop } from "./load.ts";
+import { type OpenLoopResult, runOpenLoop } from "./load.ts";
 import { runSim, type SimResult } from "./sim.ts";
 import { type Backend, componentPid, rssOf } from "./sync.ts";
 
@@ -76,13 +76,13 @@ export async function seedDevices(
 export interface DeviceListResult {
   devices: number;
   /** First page with {@link LIST_SELECTOR} (and its counts). */
-  selector: LoadResult;
+  selector: OpenLoopResult;
   /** A page in the middle of the selector's matches (keyset: as cheap as the first). */
-  selectorDeep: LoadResult;
+  selectorDeep: OpenLoopResult;
   /** First page of the whole fleet (counts over every device). */
-  unfiltered: LoadResult;
+  unfiltered: OpenLoopResult;
   /** `GET /healthz` of the same process at the same rate. */
-  baseline: LoadResult;
+  baseline: OpenLoopResult;
   matches: number;
   seedMs: number;
   cloudRssBytes: number;

@@ -1,57 +1,22 @@
 /**
- * A small closed-loop HTTP load generator: `connections` loops each sending requests back to
- * back for `durationMs`. Used for both the subject and its baseline, so the ratio is fair.
+ * Open-loop HTTP load for latency at a fixed rate (the dashboard row). Closed-loop throughput
+ * comes from wrk (tests/bench/wrk.ts): a `fetch` loop saturates long before the servers do.
+ *
+ * The sender here is checked too: it records how late each request left against its schedule
+ * and the rate it achieved, so a row can be refused when the sender, not the server, lagged.
  * @module
  */
 
-/** Result of {@link runLoad}. */
-export interface LoadResult {
+/** Result of {@link runOpenLoop}. */
+export interface OpenLoopResult {
   requests: number;
   errors: number;
-  perSecond: number;
+  /** Requests sent per second over the run. */
+  achievedRate: number;
   p50Ms: number;
   p99Ms: number;
-}
-
-/** Options of {@link runLoad}. */
-export interface LoadOptions {
-  connections?: number;
-  durationMs?: number;
-  init?: () => RequestInit;
-}
-
-/** Hammers `url` and reports throughput and latency percentiles. */
-export async function runLoad(url: string, options: LoadOptions = {}): Promise<LoadResult> {
-  const connections = options.connections ?? 32;
-  const durationMs = options.durationMs ?? 3000;
-  const latencies: number[] = [];
-  let errors = 0;
-  const deadline = performance.now() + durationMs;
-  const start = performance.now();
-  await Promise.all(Array.from({ length: connections }, async () => {
-    while (performance.now() < deadline) {
-      const t0 = performance.now();
-      try {
-        const response = await fetch(url, options.init?.());
-        await response.arrayBuffer();
-        if (!response.ok) errors++;
-      } catch {
-        errors++;
-      }
-      latencies.push(performance.now() - t0);
-    }
-  }));
-  const elapsed = (performance.now() - start) / 1000;
-  latencies.sort((a, b) => a - b);
-  const pick = (q: number) =>
-    latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0;
-  return {
-    requests: latencies.length,
-    errors,
-    perSecond: latencies.length / elapsed,
-    p50Ms: pick(0.5),
-    p99Ms: pick(0.99),
-  };
+  /** p99 of how late a request left after its scheduled time. */
+  sendLagP99Ms: number;
 }
 
 /** Options of {@link runOpenLoop}. */
@@ -63,14 +28,19 @@ export interface OpenLoopOptions {
   init?: () => RequestInit;
 }
 
+function percentile(sorted: number[], q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
+}
+
 /**
  * Open-loop load: request `i` is sent at `start + i / rate` and its latency counts from that
  * scheduled time, so a slow server cannot hide its queueing (no coordinated omission).
  */
-export async function runOpenLoop(url: string, options: OpenLoopOptions): Promise<LoadResult> {
+export async function runOpenLoop(url: string, options: OpenLoopOptions): Promise<OpenLoopResult> {
   const total = Math.max(1, Math.round(options.rate * options.durationMs / 1000));
   const intervalMs = 1000 / options.rate;
   const latencies: number[] = [];
+  const lags: number[] = [];
   let errors = 0;
   const start = performance.now();
   const inFlight: Promise<void>[] = [];
@@ -78,6 +48,7 @@ export async function runOpenLoop(url: string, options: OpenLoopOptions): Promis
     const scheduled = start + i * intervalMs;
     const wait = scheduled - performance.now();
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    lags.push(Math.max(0, performance.now() - scheduled));
     inFlight.push((async () => {
       try {
         const response = await fetch(url, options.init?.());
@@ -89,16 +60,17 @@ export async function runOpenLoop(url: string, options: OpenLoopOptions): Promis
       latencies.push(performance.now() - scheduled);
     })());
   }
+  const sendSeconds = (performance.now() - start) / 1000;
   await Promise.all(inFlight);
-  const elapsed = (performance.now() - start) / 1000;
   latencies.sort((a, b) => a - b);
-  const pick = (q: number) =>
-    latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0;
+  lags.sort((a, b) => a - b);
   return {
     requests: latencies.length,
     errors,
-    perSecond: latencies.length / elapsed,
-    p50Ms: pick(0.5),
-    p99Ms: pick(0.99),
+    // The last request leaves at (total - 1) intervals: count the intervals, not the requests.
+    achievedRate: total > 1 ? (total - 1) / sendSeconds : options.rate,
+    p50Ms: percentile(latencies, 0.5),
+    p99Ms: percentile(latencies, 0.99),
+    sendLagP99Ms: percentile(lags, 0.99),
   };
 }

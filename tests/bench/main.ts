@@ -11,9 +11,26 @@
 import { parseCli, requireValid } from "../support/cli.ts";
 import { sql } from "kysely";
 import { openSqlite, transact } from "@outpost/platform/sqlite";
-import { freePort, postJson, startTask, waitForOk } from "../support/process.ts";
-import { runLoad, runOpenLoop } from "./load.ts";
-import { catchUp, componentPid, endToEndSync, rssOf } from "./sync.ts";
+import {
+  freePort,
+  postJson,
+  REPO_ROOT,
+  spawnProcess,
+  startTask,
+  waitForOk,
+} from "../support/process.ts";
+import { type OpenLoopResult, runOpenLoop } from "./load.ts";
+import {
+  compareHttp,
+  type HttpComparison,
+  startBareServer,
+  startNginxCeiling,
+  startRawIngestServer,
+} from "./http_bench.ts";
+import { runWrk, type WrkResult } from "./wrk.ts";
+import { describeSplit, type MemorySplit, memorySplit } from "./memory.ts";
+import { AGENT_RUNTIME_FLAGS } from "@outpost/platform/runtime_flags";
+import { catchUp, componentPid, endToEndSync } from "./sync.ts";
 import { tracingCost } from "./tracing.ts";
 import { deviceListBench, fleetOpsBench, LIST_SELECTOR } from "./fleet.ts";
 
@@ -23,7 +40,12 @@ interface Row {
   unit: string;
   baseline: number;
   baselineName: string;
-  ratio: number;
+  /** subject / baseline; null when refused (see `refused`). */
+  ratio: number | null;
+  /** The load generator's ceiling for this traffic, same unit (HTTP rows). */
+  ceiling?: number;
+  /** Why no ratio is given. */
+  refused?: string;
   note?: string;
 }
 
@@ -38,9 +60,10 @@ const BENCH_CLI = {
     },
     only: {
       type: "string",
-      value: "sync|fleet",
-      help: "Run only the end-to-end sync rows (writes bench-results-sync.json), or only the " +
-        "fleet rows (device list at scale, rollout and job; bench-results-fleet.json).",
+      value: "sync|fleet|agent",
+      help: "Run only the end-to-end sync rows (writes bench-results-sync.json), the fleet rows " +
+        "(device list at scale, rollout and job; bench-results-fleet.json) or the agent's rows " +
+        "(HTTP from wrk, footprint, tracing cost; bench-results-agent.json).",
     },
     backend: {
       type: "string",
@@ -73,8 +96,8 @@ const values = parseCli(BENCH_CLI);
 const smoke = values.smoke;
 requireValid(
   BENCH_CLI,
-  values.only === undefined || values.only === "sync" || values.only === "fleet",
-  `--only: expected 'sync' or 'fleet', got '${values.only}'`,
+  values.only === undefined || ["sync", "fleet", "agent"].includes(values.only),
+  `--only: expected sync, fleet or agent, got '${values.only}'`,
 );
 requireValid(
   BENCH_CLI,
@@ -97,16 +120,54 @@ for (const flag of ["fleet-devices", "sim-devices"] as const) {
 const syncOnly = values.only === "sync";
 /** True when only the fleet rows run (`--only fleet`). */
 const fleetOnly = values.only === "fleet";
+/** True when only the agent's rows run (`--only agent`). */
+const agentOnly = values.only === "agent";
 const rows: Row[] = [];
 
 function record(row: Omit<Row, "ratio">): void {
-  const full = { ...row, ratio: row.baseline ? row.figure / row.baseline : 0 };
+  const full = {
+    ...row,
+    ratio: row.refused !== undefined ? null : row.baseline ? row.figure / row.baseline : 0,
+  };
   rows.push(full);
+  const ceiling = row.ceiling === undefined ? "" : `, generator ceiling ${fmt(row.ceiling)}`;
   console.error(
-    `  ${row.name}: ${fmt(row.figure)} ${row.unit} vs ${row.baselineName} ${fmt(row.baseline)} → ${
-      full.ratio.toFixed(2)
-    }`,
+    `  ${row.name}: ${fmt(row.figure)} ${row.unit} vs ${row.baselineName} ${
+      fmt(row.baseline)
+    }${ceiling} → ${full.ratio === null ? `no ratio: ${row.refused}` : full.ratio.toFixed(2)}`,
   );
+}
+
+/** Records one HTTP comparison; `per` converts requests to the unit (e.g. rows per request). */
+function recordHttp(
+  name: string,
+  comparison: HttpComparison,
+  options: {
+    unit?: string;
+    per?: number;
+    connections?: number;
+    baselineName: string;
+    note?: string;
+  },
+): void {
+  const per = options.per ?? 1;
+  const latency = (label: string, result: WrkResult) =>
+    `${label} p50 ${result.p50Ms.toFixed(2)} ms, p99 ${result.p99Ms.toFixed(2)} ms`;
+  record({
+    name,
+    figure: comparison.subject.perSecond * per,
+    unit: options.unit ?? "req/s",
+    baseline: comparison.baseline.perSecond * per,
+    baselineName: options.baselineName,
+    ceiling: comparison.ceiling.perSecond * per,
+    refused: comparison.refused,
+    note: [
+      latency("subject", comparison.subject),
+      latency("baseline", comparison.baseline),
+      `wrk -t1 -c${options.connections ?? HTTP_CONNECTIONS} -d${loadSeconds}s`,
+      ...(options.note ? [options.note] : []),
+    ].join("; "),
+  });
 }
 
 function fmt(n: number): string {
@@ -156,11 +217,7 @@ async function rawInsertRowsPerSecond(rowsTotal: number): Promise<number> {
 }
 
 async function agentIngestRowsPerSecond(base: string, rowsTotal: number): Promise<number> {
-  const batch = Array.from(
-    { length: 10_000 },
-    (_, i) => ({ sensor: `s${i % 4}`, value: i, unit: "C" }),
-  );
-  const body = JSON.stringify(batch);
+  const body = readingsBody(10_000);
   const start = performance.now();
   for (let done = 0; done < rowsTotal; done += 10_000) {
     const response = await fetch(`${base}/api/v1/readings`, {
@@ -174,17 +231,51 @@ async function agentIngestRowsPerSecond(base: string, rowsTotal: number): Promis
   return rowsTotal / ((performance.now() - start) / 1000);
 }
 
-async function helloBaseline(durationMs: number) {
+/** Resident memory of a bare `Deno.serve` with the agent's runtime flags, idle. */
+async function bareDenoIdle(): Promise<MemorySplit> {
   const port = freePort();
-  const server = Deno.serve(
-    { port, hostname: "127.0.0.1", onListen: () => {} },
-    () => new Response("hello"),
-  );
+  const process = spawnProcess(Deno.execPath(), [
+    "run",
+    "--allow-net",
+    "--allow-read",
+    ...AGENT_RUNTIME_FLAGS,
+    "tests/bench/bare_server.ts",
+    String(port),
+    "deno.json",
+    "application/json",
+  ], { cwd: REPO_ROOT });
   try {
-    return await runLoad(`http://127.0.0.1:${port}/`, { durationMs });
+    await waitForOk(`http://127.0.0.1:${port}/`, 30_000, process);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    return await memorySplit(process.pid);
   } finally {
-    await server.shutdown();
+    await process.stop();
   }
+}
+
+/** Readings as a client would post them: `perRequest` of four sensors. */
+function readingsBody(perRequest: number): string {
+  return JSON.stringify(
+    Array.from({ length: perRequest }, (_, i) => ({ sensor: `s${i % 4}`, value: i, unit: "C" })),
+  );
+}
+
+/**
+ * The open-loop sender's schedule, checked: latency counts from the scheduled time, so a late
+ * sender adds its lag to every figure. A row is refused when the sender missed its rate or its
+ * lag is a sizeable part of what it measured.
+ */
+function scheduleProblem(result: OpenLoopResult, rate: number, measuredP99Ms: number) {
+  if (result.achievedRate < 0.95 * rate) {
+    return `the sender achieved ${result.achievedRate.toFixed(0)} of ${rate} req/s`;
+  }
+  const allowed = Math.max(MIN_SEND_LAG_MS, MAX_SEND_LAG_SHARE * measuredP99Ms);
+  if (result.sendLagP99Ms > allowed) {
+    return `the sender's p99 lag behind its schedule was ${result.sendLagP99Ms.toFixed(2)} ms (> ${
+      allowed.toFixed(2)
+    } ms)`;
+  }
+  return undefined;
 }
 
 async function helloOpenLoop(rate: number, durationMs: number) {
@@ -227,7 +318,11 @@ async function bundleSize(): Promise<{ bytes: number; gzipBytes: number; files: 
 
 console.error(`outpost bench${smoke ? " (smoke profile: figures are not meaningful)" : ""}`);
 const ingestRows = smoke ? 20_000 : 300_000;
-const loadMs = smoke ? 500 : 5000;
+const loadSeconds = smoke ? 1 : 5;
+const HTTP_CONNECTIONS = 32;
+/** The open-loop sender's p99 lag may be this share of the subject's p99, or this many ms. */
+const MAX_SEND_LAG_SHARE = 0.25;
+const MIN_SEND_LAG_MS = 2;
 
 async function agentBenchmarks(): Promise<void> {
   const dataDir = await Deno.makeTempDir({ prefix: "outpost-bench-" });
@@ -241,63 +336,118 @@ async function agentBenchmarks(): Promise<void> {
     await waitForOk(`${base}/readyz`, 60_000, agent);
     const startToReadyMs = performance.now() - startedAt;
     const pid = await componentPid(agent.pid, "agent/main.ts");
-    const idleRss = await rssOf(pid);
+    await new Promise((resolve) => setTimeout(resolve, 1000)); // settle after start
+    const idle = await memorySplit(pid);
+    const bareIdle = await bareDenoIdle();
 
     const raw = await rawInsertRowsPerSecond(ingestRows);
     const ingest = await agentIngestRowsPerSecond(base, ingestRows);
     record({
-      name: "agent batch ingest",
+      name: "agent batch ingest (in-process raw baseline)",
       figure: ingest,
       unit: "rows/s",
       baseline: raw,
-      baselineName: "raw Kysely insert",
+      baselineName: "raw Kysely insert, same process",
+      note: "10,000 readings per request, one client: the store path, HTTP aside",
     });
 
     await postJson(
       `${base}/api/v1/readings`,
       Array.from({ length: 200 }, (_, i) => ({ sensor: "q", value: i })),
     );
-    const hello = await helloBaseline(loadMs);
-    const query = await runLoad(`${base}/api/v1/readings?limit=100`, { durationMs: loadMs });
-    record({
-      name: "agent GET readings?limit=100",
-      figure: query.perSecond,
-      unit: "req/s",
-      baseline: hello.perSecond,
-      baselineName: "bare Deno.serve hello",
-      note: `p50 ${query.p50Ms.toFixed(2)} ms, p99 ${
-        query.p99Ms.toFixed(2)
-      } ms, errors ${query.errors}`,
-    });
+    // The baseline serves exactly the bytes the subject answers, with its content type.
+    const sample = await fetch(`${base}/api/v1/readings?limit=100`);
+    const sampleBody = new Uint8Array(await sample.arrayBuffer());
+    const sampleType = sample.headers.get("content-type") ?? "application/json";
+    const bare = await startBareServer(sampleBody, sampleType);
+    const ceiling = await startNginxCeiling(sampleBody, sampleType);
+    try {
+      const wrkOptions = { connections: HTTP_CONNECTIONS, durationSeconds: loadSeconds };
+      await runWrk(`${base}/api/v1/readings?limit=100`, { ...wrkOptions, durationSeconds: 1 });
+      recordHttp(
+        "agent GET readings?limit=100",
+        await compareHttp({
+          ceiling: ceiling.url,
+          baseline: bare.url,
+          subject: `${base}/api/v1/readings?limit=100`,
+        }, wrkOptions),
+        {
+          baselineName: `bare Deno.serve, same ${sampleBody.byteLength} bytes`,
+          note: "response cache hit",
+        },
+      );
+    } finally {
+      await bare.stop();
+      await ceiling.stop();
+    }
+
+    for (const perRequest of [100, 1000]) {
+      const raw = await startRawIngestServer();
+      const ceiling = await startNginxCeiling(sampleBody, sampleType);
+      try {
+        const body = readingsBody(perRequest);
+        const post = {
+          connections: 8,
+          durationSeconds: loadSeconds,
+          method: "POST" as const,
+          body,
+          headers: { "Content-Type": "application/json" },
+        };
+        recordHttp(
+          `agent POST readings, ${perRequest} per request`,
+          await compareHttp({
+            ceiling: ceiling.url,
+            baseline: raw.url,
+            subject: `${base}/api/v1/readings`,
+          }, post),
+          {
+            unit: "rows/s",
+            per: perRequest,
+            connections: post.connections,
+            baselineName: "bare Deno.serve inserting the same rows (readings + outbox)",
+            note: `${body.length} bytes per request`,
+          },
+        );
+      } finally {
+        await raw.stop();
+        await ceiling.stop();
+      }
+    }
     const dashRate = smoke ? 100 : 200;
     const dashMs = smoke ? 1000 : 10_000;
     await fetch(`${base}/`).then((r) => r.arrayBuffer()); // warm-up
     const helloOpen = await helloOpenLoop(dashRate, dashMs);
     const dashboard = await runOpenLoop(`${base}/`, { rate: dashRate, durationMs: dashMs });
+    const late = scheduleProblem(dashboard, dashRate, dashboard.p99Ms) ??
+      scheduleProblem(helloOpen, dashRate, dashboard.p99Ms);
     record({
       name: `dashboard SSR p99 at ${dashRate} req/s`,
       figure: dashboard.p99Ms,
       unit: "ms",
       baseline: helloOpen.p99Ms,
       baselineName: "bare Deno.serve hello p99, same rate",
-      note: `open loop ${dashMs / 1000} s; p50 ${dashboard.p50Ms.toFixed(2)} ms (hello p50 ${
-        helloOpen.p50Ms.toFixed(2)
-      } ms), errors ${dashboard.errors}`,
+      refused: late,
+      note: `open loop ${dashMs / 1000} s; achieved ${dashboard.achievedRate.toFixed(0)} req/s, ` +
+        `sender lag p99 ${dashboard.sendLagP99Ms.toFixed(2)} ms; p50 ${
+          dashboard.p50Ms.toFixed(2)
+        } ms (hello p50 ${helloOpen.p50Ms.toFixed(2)} ms), errors ${dashboard.errors}`,
     });
-    const loadRss = await rssOf(pid);
+    const afterLoad = await memorySplit(pid);
     record({
       name: "agent RSS idle",
-      figure: idleRss / 1e6,
+      figure: idle.rss / 1e6,
       unit: "MB",
-      baseline: 38,
-      baselineName: "bare Deno idle (FACTS.md)",
+      baseline: bareIdle.rss / 1e6,
+      baselineName: "bare Deno.serve idle, same runtime flags, same run",
+      note: `agent ${describeSplit(idle)}; bare ${describeSplit(bareIdle)}`,
     });
     record({
       name: "agent RSS after load",
-      figure: loadRss / 1e6,
+      figure: afterLoad.rss / 1e6,
       unit: "MB",
-      baseline: 38,
-      baselineName: "bare Deno idle (FACTS.md)",
+      baseline: bareIdle.rss / 1e6,
+      baselineName: "bare Deno.serve idle, same runtime flags, same run",
+      note: describeSplit(afterLoad),
     });
     record({
       name: "agent start-to-ready",
@@ -362,7 +512,7 @@ const syncRows = values["sync-rows"] ? Number(values["sync-rows"]) : smoke ? 20_
 const backends = (["libsql", "postgres"] as const).filter((backend) =>
   values.backend === undefined || values.backend === backend
 );
-for (const backend of fleetOnly ? [] : backends) {
+for (const backend of fleetOnly || agentOnly ? [] : backends) {
   const result = await endToEndSync(backend, syncRows);
   record({
     name: `end-to-end sync (${backend}, Mosquitto)`,
@@ -397,7 +547,7 @@ async function catchUpBenchmark(): Promise<void> {
   });
 }
 
-if (!syncOnly && !fleetOnly) await catchUpBenchmark();
+if (!syncOnly && !fleetOnly && !agentOnly) await catchUpBenchmark();
 
 async function fleetBenchmarks(): Promise<void> {
   const listDevices = values["fleet-devices"]
@@ -464,24 +614,22 @@ async function fleetBenchmarks(): Promise<void> {
   }
 }
 
-if (!syncOnly) await fleetBenchmarks();
+if (!syncOnly && !agentOnly) await fleetBenchmarks();
 
-console.log("| benchmark | figure | baseline | ratio | note |");
-console.log("| --- | --- | --- | --- | --- |");
+console.log("| benchmark | generator ceiling | baseline | subject | ratio | note |");
+console.log("| --- | --- | --- | --- | --- | --- |");
 for (const row of rows) {
+  const ceiling = row.ceiling === undefined ? "-" : `${fmt(row.ceiling)} ${row.unit}`;
+  const ratio = row.ratio === null ? `none: ${row.refused}` : row.ratio.toFixed(2);
   console.log(
-    `| ${row.name} | ${fmt(row.figure)} ${row.unit} | ${row.baselineName}: ${fmt(row.baseline)} | ${
-      row.ratio.toFixed(2)
-    } | ${row.note ?? ""} |`,
+    `| ${row.name} | ${ceiling} | ${row.baselineName}: ${fmt(row.baseline)} | ${
+      fmt(row.figure)
+    } ${row.unit} | ${ratio} | ${row.note ?? ""} |`,
   );
 }
 // A partial run does not overwrite the full results.
 await Deno.writeTextFile(
-  syncOnly
-    ? "bench-results-sync.json"
-    : fleetOnly
-    ? "bench-results-fleet.json"
-    : "bench-results.json",
+  values.only ? `bench-results-${values.only}.json` : "bench-results.json",
   JSON.stringify(
     { at: new Date().toISOString(), smoke, ...(values.only ? { only: values.only } : {}), rows },
     null,

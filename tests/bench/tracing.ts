@@ -6,13 +6,13 @@
  * @module
  */
 import { freePort, startTask, waitForOk } from "../support/process.ts";
-import { runLoad } from "./load.ts";
+import { runWrk } from "./wrk.ts";
 import { componentPid, rssOf } from "./sync.ts";
 
 /** One agent's figures. */
 export interface TracingFigures {
   idleRssBytes: number;
-  /** Closed-loop `POST /api/v1/readings` of one reading. */
+  /** `POST /api/v1/readings` of one reading, from wrk (8 connections). */
   smallWritesPerSecond: number;
   smallWriteP99Ms: number;
   /** `POST /api/v1/readings` of 10,000 readings, back to back. */
@@ -48,9 +48,12 @@ async function measure(
     await new Promise((resolve) => setTimeout(resolve, 1000)); // settle after start
     const idleRssBytes = await rssOf(pid);
     const one = JSON.stringify({ sensor: "t", value: 1, unit: "C" });
-    const small = await runLoad(`${base}/api/v1/readings`, {
-      durationMs: options.loadMs,
-      init: () => ({ method: "POST", headers: { "content-type": "application/json" }, body: one }),
+    const small = await runWrk(`${base}/api/v1/readings`, {
+      durationSeconds: Math.max(1, Math.round(options.loadMs / 1000)),
+      connections: 8,
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: one,
     });
     if (small.errors) throw new Error(`${small.errors} small writes failed`);
     const batch = JSON.stringify(

@@ -42,7 +42,7 @@ Deno.test("dev, sim, bench and promote --help print their flags and exit 0", asy
   const expected: Record<string, RegExp[]> = {
     dev: [/--no-cloud/, /--cloud-port <port>/, /Default: 8080/, /type c and Enter/],
     sim: [/--devices <n>/, /Default: 100/, /OUTPOST_ENROLL_TOKEN/],
-    bench: [/--smoke/, /--only <sync\|fleet>/, /--sync-rows <n>/, /--fleet-devices <n>/],
+    bench: [/--smoke/, /--only <sync\|fleet\|agent>/, /--sync-rows <n>/, /--fleet-devices <n>/],
     promote: [/--ref <commit>/, /--check/, /Default: edge-staging/],
   };
   for (const [task, patterns] of Object.entries(expected)) {
