@@ -63,15 +63,31 @@ export function island<P extends object>(
   return h(IslandMarker, { name, component, props, json });
 }
 
-interface IslandMarkerProps {
-  name: string;
-  // deno-lint-ignore no-explicit-any
-  component: ComponentType<any>;
-  props: object;
-  json: string;
+/**
+ * An island whose body was rendered already (by the server's render cache, `web/render.ts`):
+ * the same marker and props script as {@link island}, with `html` as the marker's content.
+ * `json` must be `encodeIslandProps(name, props)` of the props `html` was rendered from.
+ */
+export function prerenderedIsland(name: string, json: string, html: string): JSX.Element {
+  return h(IslandMarker, { name, json, html });
 }
 
-function IslandMarker({ name, component, props, json }: IslandMarkerProps): JSX.Element {
+/** The tree {@link island} renders inside its marker, for a renderer that renders it alone. */
+export function islandBody<P extends object>(
+  name: string,
+  component: ComponentType<P>,
+  props: P,
+): JSX.Element {
+  return h(InsideIsland.Provider, { value: name }, h(component as ComponentType<object>, props));
+}
+
+type IslandMarkerProps =
+  & { name: string; json: string }
+  // deno-lint-ignore no-explicit-any
+  & ({ component: ComponentType<any>; props: object } | { html: string });
+
+function IslandMarker(marker: IslandMarkerProps): JSX.Element {
+  const { name, json } = marker;
   const outer = useContext(InsideIsland);
   if (outer !== undefined) {
     // The client hydrates each marker as its own root; a nested one would be hydrated twice.
@@ -83,7 +99,17 @@ function IslandMarker({ name, component, props, json }: IslandMarkerProps): JSX.
   return h(
     InsideIsland.Provider,
     { value: name },
-    h(ISLAND_TAG, { "data-island": name, "data-props-id": propsId }, h(component, props)),
+    "html" in marker
+      ? h(ISLAND_TAG, {
+        "data-island": name,
+        "data-props-id": propsId,
+        dangerouslySetInnerHTML: { __html: marker.html },
+      })
+      : h(
+        ISLAND_TAG,
+        { "data-island": name, "data-props-id": propsId },
+        h(marker.component, marker.props),
+      ),
     h("script", {
       type: "application/json",
       id: propsId,
@@ -100,6 +126,11 @@ function IslandMarker({ name, component, props, json }: IslandMarkerProps): JSX.
  */
 export function encodeIslandProps(name: string, props: unknown): string {
   assertPlainData(name, props);
+  return islandPropsJson(props);
+}
+
+/** The JSON part of {@link encodeIslandProps}, without the check of the props. */
+export function islandPropsJson(props: unknown): string {
   return JSON.stringify(props).replace(
     /[<>&\u2028\u2029]/g,
     (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`,

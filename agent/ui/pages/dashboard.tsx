@@ -14,7 +14,7 @@ import type { ConsoleStore } from "../console_store.ts";
 import { PageHeader } from "@outpost/web/components/layout";
 import type { SensorSeriesView } from "@outpost/web/components/sensor_charts";
 import type { SyncStatusView } from "../components/sync.tsx";
-import { island } from "@outpost/web/island_runtime";
+import { cachedIsland } from "@outpost/web/render";
 import { LiveDashboard, type LiveDashboardProps } from "../islands/live_dashboard.tsx";
 import { AgentPage, type PageContext } from "../page.tsx";
 
@@ -161,7 +161,9 @@ export function createDashboardLoader(
       events,
       pinned: pins,
       choices: activity.slice(0, DASHBOARD_CHOICES),
-      generatedAt: new Date(sources.now()).toISOString(),
+      // Whole seconds (what the page shows): renders within one second then have equal props,
+      // so the page's render cache serves them (see DashboardPage).
+      generatedAt: new Date(Math.floor(sources.now() / 1000) * 1000).toISOString(),
       pollMs: sources.pollMs,
       readingsLimit: DASHBOARD_READINGS,
       eventsLimit: DASHBOARD_EVENTS,
@@ -185,7 +187,11 @@ export function DashboardPage(
           </>
         }
       />
-      {island("LiveDashboard", LiveDashboard, props.data)}
+      {
+        // The body is a function of its props alone; the store's part of them changes only with
+        // a write, so browsers polling between writes share one render.
+        cachedIsland("LiveDashboard", LiveDashboard, props.data)
+      }
     </AgentPage>
   );
 }
