@@ -99,6 +99,33 @@ export const Status = z.object({
 /** Type of {@link Status}. */
 export type Status = z.infer<typeof Status>;
 
+/**
+ * `up/hello`: sent by the agent (QoS 1, not retained) on every connect, right after it
+ * subscribed to its downlink. The cloud answers on the device's own downlink, QoS 1 and not
+ * retained, with a plain `down/ack {upTo}` (its acked seq for the device, also when 0) and,
+ * when it holds a desired state newer than `desiredVersion` (or `desiredVersion` is absent),
+ * `down/desired`. So a device learns both without relying on a broker's retained copies,
+ * which a clustered broker may keep on another node or lose. Fields the cloud does not know
+ * are ignored (a later `v` may add some); a hello from an unknown, revoked or decommissioned
+ * device is refused like any uplink and not answered.
+ */
+export const Hello = z.object({
+  /** Version of this message's shape; 1 for the fields below. */
+  v: z.number().int().min(1).max(1000),
+  /** The agent's software version. */
+  agentVersion: z.string().max(64),
+  outbox: z.object({
+    /** The device's last seq (0: nothing written yet). */
+    head: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+    /** The highest seq the device knows the cloud acked. */
+    acked: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+  }),
+  /** The desired-state version the device holds (0: none). */
+  desiredVersion: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+});
+/** Type of {@link Hello}. */
+export type Hello = z.infer<typeof Hello>;
+
 /** A note in an ack: which seqs, why, in words (at most 500 characters). */
 const AckNote = z.object({
   from: seq.optional(),
@@ -181,7 +208,14 @@ export type EnrollRequest = z.infer<typeof EnrollRequest>;
 export const EnrollResponse = z.object({
   deviceId: z.string(),
   mqtt: z.object({
+    /** The first broker URL (what agents before `urls` use). */
     url: z.string(),
+    /**
+     * Every broker URL, `url` first (the nodes of a clustered broker): the agent connects to
+     * one and moves on to the next when that connection fails or drops. Absent from clouds
+     * and stored credentials that predate it: then `[url]` (see {@link brokerUrls}).
+     */
+    urls: z.array(z.string()).min(1).max(32).optional(),
     username: z.string(),
     password: z.string(),
     protocolVersion: z.union([z.literal(4), z.literal(5)]).default(5),
@@ -195,6 +229,11 @@ export const EnrollResponse = z.object({
 });
 /** Type of {@link EnrollResponse}. */
 export type EnrollResponse = z.infer<typeof EnrollResponse>;
+
+/** The broker URLs of an enrollment answer, in order: `urls`, or `[url]` when it has none. */
+export function brokerUrls(mqtt: { url: string; urls?: string[] }): string[] {
+  return mqtt.urls?.length ? mqtt.urls : [mqtt.url];
+}
 
 /**
  * `POST /api/v1/enroll` answer 202: the device id exists and the request did not prove to be

@@ -1,10 +1,12 @@
 import assert from "node:assert/strict";
 import {
   Batch,
+  brokerUrls,
   decodeMessage,
   deviceMayPublish,
   deviceMaySubscribe,
   EnrollResponse,
+  Hello,
   isTraceparent,
   MAX_MESSAGE_BYTES,
   parseTopic,
@@ -30,6 +32,7 @@ Deno.test("topic builders and parseTopic agree", () => {
     const topic of [
       topics.batch("a"),
       topics.status("a"),
+      topics.hello("a"),
       topics.ack("a"),
       topics.desired("a"),
       topics.command("a"),
@@ -51,6 +54,9 @@ Deno.test("topic builders refuse device ids that would break the topic tree", ()
 Deno.test("the ACL lets a device publish only under its own up/ and read only its own down/", () => {
   assert.ok(deviceMayPublish("a", topics.batch("a")));
   assert.ok(deviceMayPublish("a", topics.status("a")));
+  assert.ok(deviceMayPublish("a", topics.hello("a")));
+  assert.ok(!deviceMayPublish("a", topics.hello("b")));
+  assert.ok(!deviceMaySubscribe("a", topics.hello("a")));
   assert.ok(!deviceMayPublish("a", topics.batch("b")));
   assert.ok(!deviceMayPublish("a", topics.ack("a")));
   assert.ok(!deviceMayPublish("a", "outpost/v1/+/up/batch"));
@@ -167,4 +173,57 @@ Deno.test("a reported record answers one desired version, and an old agent's rec
   assert.ok(decoded.ok);
   const bad = { ...old, records: [{ ...old.records[0], version: 3, outcome: "maybe" }] };
   assert.ok(!decodeMessage(Batch, JSON.stringify(bad)).ok);
+});
+
+Deno.test("up/hello is an uplink kind of its own, under the device's up/ subtree", () => {
+  assert.equal(topics.hello("dev-1"), "outpost/v1/dev-1/up/hello");
+  assert.deepEqual(parseTopic(topics.hello("dev-1")), {
+    deviceId: "dev-1",
+    direction: "up",
+    kind: "hello",
+  });
+  assert.equal(parseTopic("outpost/v1/dev-1/down/hello"), undefined);
+});
+
+Deno.test("a hello carries the agent's outbox position; a later v with more fields still decodes", () => {
+  const hello = { v: 1, agentVersion: "1.2.3", outbox: { head: 10, acked: 7 }, desiredVersion: 2 };
+  assert.deepEqual(decodeMessage(Hello, JSON.stringify(hello)), { ok: true, value: hello });
+  const minimal = { v: 1, agentVersion: "1.2.3", outbox: { head: 0 } };
+  assert.ok(Hello.safeParse(minimal).success);
+  const later = { ...hello, v: 2, bootId: "x", outbox: { head: 10, acked: 7, oldest: 3 } };
+  assert.equal(Hello.parse(later).outbox.head, 10);
+  for (
+    const bad of [
+      { ...hello, v: 0 },
+      { ...hello, outbox: { head: -1 } },
+      { ...hello, outbox: { head: 1.5 } },
+      { ...hello, outbox: undefined },
+      { ...hello, agentVersion: "x".repeat(65) },
+      { ...hello, desiredVersion: -1 },
+    ]
+  ) {
+    const decoded = decodeMessage(Hello, JSON.stringify(bad));
+    assert.equal(decoded.ok, false, JSON.stringify(bad));
+    if (!decoded.ok) assert.equal(decoded.reason, "schema");
+  }
+});
+
+Deno.test("an enrollment answer lists every broker URL; one without the list still gives its url", () => {
+  const old = EnrollResponse.parse({
+    deviceId: "a",
+    mqtt: { url: "mqtts://n1:8883", username: "a", password: "p", protocolVersion: 4 },
+  });
+  assert.deepEqual(brokerUrls(old.mqtt), ["mqtts://n1:8883"]);
+  const urls = ["mqtts://n1:8883", "mqtts://n2:8883"];
+  const current = EnrollResponse.parse({
+    deviceId: "a",
+    mqtt: { url: urls[0], urls, username: "a", password: "p", protocolVersion: 4 },
+  });
+  assert.deepEqual(brokerUrls(current.mqtt), urls);
+  assert.ok(
+    !EnrollResponse.safeParse({
+      deviceId: "a",
+      mqtt: { url: urls[0], urls: [], username: "a", password: "p" },
+    }).success,
+  );
 });

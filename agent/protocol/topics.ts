@@ -3,6 +3,8 @@
  *
  * - `outpost/v1/<device>/up/batch`   device → cloud, QoS 1: a contiguous outbox range
  * - `outpost/v1/<device>/up/status`  device → cloud, retained presence (also the Last Will)
+ * - `outpost/v1/<device>/up/hello`   device → cloud, QoS 1, not retained: sent on every connect;
+ *   the cloud answers with the device's ack position and desired state (see `Hello`)
  * - `outpost/v1/<device>/down/ack`   cloud → device, QoS 1: contiguous high-water mark
  * - `outpost/v1/<device>/down/desired` cloud → device, retained desired state
  * - `outpost/v1/<device>/down/cmd`   cloud → device, QoS 1: a command
@@ -16,7 +18,7 @@ export const TOPIC_ROOT = "outpost/v1";
 export const DEVICE_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 
 /** Uplink message kinds. */
-export const UP_KINDS = ["batch", "status"] as const;
+export const UP_KINDS = ["batch", "status", "hello"] as const;
 /** Downlink message kinds. */
 export const DOWN_KINDS = ["ack", "desired", "cmd"] as const;
 /** One of {@link UP_KINDS}. */
@@ -41,6 +43,7 @@ export const DEVICE_TOPIC_LEVELS = TOPIC_ROOT.split("/").length + 1;
 export const topics = {
   batch: (id: string) => `${device(id)}/up/batch`,
   status: (id: string) => `${device(id)}/up/status`,
+  hello: (id: string) => `${device(id)}/up/hello`,
   ack: (id: string) => `${device(id)}/down/ack`,
   desired: (id: string) => `${device(id)}/down/desired`,
   command: (id: string) => `${device(id)}/down/cmd`,

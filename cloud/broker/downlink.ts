@@ -4,9 +4,9 @@
  * @module
  */
 import type { Logger } from "@outpost/platform/log";
-import type { Ack, Command, Desired } from "@outpost/protocol";
+import type { Ack, Command, Desired, Hello } from "@outpost/protocol";
 import { topics } from "@outpost/protocol";
-import type { CloudStore, CommandView } from "../store/store.ts";
+import type { CloudStore, CommandView, DownlinkState } from "../store/store.ts";
 import type { BrokerLink } from "./link.ts";
 
 /** Dependencies of {@link Downlink}. */
@@ -54,6 +54,28 @@ export class Downlink {
       qos: 1,
       retain: true,
     });
+  }
+
+  /**
+   * Answers an `up/hello`: `down/ack {upTo}` with the cloud's acked seq (also when 0, so the
+   * device knows it was heard) and, when the cloud holds a desired state newer than the one the
+   * device says it has, `down/desired`. Both QoS 1 and not retained: the answer goes to this
+   * connection, whichever broker node holds (or lost) the retained copies, and a retained
+   * publish here would change nothing the retained copies do not already say.
+   */
+  async answerHello(deviceId: string, hello: Hello, state: DownlinkState): Promise<void> {
+    const ack: Ack = { upTo: state.ackedSeq };
+    await this.#link.publish(topics.ack(deviceId), JSON.stringify(ack), {
+      qos: 1,
+      retain: false,
+    });
+    if (state.desiredVersion > 0 && (hello.desiredVersion ?? 0) < state.desiredVersion) {
+      const desired: Desired = { version: state.desiredVersion, desired: state.desired };
+      await this.#link.publish(topics.desired(deviceId), JSON.stringify(desired), {
+        qos: 1,
+        retain: false,
+      });
+    }
   }
 
   /** `down/cmd`, QoS 1, not retained (a retained command would run again on every connect). */

@@ -12,6 +12,7 @@ import {
   type Batch,
   type DecodeFailure,
   decodeMessage,
+  Hello,
   MAX_MESSAGE_BYTES,
   MAX_TRACE_LINKS,
   Status,
@@ -111,6 +112,10 @@ export function createIngest(options: IngestOptions): Ingest {
   const statuses = options.metrics.counter(
     "outpost_ingest_status_total",
     "Presence messages applied, by online state.",
+  );
+  const hellos = options.metrics.counter(
+    "outpost_ingest_hellos_total",
+    "Hello messages answered with the device's ack position (and desired state when newer).",
   );
   const droppedRecords = options.metrics.counter(
     "outpost_ingest_dropped_records_total",
@@ -364,6 +369,58 @@ export function createIngest(options: IngestOptions): Ingest {
     if (status.online) publishLater(downlink.resume(deviceId), { what: "resume", deviceId });
   }
 
+  /**
+   * Answers an `up/hello` with the device's ack position and, if newer than the device's,
+   * its desired state (see `Hello`). In the same queue as batches, so the position answered
+   * includes every batch received before the hello. Refused, unanswered, from a device that is
+   * unknown or not active, as its batches and status are.
+   */
+  async function ingestHello(deviceId: string, payload: Uint8Array): Promise<void> {
+    const decoded = decodeMessage(Hello, payload);
+    if (!decoded.ok) {
+      reject(decoded.reason, { kind: "hello", deviceId, detail: decoded.error });
+      return;
+    }
+    const hello = decoded.value;
+    let state;
+    try {
+      state = await store.downlinkState(deviceId);
+    } catch (error) {
+      reject("store_error", { kind: "hello", deviceId, error });
+      return;
+    }
+    if (!state) {
+      reject("unknown_device", { kind: "hello", deviceId });
+      return;
+    }
+    if (!state.active) {
+      reject("device_inactive", { kind: "hello", deviceId });
+      return;
+    }
+    hellos.inc();
+    logger.debug("hello answered", {
+      deviceId,
+      agentVersion: hello.agentVersion,
+      head: hello.outbox.head,
+      deviceAcked: hello.outbox.acked,
+      ackedSeq: state.ackedSeq,
+      desiredVersion: state.desiredVersion,
+      deviceDesiredVersion: hello.desiredVersion,
+    });
+    if (hello.outbox.acked !== undefined && hello.outbox.acked > state.ackedSeq) {
+      // The device pruned records the cloud does not hold: the cloud lost data (a restore).
+      logger.warn(
+        "device says the cloud acked more than the cloud holds; was the cloud restored?",
+        {
+          deviceId,
+          deviceAcked: hello.outbox.acked,
+          ackedSeq: state.ackedSeq,
+        },
+      );
+    }
+    publishLater(downlink.answerHello(deviceId, hello, state), { what: "hello answer", deviceId });
+  }
+
   function handle(topic: string, payload: Uint8Array): Promise<void> {
     return enqueue(async () => {
       const parsed = parseTopic(topic);
@@ -380,6 +437,7 @@ export function createIngest(options: IngestOptions): Ingest {
         return;
       }
       if (parsed.kind === "batch") await ingestBatch(parsed.deviceId, payload);
+      else if (parsed.kind === "hello") await ingestHello(parsed.deviceId, payload);
       else await ingestStatus(parsed.deviceId, payload);
     });
   }

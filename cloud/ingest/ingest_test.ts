@@ -402,3 +402,96 @@ Deno.test("nothing a revoked device sends is stored, and it is not told (it has 
     assert.deepEqual(link.published, []);
   });
 });
+
+const hello = (fields: Record<string, unknown> = {}) => ({
+  v: 1,
+  agentVersion: "1.0.0",
+  outbox: { head: 0, acked: 0 },
+  ...fields,
+});
+
+Deno.test("a hello is answered on the device's topics with its ack and desired state, QoS 1, not retained", async () => {
+  await withIngest(async ({ store, link, send, metrics }) => {
+    await send(topics.batch("pi-1"), readingBatch(1, 4));
+    await store.setDesired("pi-1", { interval: 5 });
+    link.published = [];
+    await send(topics.hello("pi-1"), hello({ outbox: { head: 9, acked: 0 } }));
+    await eventually(() => link.published.length === 2, "the ack and the desired state");
+    assert.deepEqual(link.published, [
+      { topic: topics.ack("pi-1"), payload: { upTo: 4 }, options: { qos: 1, retain: false } },
+      {
+        topic: topics.desired("pi-1"),
+        payload: { version: 1, desired: { interval: 5 } },
+        options: { qos: 1, retain: false },
+      },
+    ]);
+    assert.match(await metrics.render(), /outpost_ingest_hellos_total 1/);
+    // Hello changes no presence: that is up/status's job.
+    assert.equal((await store.getDevice("pi-1"))?.online, false);
+  });
+});
+
+Deno.test("a hello from a device with nothing acked gets upTo 0, and desired state it already holds is not sent", async () => {
+  await withIngest(async ({ store, link, send }) => {
+    await store.setDesired("pi-1", { interval: 5 });
+    await store.setDesired("pi-1", { interval: 6 });
+    await send(topics.hello("pi-1"), hello({ desiredVersion: 2 }));
+    await send(topics.hello("pi-1"), hello({ desiredVersion: 1 }));
+    await eventually(() => link.published.length === 3, "two acks and one desired state");
+    assert.deepEqual(link.published.map((p) => [p.topic, p.payload]), [
+      [topics.ack("pi-1"), { upTo: 0 }],
+      [topics.ack("pi-1"), { upTo: 0 }],
+      [topics.desired("pi-1"), { version: 2, desired: { interval: 6 } }],
+    ]);
+  });
+});
+
+Deno.test("a hello answers the position after every batch received before it", async () => {
+  await withIngest(async ({ link, send }) => {
+    // Not awaited one by one: the ingest's queue keeps them in arrival order.
+    const sent = [
+      send(topics.batch("pi-1"), readingBatch(1, 3)),
+      send(topics.batch("pi-1"), readingBatch(4, 6)),
+      send(topics.hello("pi-1"), hello()),
+    ];
+    await Promise.all(sent);
+    await eventually(() => link.published.length === 3, "two acks and the answer");
+    assert.deepEqual(link.published.at(-1), {
+      topic: topics.ack("pi-1"),
+      payload: { upTo: 6 },
+      options: { qos: 1, retain: false },
+    });
+  });
+});
+
+Deno.test("a hello from an unknown, revoked or malformed sender is refused, counted and not answered", async () => {
+  await withIngest(async ({ store, link, send, metrics, lines }) => {
+    await send(topics.hello("ghost"), hello());
+    await send(topics.hello("pi-1"), { v: 1, outbox: { head: -1 } });
+    await send(topics.hello("pi-1"), "{not json");
+    await store.setDeviceStatus("pi-1", "revoked");
+    await send(topics.hello("pi-1"), hello());
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.deepEqual(link.published, []);
+    const text = await metrics.render();
+    for (const reason of ["unknown_device", "schema", "device_inactive"]) {
+      assert.match(
+        text,
+        new RegExp(`outpost_ingest_rejected_total\\{kind="hello",reason="${reason}"\\} 1`),
+      );
+    }
+    assert.doesNotMatch(text, /outpost_ingest_hellos_total [1-9]/);
+    assert.ok(lines.some((line) => line.kind === "hello" && line.reason === "device_inactive"));
+  });
+});
+
+Deno.test("a hello saying the cloud acked more than it holds is answered and warned about", async () => {
+  await withIngest(async ({ link, send, lines }) => {
+    await send(topics.batch("pi-1"), readingBatch(1, 2));
+    link.published = [];
+    await send(topics.hello("pi-1"), hello({ outbox: { head: 50, acked: 40 } }));
+    await eventually(() => link.published.length === 1, "the answer");
+    assert.deepEqual(link.on(topics.ack("pi-1")), [{ upTo: 2 }]);
+    assert.ok(lines.some((line) => String(line.msg).includes("was the cloud restored")));
+  });
+});

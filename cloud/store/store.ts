@@ -152,6 +152,8 @@ export interface SetDesiredOptions {
 
 /** What a device needs re-sent when it comes online. */
 export interface DownlinkState {
+  /** False for a revoked, decommissioned or deleted device: it gets no downlink. */
+  active: boolean;
   ackedSeq: number;
   desired: Record<string, unknown>;
   desiredVersion: number;
@@ -605,10 +607,11 @@ export class CloudStore {
   /** The ack, desired state and versions of a device. */
   async downlinkState(deviceId: string): Promise<DownlinkState | undefined> {
     const row = await this.db.selectFrom("devices")
-      .select(["acked_seq", "desired", "desired_version", "applied_version"])
+      .select(["status", "acked_seq", "desired", "desired_version", "applied_version"])
       .where("id", "=", deviceId).executeTakeFirst();
     if (!row) return undefined;
     return {
+      active: row.status === "active",
       ackedSeq: Number(row.acked_seq),
       desired: JSON.parse(row.desired),
       desiredVersion: row.desired_version,

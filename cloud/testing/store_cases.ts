@@ -469,11 +469,14 @@ export const storeCases: StoreCase[] = [
       assert.equal(await store.setDesired("ghost", {}), undefined);
       const state = await store.downlinkState("pi-1");
       assert.deepEqual(state, {
+        active: true,
         ackedSeq: 0,
         desired: { interval: 10 },
         desiredVersion: 2,
         appliedVersion: 0,
       });
+      await store.setDeviceStatus("pi-1", "revoked");
+      assert.equal((await store.downlinkState("pi-1"))?.active, false);
     },
   },
   {
