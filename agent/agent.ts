@@ -20,6 +20,7 @@ import type { SyncService } from "./sync/service.ts";
 import { unenrolledConnection } from "./sync/state.ts";
 import { join } from "node:path";
 import { loadCredentials } from "./sync/credentials.ts";
+import { brokerUrls } from "@outpost/protocol";
 import { checkDesired, RuntimeSettings } from "./sync/desired_settings.ts";
 import {
   missingSecrets,
@@ -84,7 +85,7 @@ export async function startAgent(
       dataDir: config.dataDir,
       cloudUrl: config.cloudUrl,
       enrollToken: config.enrollToken,
-      mqttUrl: config.mqttUrl,
+      mqttUrls: config.mqttUrls,
       mqttCa: config.mqttCa,
       mqttAllowPlaintext: config.mqttAllowPlaintext,
       version: VERSION,
@@ -127,7 +128,7 @@ export async function startAgent(
         enrolled: credentials !== undefined,
         cloudUrl: credentials?.cloudUrl,
         enrolledAt: credentials?.enrolledAt,
-        brokerUrl: config.mqttUrl ?? credentials?.mqtt.url,
+        brokerUrl: (config.mqttUrls ?? (credentials && brokerUrls(credentials.mqtt)))?.join(", "),
       };
     },
   });

@@ -20,6 +20,7 @@ import {
   readSettings,
   settingsHelp,
   type SettingValues,
+  urlListParser,
   urlParser,
   wordParser,
 } from "@outpost/platform/settings";
@@ -87,14 +88,19 @@ export const agentSettings = {
     fallback: undefined as string | undefined,
     secret: true,
   },
-  mqttUrl: {
+  /**
+   * Broker URLs, in the order they are tried: the agent connects to one and moves on to the
+   * next when that connection fails or drops (the nodes of a clustered broker).
+   */
+  mqttUrls: {
     flag: "mqtt-url",
-    value: "url",
-    defaultText: "the URL enrollment returns",
-    help: "Broker URL (mqtt://, mqtts://, ws://, wss://) overriding the one enrollment returns.",
+    value: "url,…",
+    defaultText: "the URLs enrollment returns",
+    help: "Broker URL, or several separated by commas tried in turn (mqtt://, mqtts://, ws://, " +
+      "wss://), overriding the ones enrollment returns.",
     env: "OUTPOST_MQTT_URL",
-    parse: urlParser(["mqtt:", "mqtts:", "ws:", "wss:"]),
-    fallback: undefined as string | undefined,
+    parse: urlListParser(["mqtt:", "mqtts:", "ws:", "wss:"]),
+    fallback: undefined as string[] | undefined,
   },
   mqttCa: {
     flag: "mqtt-ca",

@@ -34,7 +34,10 @@ Deno.test("bad agent settings fail naming the setting and the value", () => {
     [{ OUTPOST_PORT: "70000" }, /OUTPOST_PORT .*'70000'/],
     [{ OUTPOST_DEVICE_ID: "../etc" }, /OUTPOST_DEVICE_ID must be .*'\.\.\/etc'/],
     [{ OUTPOST_CLOUD_URL: "cloud:8080" }, /OUTPOST_CLOUD_URL must be a URL/],
-    [{ OUTPOST_MQTT_URL: "http://x" }, /OUTPOST_MQTT_URL must be a URL with scheme mqtt:/],
+    [
+      { OUTPOST_MQTT_URL: "http://x" },
+      /OUTPOST_MQTT_URL must be a comma-separated list of URLs .*item 1 of 1, 'http:\/\/x', must be a URL with scheme mqtt:/,
+    ],
     [
       { OUTPOST_RETENTION_DAYS: "0" },
       /OUTPOST_RETENTION_DAYS must be a whole number from 1 to 3650/,
@@ -90,4 +93,36 @@ Deno.test("OUTPOST_LABELS and --labels give the labels sent at enrollment; a bad
     /Cannot start agent: OUTPOST_LABELS must be key=value pairs .*label value 'gate way' of 'role' is invalid.*: current value is 'site=berlin,role=gate way'$/,
   );
   assert.throws(() => loadAgentConfig(["--labels=site"], {}), /--labels .*'site' is not key=value/);
+});
+
+Deno.test("OUTPOST_MQTT_URL takes one broker URL or several, in order, and names a bad item", () => {
+  assert.equal(loadAgentConfig([], {}).mqttUrls, undefined);
+  assert.deepEqual(
+    loadAgentConfig([], { OUTPOST_MQTT_URL: "mqtts://n1.example:8883/" }).mqttUrls,
+    ["mqtts://n1.example:8883"],
+  );
+  assert.deepEqual(
+    loadAgentConfig(["--mqtt-url", "mqtts://n2:8883, mqtts://n1:8883,wss://n3/mqtt"], {})
+      .mqttUrls,
+    ["mqtts://n2:8883", "mqtts://n1:8883", "wss://n3/mqtt"],
+  );
+  const cases: [string, RegExp][] = [
+    ["mqtts://n1:8883,,mqtts://n2:8883", /item 2 of 3 is empty: current value is/],
+    ["mqtts://n1:8883,", /item 2 of 2 is empty/],
+    [",", /item 1 of 2 is empty/],
+    ["mqtts://n1:8883,http://n2:80", /item 2 of 2, 'http:\/\/n2:80', must be a URL with scheme/],
+    ["mqtts://n1:8883,n2:8883", /item 2 of 2, 'n2:8883', must be a URL/],
+    ["mqtts://n1:8883,mqtts://n1:8883/", /item 2 of 2, 'mqtts:\/\/n1:8883\/', is listed twice/],
+  ];
+  for (const [value, pattern] of cases) {
+    assert.throws(
+      () => loadAgentConfig([], { OUTPOST_MQTT_URL: value }),
+      (error: Error) => {
+        assert.match(error.message, /^Cannot start agent: OUTPOST_MQTT_URL must be a comma-sep/);
+        assert.match(error.message, pattern);
+        return true;
+      },
+      value,
+    );
+  }
 });

@@ -225,6 +225,7 @@ Deno.test("sync status says unenrolled with no cloud and counts pending outbox r
       problem: null,
       since: null,
       nextAttemptAt: null,
+      brokerUrl: null,
     });
     assert.deepEqual(await (await request("/api/v1/config")).json(), {
       desired: {},

@@ -146,6 +146,8 @@ export const SyncStatusOutput = z.object({
   since: z.string().nullable(),
   /** The next attempt while backing off. */
   nextAttemptAt: z.string().nullable(),
+  /** The broker URL in use or being tried, without credentials; null before there is one. */
+  brokerUrl: z.string().nullable(),
 });
 
 /** `GET /api/v1/config` response. */

@@ -31,6 +31,7 @@ export function statusRoutes(options: StatusRoutesOptions): Hono {
       problem: connection.problem,
       since: connection.since,
       nextAttemptAt: connection.nextAttemptAt,
+      brokerUrl: connection.brokerUrl,
     });
   });
   app.get("/config", async (c) => c.json(await options.store.readConfig()));

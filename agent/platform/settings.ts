@@ -224,6 +224,37 @@ export function urlParser(protocols: string[]): Parser<string> {
   };
 }
 
+/**
+ * A comma-separated list of URLs with one of `protocols` (spaces around commas are allowed),
+ * in order, trailing slashes removed. An empty item, a bad URL or a repeated one (after that
+ * normalisation) is refused, naming it and its position.
+ */
+export function urlListParser(protocols: string[]): Parser<string[]> {
+  const one = urlParser(protocols);
+  const what = `a comma-separated list of URLs (${protocols.join(" or ")})`;
+  return (raw) => {
+    const items = raw.split(",").map((item) => item.trim());
+    const urls: string[] = [];
+    for (const [i, item] of items.entries()) {
+      const position = `item ${i + 1} of ${items.length}`;
+      if (item === "") throw new InvalidValue(`must be ${what}: ${position} is empty`);
+      let url: string;
+      try {
+        url = one(item);
+      } catch (error) {
+        throw new InvalidValue(
+          `must be ${what}: ${position}, '${item}', ${(error as Error).message}`,
+        );
+      }
+      if (urls.includes(url)) {
+        throw new InvalidValue(`must be ${what}: ${position}, '${item}', is listed twice`);
+      }
+      urls.push(url);
+    }
+    return urls;
+  };
+}
+
 /** A non-empty string without whitespace or control characters. */
 export function wordParser(what: string, pattern = /^[\x21-\x7e]{1,512}$/): Parser<string> {
   return (raw) => {

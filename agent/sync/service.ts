@@ -9,7 +9,15 @@ import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
 import type { Logger } from "@outpost/platform/log";
 import type { Tracing } from "@outpost/platform/trace";
 import type { SyncConnection, SyncProblem } from "./state.ts";
-import { Ack, Command, decodeMessage, Desired, type Status } from "@outpost/protocol";
+import {
+  Ack,
+  brokerUrls,
+  Command,
+  decodeMessage,
+  Desired,
+  type Hello,
+  type Status,
+} from "@outpost/protocol";
 import { parseTopic, topics } from "@outpost/protocol";
 import type { AgentStore } from "../store/store.ts";
 import { type Backoff, createBackoff } from "./backoff.ts";
@@ -25,7 +33,7 @@ import { DownlinkHandler } from "./downlink.ts";
 import { enroll, EnrollError, EnrollPendingError } from "./enroll.ts";
 import { loadDeviceSecret } from "./identity.ts";
 import { OutboxPublisher } from "./publisher.ts";
-import { describeConnectionError, plaintextPasswordRefusal } from "./transport.ts";
+import { describeConnectionError, plaintextPasswordRefusal, redactBrokerUrl } from "./transport.ts";
 
 /** Options of {@link SyncService}. */
 export interface SyncServiceOptions {
@@ -35,8 +43,11 @@ export interface SyncServiceOptions {
   dataDir: string;
   cloudUrl: string;
   enrollToken?: string;
-  /** Overrides the broker URL enrollment returned. */
-  mqttUrl?: string;
+  /**
+   * Override the broker URLs enrollment returned (`OUTPOST_MQTT_URL`): tried in order, the
+   * next one after a connection to the current one failed or dropped.
+   */
+  mqttUrls?: string[];
   /** CA certificate file for `mqtts://`. */
   mqttCa?: string;
   /** Send the password over plaintext to a non-loopback broker (trusted networks only). */
@@ -57,6 +68,12 @@ export interface SyncServiceOptions {
   probe?: CloudProbe;
   ackTimeoutMs?: number;
   statusIntervalMs?: number;
+  /**
+   * After a (re)connect the publisher waits for the answer to `up/hello` (the cloud's ack
+   * position) at most this long before it resends from its own acked seq (default 3 s; a
+   * cloud that predates hello never answers).
+   */
+  helloTimeoutMs?: number;
   /** Upload spans linked to the writes (see the publisher). */
   tracing?: Tracing;
 }
@@ -73,6 +90,9 @@ const BACKOFF_MAX_MS = 30_000;
 /** Socket errors meaning "nobody answers there" rather than "something is misconfigured". */
 const UNREACHABLE =
   /ECONNREFUSED|ECONNRESET|EHOSTUNREACH|ENETUNREACH|ETIMEDOUT|ENOTFOUND|EAI_AGAIN|EPIPE|timed? ?out|closed|lost/i;
+
+/** Default of {@link SyncServiceOptions.helloTimeoutMs}. */
+const HELLO_TIMEOUT_MS = 3_000;
 
 /** Keeps the device in sync with the cloud while the process runs. */
 export class SyncService {
@@ -101,6 +121,15 @@ export class SyncService {
   /** Rejecters of publishes waiting for a PUBACK; a lost connection fails them at once. */
   #awaitingPuback = new Set<(error: Error) => void>();
   #missingEnrollToken = false;
+  /** The broker URLs of this session, in order, and the one in use. */
+  #urls: string[] = [];
+  #urlIndex = 0;
+  /** What {@link #connect} needs to open a connection to another URL. */
+  #session: { credentials: Credentials; ca: string | undefined } | undefined;
+  /** Counts connections, so a wait that outlived its connection does nothing. */
+  #connections = 0;
+  /** Ends the wait for the hello's answer on the current connection, while one is waiting. */
+  #helloAnswered: (() => void) | undefined;
 
   constructor(options: SyncServiceOptions) {
     this.#options = options;
@@ -139,6 +168,7 @@ export class SyncService {
       nextAttemptAt: this.#nextAttemptAt === null || this.#state === "online"
         ? null
         : new Date(this.#nextAttemptAt).toISOString(),
+      brokerUrl: this.#urls.length ? redactBrokerUrl(this.#urls[this.#urlIndex]) : null,
     };
   }
 
@@ -291,7 +321,11 @@ export class SyncService {
           mqtt: response.mqtt,
         };
         await saveCredentials(dataDir, credentials);
-        logger.info("enrolled", { cloudUrl, deviceId, mqttUrl: response.mqtt.url });
+        logger.info("enrolled", {
+          cloudUrl,
+          deviceId,
+          mqttUrls: brokerUrls(response.mqtt).map(redactBrokerUrl),
+        });
         this.#missingEnrollToken = false;
         this.#state = "connecting";
         this.#backoff.reset();
@@ -350,24 +384,31 @@ export class SyncService {
         return;
       }
     }
-    this.#connect(credentials, ca);
+    this.#startSession(credentials, ca);
   }
 
-  #connect(credentials: Credentials, ca: string | undefined): void {
-    const { deviceId, logger } = this.#options;
-    const url = this.#options.mqttUrl ?? credentials.mqtt.url;
-    const protocolVersion = credentials.mqtt.protocolVersion;
-    const refusal = credentials.mqtt.password
-      ? plaintextPasswordRefusal(url, { allowed: this.#options.mqttAllowPlaintext })
-      : undefined;
-    if (refusal) {
+  /**
+   * Checks every broker URL of these credentials (or of OUTPOST_MQTT_URL) and connects to the
+   * first. One URL that would carry the password in plaintext stops them all: it is a
+   * configuration error to fix, named in `lastError`, not a node to skip silently.
+   */
+  #startSession(credentials: Credentials, ca: string | undefined): void {
+    const { logger } = this.#options;
+    const urls = this.#options.mqttUrls ?? brokerUrls(credentials.mqtt);
+    const refusals = credentials.mqtt.password
+      ? urls.map((url) =>
+        plaintextPasswordRefusal(url, { allowed: this.#options.mqttAllowPlaintext })
+      ).filter((refusal) => refusal !== undefined)
+      : [];
+    if (refusals.length) {
+      const refusal = refusals.join("; ");
       this.#state = "offline";
       this.#fail(refusal, "configuration");
       logger.error("not connecting: the password would travel in plaintext", {
-        url,
+        urls: urls.map(redactBrokerUrl),
         error: refusal,
       });
-      if (this.#options.mqttUrl === undefined) {
+      if (this.#options.mqttUrls === undefined) {
         // The cloud handed this URL out: enroll again later, it may have been corrected.
         // (Our own OUTPOST_MQTT_URL only changes with a restart.)
         forgetCredentials(this.#options.dataDir).then(() => {
@@ -377,6 +418,19 @@ export class SyncService {
       }
       return;
     }
+    this.#urls = urls;
+    this.#urlIndex = 0;
+    this.#session = { credentials, ca };
+    this.#connect();
+  }
+
+  /** Opens a connection to the current URL of the session. */
+  #connect(): void {
+    const { deviceId, logger } = this.#options;
+    const { credentials, ca } = this.#session!;
+    const url = this.#urls[this.#urlIndex];
+    const shownUrl = redactBrokerUrl(url);
+    const protocolVersion = credentials.mqtt.protocolVersion;
     const options: IClientOptions = {
       clientId: deviceId,
       username: credentials.mqtt.username,
@@ -396,13 +450,15 @@ export class SyncService {
       ...(protocolVersion === 5 ? { properties: { sessionExpiryInterval: SESSION_EXPIRY_S } } : {}),
       ...(ca ? { ca, rejectUnauthorized: true } : {}),
     };
-    logger.info("connecting to the broker", { url, protocolVersion });
+    const of = this.#urls.length > 1 ? { of: this.#urls.length, index: this.#urlIndex + 1 } : {};
+    logger.info("connecting to the broker", { url: shownUrl, ...of, protocolVersion });
     const client = mqtt.connect(url, options);
     this.#client = client;
 
     client.on("connect", () => {
       this.#connected();
-      logger.info("broker connected", { url });
+      const connection = ++this.#connections;
+      logger.info("broker connected", { url: shownUrl, ...of });
       // Subscribe first: the cloud answers "online" with the ack, desired state and commands.
       client.subscribe(topics.deviceDownlink(deviceId), { qos: 1 }, (error, granted) => {
         if (error || granted?.some((g) => g.qos === 128)) {
@@ -418,11 +474,11 @@ export class SyncService {
           () => this.#publishStatus(),
           this.#options.statusIntervalMs ?? 30_000,
         );
-        this.#publisher.connected();
+        this.#greet(connection);
       });
     });
 
-    client.on("message", (topic, payload) => {
+    client.on("message", (topic, payload, packet) => {
       const parsed = parseTopic(topic);
       if (parsed?.kind === "ack" && parsed.deviceId === deviceId && parsed.direction === "down") {
         // Not queued behind the other downlink messages: the publisher merges the acks that
@@ -430,8 +486,12 @@ export class SyncService {
         const ack = decodeMessage(Ack, payload);
         if (!ack.ok) return logger.warn("malformed ack ignored", { error: ack.error });
         this.#notes(ack.value);
-        this.#publisher.acknowledge(ack.value.upTo)
+        const stored = this.#publisher.acknowledge(ack.value.upTo)
           .catch((error) => logger.warn("handling an ack failed", { topic, error }));
+        // A retained copy may be stale or gone (a clustered broker); an ack sent to this
+        // connection (the hello's answer, or a new ack) is the cloud's position now.
+        const answered = packet.retain ? undefined : this.#helloAnswered;
+        if (answered) stored.then(answered);
         return;
       }
       this.#messageChain = this.#messageChain.then(() => this.#onMessage(topic, payload))
@@ -440,10 +500,13 @@ export class SyncService {
 
     client.on("error", (error) => {
       const code = (error as { code?: number | string }).code;
-      const message = describeConnectionError(error, { url, caPath: this.#options.mqttCa });
+      const message = describeConnectionError(error, {
+        url: shownUrl,
+        caPath: this.#options.mqttCa,
+      });
       const refused = typeof code === "number" && AUTH_REFUSED.has(code);
       this.#fail(message, refused ? "credentials_refused" : brokerProblem(message));
-      logger.warn("broker error", { url, error: message, code });
+      logger.warn("broker error", { url: shownUrl, error: message, code });
       if (refused) {
         // Our credentials are refused (rotated, or the cloud forgot us): enroll again.
         logger.warn("broker refused our credentials; enrolling again");
@@ -458,6 +521,55 @@ export class SyncService {
       this.#onClosed();
       this.#scheduleReconnect(false);
     });
+  }
+
+  /**
+   * Says hello (the cloud answers with its ack position and the desired state), then lets the
+   * publisher send once the answer's ack is stored, or after the hello timeout: so what the
+   * cloud already holds is not sent again even when no retained ack reached this connection.
+   */
+  async #greet(connection: number): Promise<void> {
+    const answered = new Promise<void>((resolve) => this.#helloAnswered = resolve);
+    const hello = await this.#hello().catch(() => undefined);
+    const sent = hello === undefined ? undefined : this.#publish(
+      topics.hello(this.#options.deviceId),
+      JSON.stringify(hello),
+      { qos: 1 },
+    ).then(() => true, (error) => {
+      this.#options.logger.debug("hello publish failed", { error });
+      return false;
+    });
+    const timeoutMs = this.#options.helloTimeoutMs ?? HELLO_TIMEOUT_MS;
+    const outcome = await Promise.race([
+      answered.then(() => "answered" as const),
+      sleep(timeoutMs, this.#stopping.signal).then(() => "timeout" as const),
+      sent?.then((ok) => ok ? new Promise<never>(() => {}) : "failed" as const) ??
+        "failed" as const,
+    ]);
+    if (connection !== this.#connections) return;
+    this.#helloAnswered = undefined;
+    if (this.#stopped || !this.#client?.connected) return;
+    if (outcome !== "answered") {
+      this.#options.logger.info("no answer to hello; resending from our own acked seq", {
+        outcome,
+        timeoutMs,
+      });
+    }
+    this.#publisher.connected();
+  }
+
+  async #hello(): Promise<Hello> {
+    const { store, version } = this.#options;
+    const [stats, desiredVersion] = await Promise.all([
+      store.outboxStats(),
+      store.desiredVersion(),
+    ]);
+    return {
+      v: 1,
+      agentVersion: version,
+      outbox: { head: stats.lastSeq, acked: stats.ackedSeq },
+      desiredVersion,
+    };
   }
 
   /** Logs what an ack says the cloud did not take, and shows it as the last error. */
@@ -516,15 +628,40 @@ export class SyncService {
     this.#reconnectWait?.abort();
     const wait = new AbortController();
     this.#reconnectWait = wait;
-    const delay = this.#backoff.next();
+    // Within a round of several URLs the next one is tried soon (jittered, so a fleet leaving a
+    // dead node does not arrive at once); the backoff grows once every URL failed.
+    const nextRound = reenroll || this.#urls.length <= 1 ||
+      this.#urlIndex === this.#urls.length - 1;
+    const delay = nextRound ? this.#backoff.next() : Math.round(100 + Math.random() * 400);
     this.#options.logger.debug("reconnecting later", { delayMs: delay, reenroll });
     if (!(await this.#backOff(delay, wait.signal)) || this.#stopped) return;
     if (reenroll) {
       this.#client = undefined;
       this.#connectLoop();
+    } else if (this.#urls.length > 1) {
+      this.#failOver();
     } else {
       this.#client?.reconnect();
     }
+  }
+
+  /**
+   * Leaves the current URL for the next one (after the last, the first): a new client, as
+   * MQTT.js's own `servers` rotation would take every URL's scheme and TLS options from one
+   * set. What the old client had in flight is resent by the publisher from the acked seq.
+   */
+  #failOver(): void {
+    const old = this.#client;
+    old?.removeAllListeners();
+    old?.on("error", () => {}); // a late socket error of the closed client must not throw
+    old?.end(true);
+    this.#urlIndex = (this.#urlIndex + 1) % this.#urls.length;
+    this.#options.logger.info("trying the next broker URL", {
+      url: redactBrokerUrl(this.#urls[this.#urlIndex]),
+      index: this.#urlIndex + 1,
+      of: this.#urls.length,
+    });
+    this.#connect();
   }
 
   #status(online: boolean): Status {

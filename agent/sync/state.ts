@@ -65,9 +65,21 @@ export interface SyncConnection {
   since: string | null;
   /** ISO time of the next attempt while backing off; null otherwise. */
   nextAttemptAt: string | null;
+  /**
+   * The broker URL in use or being tried (without credentials); null before the agent has
+   * one (unenrolled, enrolling).
+   */
+  brokerUrl: string | null;
 }
 
 /** A connection view for an agent with no cloud configured. */
 export function unenrolledConnection(): SyncConnection {
-  return { state: "unenrolled", lastError: null, problem: null, since: null, nextAttemptAt: null };
+  return {
+    state: "unenrolled",
+    lastError: null,
+    problem: null,
+    since: null,
+    nextAttemptAt: null,
+    brokerUrl: null,
+  };
 }

@@ -36,6 +36,19 @@ export function plaintextPasswordRefusal(
     `plaintext is allowed only to a loopback host`;
 }
 
+/** A broker URL without user name and password, for logs and the sync status. */
+export function redactBrokerUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.username === "" && parsed.password === "") return url;
+    parsed.username = "";
+    parsed.password = "";
+    return parsed.toString().replace(/\/$/, "");
+  } catch {
+    return "(invalid URL)";
+  }
+}
+
 /** Node TLS error codes that mean "the broker's certificate is not acceptable". */
 const CERTIFICATE_CODES = new Set([
   "UNABLE_TO_VERIFY_LEAF_SIGNATURE",

@@ -204,6 +204,7 @@ Deno.test("the dashboard reads sync state from the function it is given", async 
           problem: "broker_unreachable",
           since: "2026-11-26T10:03:00.000Z",
           nextAttemptAt: null,
+          brokerUrl: null,
         }),
     },
   });
