@@ -80,6 +80,8 @@ export async function startCloud(
   const metrics = new MetricsRegistry();
   let isReady = false;
   let broker: BrokerSetup | undefined;
+  /** What enrollment hands out: OUTPOST_MQTT_PUBLIC_URL's URLs (joined by commas), in order. */
+  let publicUrls: string[] = [];
   let server: Deno.HttpServer<Deno.NetAddr>;
   let downlink: Downlink;
   // Advances rollouts and jobs once the database is migrated.
@@ -104,6 +106,7 @@ export async function startCloud(
       }),
     };
     broker = await startBroker(config, { store, isReady: () => isReady, logger, metrics });
+    publicUrls = broker.publicUrl.split(",");
     downlink = new Downlink({ link: broker.link, store, logger });
     registerCloudMetrics(metrics, {
       store,
@@ -141,7 +144,11 @@ export async function startCloud(
       version: VERSION,
       adminToken: tokens.admin,
       enrollToken: tokens.enroll,
-      broker: { url: broker.publicUrl, protocolVersion: broker.link.protocolVersion },
+      broker: {
+        url: publicUrls[0],
+        urls: publicUrls,
+        protocolVersion: broker.link.protocolVersion,
+      },
       isReady: () => isReady,
       ui,
       sessionAuth: session.authorizesApiRequest,
@@ -164,7 +171,7 @@ export async function startCloud(
     url: `http://${config.host}:${server.addr.port}`,
     database: database.describe,
     broker: broker.describe,
-    mqttPublicUrl: redactUrl(broker.publicUrl),
+    mqttPublicUrls: publicUrls.map(redactUrl),
     version: VERSION,
   });
 

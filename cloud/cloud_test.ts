@@ -130,3 +130,33 @@ Deno.test("an unreachable PostgreSQL stops the start with one line and creates n
     await assert.rejects(Deno.stat(`${dir}/data`), Deno.errors.NotFound);
   });
 });
+
+Deno.test("with several public broker URLs enrollment hands out all of them, the first also as url", async () => {
+  await withDataDir(async (dir) => {
+    const { logger, lines } = collectingLogger();
+    const urls = ["mqtts://n1.example:8883", "mqtts://user:hunter2@n2.example:8883"];
+    const config = loadCloudConfig([], {
+      OUTPOST_PORT: "0",
+      OUTPOST_MQTT_PORT: "0",
+      OUTPOST_DATA_DIR: dir,
+      OUTPOST_MQTT_PUBLIC_URL: urls.join(","),
+    });
+    const cloud = await startCloud(config, logger);
+    try {
+      await cloud.ready;
+      const enrolled = await fetch(`http://127.0.0.1:${cloud.addr.port}/api/v1/enroll`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ deviceId: "pi-1", token: cloud.enrollToken }),
+      });
+      const { mqtt: credentials } = await enrolled.json();
+      assert.equal(credentials.url, urls[0]);
+      assert.deepEqual(credentials.urls, urls);
+      const listening = lines.find((line) => line.msg === "cloud listening");
+      assert.deepEqual(listening?.mqttPublicUrls, [urls[0], "mqtts://n2.example:8883"]);
+      assert.ok(!JSON.stringify(lines).includes("hunter2"), "credentials in a URL are not logged");
+    } finally {
+      await cloud.stop();
+    }
+  });
+});

@@ -18,6 +18,7 @@ import {
   readSettings,
   settingsHelp,
   type SettingValues,
+  urlListParser,
   urlParser,
   wordParser,
 } from "@outpost/platform/settings";
@@ -175,9 +176,12 @@ export const cloudSettings = {
     flag: "mqtt-public-url",
     value: "url",
     defaultText: "the embedded broker's URL, or --mqtt-url",
-    help: "The broker URL handed to devices at enrollment, as they reach it.",
+    help: "The broker URL handed to devices at enrollment, as they reach it; several separated " +
+      "by commas (the nodes of a clustered broker), tried by devices in turn.",
     env: "OUTPOST_MQTT_PUBLIC_URL",
-    parse: urlParser(["mqtt:", "mqtts:", "ws:", "wss:"]),
+    // Kept as one string, the URLs joined by commas (validated and normalised one by one):
+    // enrollment splits it into `mqtt.urls`.
+    parse: (raw: string) => urlListParser(["mqtt:", "mqtts:", "ws:", "wss:"])(raw).join(","),
     fallback: undefined as string | undefined,
   },
   mqttCa: {

@@ -59,7 +59,10 @@ Deno.test("bad cloud settings fail naming the setting and the value, secrets red
     ],
     [{ OUTPOST_MQTT_PORT: "99999" }, /OUTPOST_MQTT_PORT must be a port number .*'99999'/],
     [{ OUTPOST_MQTT_URL: "http://broker" }, /OUTPOST_MQTT_URL must be a URL with scheme mqtt:/],
-    [{ OUTPOST_MQTT_PUBLIC_URL: "broker:1883" }, /OUTPOST_MQTT_PUBLIC_URL must be a URL/],
+    [
+      { OUTPOST_MQTT_PUBLIC_URL: "broker:1883" },
+      /OUTPOST_MQTT_PUBLIC_URL must be a comma-separated list of URLs .*'broker:1883', must be a URL/,
+    ],
     [{ DATABASE_URL: "mysql://db/x" }, /DATABASE_URL must be a file: URL.*\[redacted\]$/],
     [{ OUTPOST_ADMIN_TOKEN: "short" }, /OUTPOST_ADMIN_TOKEN must be .*\[redacted\]$/],
     [{ OUTPOST_ENROLL_TOKEN: "has space in it 1234" }, /OUTPOST_ENROLL_TOKEN .*\[redacted\]$/],
@@ -78,4 +81,29 @@ Deno.test("bad cloud settings fail naming the setting and the value, secrets red
     assert.throws(() => loadCloudConfig([], env), pattern, JSON.stringify(env));
   }
   assert.throws(() => loadCloudConfig(["--nope"], {}), /Cannot start cloud: .*known flags: --port/);
+});
+
+Deno.test("OUTPOST_MQTT_PUBLIC_URL takes several broker URLs, checked one by one and kept in order", () => {
+  assert.equal(
+    loadCloudConfig([], {
+      OUTPOST_MQTT_PUBLIC_URL: "mqtts://n1.example:8883/, mqtts://n2.example:8883",
+    }).mqttPublicUrl,
+    "mqtts://n1.example:8883,mqtts://n2.example:8883",
+  );
+  const cases: [string, RegExp][] = [
+    ["mqtts://n1:8883,", /item 2 of 2 is empty/],
+    ["mqtts://n1:8883,https://n2", /item 2 of 2, 'https:\/\/n2', must be a URL with scheme/],
+    ["mqtts://n1:8883,mqtts://n1:8883", /item 2 of 2, 'mqtts:\/\/n1:8883', is listed twice/],
+  ];
+  for (const [value, pattern] of cases) {
+    assert.throws(
+      () => loadCloudConfig([], { OUTPOST_MQTT_PUBLIC_URL: value }),
+      (error: Error) => {
+        assert.match(error.message, /^Cannot start cloud: OUTPOST_MQTT_PUBLIC_URL must be a comma/);
+        assert.match(error.message, pattern);
+        return true;
+      },
+      value,
+    );
+  }
 });

@@ -31,7 +31,10 @@ import {
 
 /** The broker as devices should reach it. */
 export interface PublicBroker {
+  /** The first broker URL (what agents before `urls` use). */
   url: string;
+  /** Every broker URL, `url` first; absent: `[url]`. */
+  urls?: string[];
   protocolVersion: 4 | 5;
 }
 
@@ -296,6 +299,7 @@ export class Enrollment {
         deviceId: id,
         mqtt: {
           url: broker.url,
+          urls: broker.urls ?? [broker.url],
           username: credentials.username,
           password: credentials.password,
           protocolVersion: broker.protocolVersion,

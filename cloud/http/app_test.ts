@@ -97,7 +97,13 @@ Deno.test("enrollment returns broker credentials that the device table verifies"
     assert.equal(body.deviceId, "pi-1");
     assert.deepEqual(
       { ...body.mqtt, password: undefined },
-      { url: "mqtt://127.0.0.1:1883", username: "pi-1", password: undefined, protocolVersion: 4 },
+      {
+        url: "mqtt://127.0.0.1:1883",
+        urls: ["mqtt://127.0.0.1:1883"],
+        username: "pi-1",
+        password: undefined,
+        protocolVersion: 4,
+      },
     );
     assert.ok(body.mqtt.password.length >= 40);
     assert.ok(verifyPassword(body.mqtt.password, (await h.store.passwordHash("pi-1"))!));
