@@ -14,6 +14,8 @@ export interface SyncStatus {
   lastSeq: number;
   ackedSeq: number;
   lastError: string | null;
+  /** The broker URL in use or being tried (without credentials). */
+  brokerUrl: string | null;
 }
 
 /** The agent's sync status. */
