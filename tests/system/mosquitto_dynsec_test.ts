@@ -109,10 +109,56 @@ Deno.test("Mosquitto dynsec: enrollment creates a device client whose role grant
       await deviceA.subscribeAsync(topics.ack("dyn-a"), { qos: 1 });
     });
 
+    await t.step(
+      "device A's hello is answered with its ack and desired state, not retained",
+      async () => {
+        const received: { topic: string; payload: unknown; retain: boolean }[] = [];
+        deviceA.on("message", (topic, payload, packet) => {
+          received.push({ topic, payload: JSON.parse(payload.toString()), retain: packet.retain });
+        });
+        const put = await cloud.admin<{ version: number }>("/api/v1/devices/dyn-a/desired", {
+          method: "PUT",
+          body: JSON.stringify({ logLevel: "debug" }),
+        });
+        assert.equal(put.status, 200);
+        // The retained copy of the PUT reaches the subscribed device first; then the answer.
+        await eventually(
+          () => Promise.resolve(received.some((m) => m.topic === topics.desired("dyn-a"))),
+          "the desired state published on the PUT",
+          10_000,
+        );
+        received.length = 0;
+        const hello = { v: 1, agentVersion: "test", outbox: { head: 0, acked: 0 } };
+        await deviceA.publishAsync(topics.hello("dyn-a"), JSON.stringify(hello), { qos: 1 });
+        await eventually(
+          () =>
+            Promise.resolve(
+              received.some((m) => m.topic === topics.ack("dyn-a")) &&
+                received.some((m) => m.topic === topics.desired("dyn-a")),
+            ),
+          "the ack and the desired state answering the hello",
+          10_000,
+        );
+        // A subscribed to down/# and to down/ack: Mosquitto delivers an ack once per match.
+        const distinct = [...new Set(received.map((m) => JSON.stringify(m)))].map((m) =>
+          JSON.parse(m)
+        );
+        assert.deepEqual(distinct, [
+          { topic: topics.ack("dyn-a"), payload: { upTo: 0 }, retain: false },
+          {
+            topic: topics.desired("dyn-a"),
+            payload: { version: put.body.version, desired: { logLevel: "debug" } },
+            retain: false,
+          },
+        ]);
+      },
+    );
+
     await t.step("device A is refused every one of B's topics, publish and subscribe", async () => {
       const publishTo = [
         topics.batch("dyn-b"),
         topics.status("dyn-b"),
+        topics.hello("dyn-b"),
         topics.ack("dyn-b"),
         topics.desired("dyn-b"),
         topics.command("dyn-b"),
