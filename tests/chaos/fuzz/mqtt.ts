@@ -268,6 +268,20 @@ export async function fuzzMqtt(options: MqttFuzzOptions): Promise<MqttFuzzResult
         continue; // nested too deep for this process to serialize: draw another input
       }
       await publish(topics.status(deviceId), text);
+      if (rng.chance(0.3)) {
+        // A hello the cloud answers (or refuses): lying positions never move its ack.
+        const hello = rng.pick<Json>([
+          { v: 1, agentVersion: "x", outbox: { head: Number.MAX_SAFE_INTEGER, acked: 1e15 } },
+          { v: 1, agentVersion: "x", outbox: { head: -1 } },
+          { v: 99, agentVersion: "v".repeat(100), outbox: {} },
+          hostileValue(rng),
+        ]);
+        try {
+          await publish(topics.hello(deviceId), String(JSON.stringify(hello)));
+        } catch {
+          // nested too deep to serialize: skip it
+        }
+      }
       continue;
     } else {
       result.aclProbes++;
@@ -275,6 +289,10 @@ export async function fuzzMqtt(options: MqttFuzzOptions): Promise<MqttFuzzResult
       const probe = rng.pick<[string, string]>([
         [topics.batch(options.victim), victimBatch],
         [topics.status(options.victim), JSON.stringify({ online: false })],
+        [
+          topics.hello(options.victim),
+          JSON.stringify({ v: 1, agentVersion: "evil", outbox: { head: 0 } }),
+        ],
         [topics.ack(deviceId), JSON.stringify({ upTo: Number.MAX_SAFE_INTEGER })],
         [topics.ack(options.victim), JSON.stringify({ upTo: 0 })],
         [
