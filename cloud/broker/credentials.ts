@@ -19,7 +19,8 @@ export type ProvisioningFailure =
   | "broker_unavailable"
   | "provisioning_unavailable"
   | "device_id_taken"
-  | "device_disabled";
+  | "device_disabled"
+  | "device_id_unsupported";
 
 /** Thrown by a {@link DeviceCredentialsProvisioner}; the HTTP layer maps `code` to a status. */
 export class ProvisioningError extends Error {
@@ -41,7 +42,8 @@ export class ProvisioningError extends Error {
  * caller answers 503 and the operator or device retries), `provisioning_unavailable` when the
  * backend is not configured to manage credentials, `device_id_taken` when the id names a broker
  * user that is not an Outpost device, `device_disabled` when an operator disabled the device in
- * the broker itself. Every method is idempotent: calling it again after a failure (or a success)
+ * the broker itself, `device_id_unsupported` when the broker cannot serve a device of that id
+ * (NATS: no `.` in ids). Every method is idempotent: calling it again after a failure (or a success)
  * is safe.
  *
  * Order of calls, which the cloud keeps:

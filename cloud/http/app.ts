@@ -63,6 +63,8 @@ const PROVISIONING_STATUS: Record<ProvisioningFailure, number> = {
   provisioning_unavailable: 503,
   device_id_taken: 409,
   device_disabled: 403,
+  // A valid id the broker cannot serve (NATS: no `.`); the message names the rule.
+  device_id_unsupported: 422,
 };
 
 /**
@@ -102,7 +104,7 @@ export function createCloudApp(options: CloudAppOptions): Hono {
     "outpost_enrollments_total",
     "Enrollment requests by result: created, rotated, pending (held for approval), refused, " +
       "bad_token, or the provisioning failure (broker_unavailable, provisioning_unavailable, " +
-      "device_id_taken, device_disabled, error).",
+      "device_id_taken, device_disabled, device_id_unsupported, error).",
   );
   const enrollment = new Enrollment({
     store: options.store,

@@ -176,8 +176,14 @@ Deno.test("enrollment against an external broker without provisioning answers 50
   }, { provisioner: unconfiguredProvisioner() });
 });
 
-Deno.test("provisioning failures map to their HTTP status: taken 409, disabled 403", async () => {
-  for (const [code, status] of [["device_id_taken", 409], ["device_disabled", 403]] as const) {
+Deno.test("provisioning failures map to their HTTP status: taken 409, disabled 403, unsupported id 422", async () => {
+  for (
+    const [code, status] of [
+      ["device_id_taken", 409],
+      ["device_disabled", 403],
+      ["device_id_unsupported", 422],
+    ] as const
+  ) {
     await withApp(async (h) => {
       await expectError(
         await h.send("POST", "/api/v1/enroll", { deviceId: "pi-1", token: ENROLL }, {}),

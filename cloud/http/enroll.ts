@@ -84,6 +84,10 @@ export const enrollDocs: RouteDoc[] = [
         description:
           "device_exists (an existing id and no device secret), device_id_taken (a broker user that is not a device), enrollment_conflict",
       },
+      422: {
+        description:
+          "validation_failed (a bad field), device_id_unsupported (the broker cannot serve this id: with NATS, ids must not contain '.')",
+      },
       503: { description: "broker_unavailable, provisioning_unavailable: retry later" },
     },
   },

@@ -290,6 +290,18 @@ export interface ReceivedRangesTable {
   to_seq: BigIntColumn;
 }
 
+/**
+ * `broker_credentials`: credentials a broker backend mints instead of storing (NATS user JWTs).
+ * Times are unix **seconds**, the resolution of a JWT's `iat`.
+ */
+export interface BrokerCredentialsTable {
+  device_id: string;
+  /** `iat` of the newest credential issued to the device. */
+  issued_at: BigIntColumn;
+  /** Credentials issued at or before this are revoked; null: none is. */
+  revoked_through: BigIntColumn | null;
+}
+
 /** The cloud database. */
 export interface CloudDatabase {
   devices: DevicesTable;
@@ -306,4 +318,5 @@ export interface CloudDatabase {
   rollout_waves: RolloutWavesTable;
   rollout_targets: RolloutTargetsTable;
   jobs: JobsTable;
+  broker_credentials: BrokerCredentialsTable;
 }

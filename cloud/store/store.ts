@@ -18,6 +18,7 @@ import {
   toCounts,
 } from "./device_query.ts";
 import { selectDeviceForUpdate, type StoreDialect, writeTransaction } from "./dialect.ts";
+import * as credentials from "./broker_credentials.ts";
 import * as identity from "./identity.ts";
 import type {
   CloudDatabase,
@@ -544,6 +545,34 @@ export class CloudStore {
   async markOffline(deviceId: string): Promise<void> {
     await this.db.updateTable("devices").set({ online: 0, online_since: null })
       .where("id", "=", deviceId).execute();
+  }
+
+  /**
+   * Reserves the issue time (unix seconds) of a new minted broker credential of `deviceId`,
+   * revoking the ones issued before; see `broker_credentials.ts`.
+   */
+  async issueBrokerCredential(
+    deviceId: string,
+    nowSeconds = Math.floor(Date.now() / 1000),
+  ): Promise<credentials.BrokerCredentialTimes> {
+    return await credentials.issueBrokerCredential(this.db, this.dialect, deviceId, nowSeconds);
+  }
+
+  /** Revokes every minted broker credential of `deviceId`; false when it never had one. */
+  async revokeBrokerCredentials(deviceId: string): Promise<boolean> {
+    return await credentials.revokeBrokerCredentials(this.db, deviceId);
+  }
+
+  /** A device's minted-credential times; undefined when it never had any. */
+  async brokerCredentialTimes(
+    deviceId: string,
+  ): Promise<credentials.BrokerCredentialTimes | undefined> {
+    return await credentials.brokerCredentialTimes(this.db, deviceId);
+  }
+
+  /** Every device with revoked minted credentials, with the time they are revoked through. */
+  async brokerRevocations(): Promise<credentials.BrokerRevocation[]> {
+    return await credentials.brokerRevocations(this.db);
   }
 
   /** Marks every device offline: with an embedded broker nobody is connected at start. */

@@ -114,6 +114,39 @@ export const migrationCases: MigrationCase[] = [
 /** Store behaviour shared by both dialects. */
 export const storeCases: StoreCase[] = [
   {
+    name: "minted broker credentials chain: each issue revokes the previous ones, in order",
+    async run(store) {
+      assert.deepEqual(await store.issueBrokerCredential("d1", 1000), { issuedAt: 1000 });
+      assert.deepEqual(await store.brokerRevocations(), [], "a first credential revokes nothing");
+      // Re-enrolled within the same second: the new credential is one second later.
+      assert.deepEqual(await store.issueBrokerCredential("d1", 1000), {
+        issuedAt: 1001,
+        revokedThrough: 1000,
+      });
+      assert.deepEqual(await store.issueBrokerCredential("d1", 2000), {
+        issuedAt: 2000,
+        revokedThrough: 1001,
+      });
+      assert.equal(await store.revokeBrokerCredentials("d1"), true);
+      assert.deepEqual(await store.brokerCredentialTimes("d1"), {
+        issuedAt: 2000,
+        revokedThrough: 2000,
+      });
+      // A clock that went back never issues a credential its revocation already covers.
+      assert.deepEqual(await store.issueBrokerCredential("d1", 1500), {
+        issuedAt: 2001,
+        revokedThrough: 2000,
+      });
+      assert.equal(await store.revokeBrokerCredentials("never"), false);
+      await store.issueBrokerCredential("d0", 10);
+      await store.revokeBrokerCredentials("d0");
+      assert.deepEqual(await store.brokerRevocations(), [
+        { deviceId: "d0", revokedThrough: 10 },
+        { deviceId: "d1", revokedThrough: 2000 },
+      ]);
+    },
+  },
+  {
     name: "fleet stats count devices by state, backlog and how long the offline ones are gone",
     async run(store) {
       const now = Date.now();
