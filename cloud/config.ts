@@ -15,6 +15,7 @@ import {
   type Parser,
   pathParser,
   portParser,
+  readSecretFiles,
   readSettings,
   settingsHelp,
   type SettingValues,
@@ -22,6 +23,22 @@ import {
   urlParser,
   wordParser,
 } from "@outpost/platform/settings";
+
+/** The broker backends `OUTPOST_BROKER` selects. */
+export const BROKER_KINDS = ["embedded", "mosquitto", "nats"] as const;
+/** One of {@link BROKER_KINDS}. */
+export type BrokerKind = typeof BROKER_KINDS[number];
+
+/** Secrets that may also come from a file named by `<NAME>_FILE`. */
+export const CLOUD_SECRET_FILES = [
+  "OUTPOST_NATS_OPERATOR_SEED",
+  "OUTPOST_NATS_ACCOUNT_SEED",
+  "OUTPOST_NATS_SYSTEM_ACCOUNT_SEED",
+] as const;
+
+const MQTT_SCHEMES = ["mqtt:", "mqtts:", "ws:", "wss:"];
+const mqttUrls = urlListParser(MQTT_SCHEMES);
+const SEED = wordParser("an nkey seed (S followed by base32)", /^S[A-Z2-7]{20,200}$/);
 
 /** Where the cloud keeps its data: a libSQL (SQLite) file or a PostgreSQL server. */
 export type DatabaseLocation =
@@ -138,14 +155,64 @@ export const cloudSettings = {
     fallback: undefined as string | undefined,
     secret: true,
   },
+  broker: {
+    flag: "broker",
+    value: "kind",
+    defaultText: "embedded without --mqtt-url, mosquitto with --mqtt-username/--mqtt-password, " +
+      "else an external broker without provisioning",
+    help: `The broker backend: ${BROKER_KINDS.join(", ")} (docs/CLOUD.md).`,
+    env: "OUTPOST_BROKER",
+    parse: enumParser(BROKER_KINDS),
+    fallback: undefined as BrokerKind | undefined,
+  },
   mqttUrl: {
     flag: "mqtt-url",
     value: "url",
     defaultText: "unset: the cloud runs an embedded broker on --mqtt-port",
-    help: "An external Mosquitto 2 broker (with dynamic security) to use.",
+    help: "The external broker: Mosquitto 2 (with dynamic security), or the MQTT listener(s) " +
+      "of the NATS cluster for the cloud's downlink (comma-separated with nats).",
     env: "OUTPOST_MQTT_URL",
-    parse: urlParser(["mqtt:", "mqtts:", "ws:", "wss:"]),
+    // Kept as one string; a list (comma-separated) is allowed with nats only (select.ts).
+    parse: (raw: string) => mqttUrls(raw).join(","),
     fallback: undefined as string | undefined,
+  },
+  natsUrl: {
+    flag: "nats-url",
+    value: "urls",
+    help:
+      "NATS client URLs of the cluster (comma-separated nats:// or tls://), with --broker nats.",
+    env: "OUTPOST_NATS_URL",
+    parse: urlListParser(["nats:", "tls:"]),
+    fallback: undefined as string[] | undefined,
+  },
+  natsOperatorSeed: {
+    flag: "nats-operator-seed",
+    value: "seed",
+    help: "Operator nkey seed (SO…; or OUTPOST_NATS_OPERATOR_SEED_FILE): signs the account JWT " +
+      "with the revocations. From deno task nats:init.",
+    env: "OUTPOST_NATS_OPERATOR_SEED",
+    parse: SEED,
+    fallback: undefined as string | undefined,
+    secret: true,
+  },
+  natsAccountSeed: {
+    flag: "nats-account-seed",
+    value: "seed",
+    help: "Outpost account nkey seed (SA…; or OUTPOST_NATS_ACCOUNT_SEED_FILE): signs device JWTs.",
+    env: "OUTPOST_NATS_ACCOUNT_SEED",
+    parse: SEED,
+    fallback: undefined as string | undefined,
+    secret: true,
+  },
+  natsSystemAccountSeed: {
+    flag: "nats-system-account-seed",
+    value: "seed",
+    help: "System account nkey seed (SA…; or OUTPOST_NATS_SYSTEM_ACCOUNT_SEED_FILE): pushes " +
+      "account updates, asks the nodes for connections.",
+    env: "OUTPOST_NATS_SYSTEM_ACCOUNT_SEED",
+    parse: SEED,
+    fallback: undefined as string | undefined,
+    secret: true,
   },
   mqttPort: {
     flag: "mqtt-port",
@@ -267,7 +334,10 @@ export function loadCloudConfig(
   args: string[],
   env: Record<string, string | undefined>,
 ): CloudConfig {
-  const values = readSettings("cloud", cloudSettings, { args, env });
+  const values = readSettings("cloud", cloudSettings, {
+    args,
+    env: readSecretFiles("cloud", env, CLOUD_SECRET_FILES),
+  });
   return {
     ...values,
     database: values.database ?? { kind: "sqlite", path: join(values.dataDir, CLOUD_DB_FILE) },

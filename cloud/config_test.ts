@@ -58,7 +58,10 @@ Deno.test("bad cloud settings fail naming the setting and the value, secrets red
       /Cannot start cloud: OUTPOST_PORT must be a port number \(0-65535\): current value is 'abc'$/,
     ],
     [{ OUTPOST_MQTT_PORT: "99999" }, /OUTPOST_MQTT_PORT must be a port number .*'99999'/],
-    [{ OUTPOST_MQTT_URL: "http://broker" }, /OUTPOST_MQTT_URL must be a URL with scheme mqtt:/],
+    [
+      { OUTPOST_MQTT_URL: "http://broker" },
+      /OUTPOST_MQTT_URL must be a comma-separated list of URLs .*must be a URL with scheme mqtt:/,
+    ],
     [
       { OUTPOST_MQTT_PUBLIC_URL: "broker:1883" },
       /OUTPOST_MQTT_PUBLIC_URL must be a comma-separated list of URLs .*'broker:1883', must be a URL/,
@@ -105,5 +108,44 @@ Deno.test("OUTPOST_MQTT_PUBLIC_URL takes several broker URLs, checked one by one
       },
       value,
     );
+  }
+});
+
+Deno.test("NATS settings: URL lists, seeds from *_FILE, and both forms at once refused", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/op.seed`, "SOAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n");
+    const config = loadCloudConfig([], {
+      OUTPOST_BROKER: "nats",
+      OUTPOST_NATS_URL: "nats://n1:4222, nats://n2:4222",
+      OUTPOST_MQTT_URL: "mqtt://n1:1883,mqtt://n2:1883",
+      OUTPOST_NATS_OPERATOR_SEED_FILE: `${dir}/op.seed`,
+    });
+    assert.equal(config.broker, "nats");
+    assert.deepEqual(config.natsUrl, ["nats://n1:4222", "nats://n2:4222"]);
+    assert.equal(config.mqttUrl, "mqtt://n1:1883,mqtt://n2:1883");
+    assert.equal(config.natsOperatorSeed, "SOAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+    assert.throws(
+      () =>
+        loadCloudConfig([], {
+          OUTPOST_NATS_OPERATOR_SEED: "SOAAAAAAAAAAAAAAAAAAAAAAAAA",
+          OUTPOST_NATS_OPERATOR_SEED_FILE: `${dir}/op.seed`,
+        }),
+      /OUTPOST_NATS_OPERATOR_SEED and OUTPOST_NATS_OPERATOR_SEED_FILE are both set/,
+    );
+    assert.throws(
+      () => loadCloudConfig([], { OUTPOST_NATS_ACCOUNT_SEED_FILE: `${dir}/missing` }),
+      /OUTPOST_NATS_ACCOUNT_SEED_FILE must name a readable file: current value is '.*missing'/,
+    );
+    assert.throws(
+      () => loadCloudConfig([], { OUTPOST_BROKER: "rabbitmq" }),
+      /OUTPOST_BROKER must be one of embedded, mosquitto, nats: current value is 'rabbitmq'/,
+    );
+    assert.throws(
+      () => loadCloudConfig([], { OUTPOST_NATS_URL: "http://x:4222" }),
+      /OUTPOST_NATS_URL must be a comma-separated list of URLs .*must be a URL with scheme nats: or tls:/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });

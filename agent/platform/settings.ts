@@ -92,6 +92,40 @@ export function readSettings<S extends SettingSpecs>(
   return values as SettingValues<S>;
 }
 
+/**
+ * The `<NAME>_FILE` convention for secrets (as container images mount them): for each of
+ * `names`, a set `<NAME>_FILE` is read (trailing newline dropped) into `<NAME>`. Returns a new
+ * environment.
+ * @throws ConfigError when both are set, or the file cannot be read.
+ */
+export function readSecretFiles(
+  component: string,
+  env: Record<string, string | undefined>,
+  names: readonly string[],
+  readFile: (path: string) => string = Deno.readTextFileSync,
+): Record<string, string | undefined> {
+  const out = { ...env };
+  for (const name of names) {
+    const path = env[`${name}_FILE`];
+    if (!path) continue;
+    if (env[name]) {
+      throw new ConfigError(
+        `Cannot start ${component}: ${name} and ${name}_FILE are both set: set only one (${name}_FILE is '${path}')`,
+      );
+    }
+    try {
+      out[name] = readFile(path).replace(/\r?\n$/, "");
+    } catch (error) {
+      throw new ConfigError(
+        `Cannot start ${component}: ${name}_FILE must name a readable file: current value is '${path}' (${
+          (error as Error).message
+        })`,
+      );
+    }
+  }
+  return out;
+}
+
 /** True when `args` ask for help (`--help` or `-h`) rather than a run. */
 export function wantsHelp(args: readonly string[]): boolean {
   // Only before a `--`, which ends the flags.

@@ -40,6 +40,18 @@ export interface ExternalBrokerOptions {
   reconnectPeriod?: number;
   /** CA certificate(s), PEM, for an `mqtts://` broker with a private CA. */
   ca?: string;
+  /** More URLs of the same broker (cluster nodes): MQTT.js moves to the next on reconnect. */
+  moreUrls?: string[];
+}
+
+/** MQTT.js's `servers` list: host, port and protocol of each URL. */
+function serversOf(urls: string[]) {
+  return urls.map((raw) => {
+    const url = new URL(raw);
+    const protocol = url.protocol.slice(0, -1) as "mqtt" | "mqtts" | "ws" | "wss";
+    const port = url.port ? Number(url.port) : protocol === "mqtts" ? 8883 : 1883;
+    return { host: url.hostname.replace(/^\[|\]$/g, ""), port, protocol };
+  });
 }
 
 /**
@@ -64,6 +76,7 @@ export function connectExternalBroker(options: ExternalBrokerOptions): BrokerLin
     // We subscribe again on every "connect" ourselves.
     resubscribe: false,
     reconnectPeriod: options.reconnectPeriod ?? 2000,
+    ...(options.moreUrls?.length ? { servers: serversOf([options.url, ...options.moreUrls]) } : {}),
     ...(options.ca ? { ca: options.ca, rejectUnauthorized: true } : {}),
   });
   let handler: UplinkHandler | undefined;

@@ -8,7 +8,7 @@
 import type { Logger } from "@outpost/platform/log";
 import type { MetricsRegistry } from "@outpost/platform/metrics";
 import { ConfigError } from "@outpost/platform/settings";
-import type { CloudConfig } from "../config.ts";
+import type { BrokerKind, CloudConfig } from "../config.ts";
 import type { CloudStore } from "../store/store.ts";
 import {
   type DeviceCredentialsProvisioner,
@@ -42,13 +42,83 @@ export function mqttUrl(host: string, port: number): string {
   return `mqtt://${host.includes(":") ? `[${host}]` : host}:${port}`;
 }
 
+/** Which backend runs: `external` is a broker the cloud cannot provision (enrollment: 503). */
+export type BrokerChoice = BrokerKind | "external";
+
 /**
- * The embedded broker when OUTPOST_MQTT_URL is unset; else the link to the external broker,
- * with dynsec provisioning when OUTPOST_MQTT_USERNAME/PASSWORD are set.
+ * The backend OUTPOST_BROKER names or, when it is unset, the one the other settings imply (no
+ * OUTPOST_MQTT_URL: embedded; with the dynsec admin user and password: mosquitto; else an
+ * external broker without provisioning).
+ * @throws ConfigError for settings that contradict the choice.
+ */
+export function chooseBroker(
+  config: Pick<
+    CloudConfig,
+    "broker" | "mqttUrl" | "mqttUsername" | "mqttPassword" | "natsUrl"
+  >,
+): BrokerChoice {
+  const kind = config.broker;
+  if (kind !== "nats" && config.natsUrl !== undefined) {
+    throw new ConfigError(
+      `Cannot start cloud: OUTPOST_NATS_URL is set but OUTPOST_BROKER is '${
+        kind ?? "unset"
+      }': set OUTPOST_BROKER=nats to use the NATS cluster, or unset OUTPOST_NATS_URL`,
+    );
+  }
+  if (kind !== "nats" && config.mqttUrl?.includes(",")) {
+    throw new ConfigError(
+      `Cannot start cloud: OUTPOST_MQTT_URL must be one URL unless OUTPOST_BROKER=nats: current value is '${config.mqttUrl}'`,
+    );
+  }
+  if (kind === "embedded" && config.mqttUrl !== undefined) {
+    throw new ConfigError(
+      `Cannot start cloud: OUTPOST_BROKER=embedded runs its own broker, but OUTPOST_MQTT_URL names one: current value is '${config.mqttUrl}'; unset it or choose another OUTPOST_BROKER`,
+    );
+  }
+  if (kind === "mosquitto") {
+    const missing = config.mqttUrl === undefined
+      ? "OUTPOST_MQTT_URL"
+      : config.mqttUsername === undefined
+      ? "OUTPOST_MQTT_USERNAME"
+      : config.mqttPassword === undefined
+      ? "OUTPOST_MQTT_PASSWORD"
+      : undefined;
+    if (missing) {
+      throw new ConfigError(
+        `Cannot start cloud: OUTPOST_BROKER=mosquitto needs ${missing} (the broker and its dynamic-security admin): it is not set`,
+      );
+    }
+  }
+  if (kind) return kind;
+  if (config.mqttUrl === undefined) return "embedded";
+  return config.mqttUsername !== undefined && config.mqttPassword !== undefined
+    ? "mosquitto"
+    : "external";
+}
+
+/**
+ * Starts the backend {@link chooseBroker} picks: the embedded broker, Mosquitto with dynsec
+ * provisioning, an external broker without provisioning, or the NATS JetStream cluster.
  */
 export async function startBroker(config: CloudConfig, parts: BrokerParts): Promise<BrokerSetup> {
   const logger = parts.logger.child({ part: "broker" });
-  if (config.mqttUrl === undefined) {
+  const choice = chooseBroker(config);
+  if (choice === "nats") {
+    const { readNatsSettings } = await import("./nats/settings.ts");
+    const settings = readNatsSettings(config);
+    const ca = await readMqttCa(config.mqttCa);
+    const { startNats } = await import("./nats/setup.ts");
+    const nats = await startNats({ ...settings, store: parts.store, logger, ca });
+    return {
+      link: nats.link,
+      provisioner: nats.provisioner,
+      publicUrl: config.mqttPublicUrl ?? settings.mqttUrls[0],
+      describe: `NATS JetStream ${settings.natsUrls.map(redactUrl).join(",")} (JWT auth; MQTT ${
+        settings.mqttUrls.map(redactUrl).join(",")
+      })`,
+    };
+  }
+  if (choice === "embedded" || config.mqttUrl === undefined) {
     const { startEmbeddedBroker } = await import("./embedded.ts");
     const broker = await startEmbeddedBroker({
       hostname: config.host,
@@ -68,7 +138,7 @@ export async function startBroker(config: CloudConfig, parts: BrokerParts): Prom
   }
   const ca = await readMqttCa(config.mqttCa);
   const publicUrl = config.mqttPublicUrl ?? config.mqttUrl;
-  if (config.mqttUsername !== undefined && config.mqttPassword !== undefined) {
+  if (choice === "mosquitto" && config.mqttUsername && config.mqttPassword) {
     const { connectMosquitto } = await import("./mosquitto.ts");
     const mosquitto = connectMosquitto({
       url: config.mqttUrl,

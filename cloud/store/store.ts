@@ -575,6 +575,13 @@ export class CloudStore {
     return await credentials.brokerRevocations(this.db);
   }
 
+  /** Ids of the devices marked online (the NATS presence sweep checks them). */
+  async onlineDeviceIds(): Promise<string[]> {
+    const rows = await this.db.selectFrom("devices").select("id").where("online", "=", 1)
+      .execute();
+    return rows.map((row) => row.id);
+  }
+
   /** Marks every device offline: with an embedded broker nobody is connected at start. */
   async markAllOffline(): Promise<void> {
     await this.db.updateTable("devices").set({ online: 0, online_since: null })

@@ -1,0 +1,217 @@
+/**
+ * The cloud's link to a NATS JetStream cluster: uplink from a work-queue stream through ONE
+ * durable pull consumer that every cloud replica shares (competing consumers: a message is
+ * acked only after the ingest settled it, so what a dead replica held is redelivered to a live
+ * one after `ackWaitMs`), and downlink through an MQTT connection to the cluster's MQTT
+ * listener, so retained messages and QoS 1 reach device sessions as with the other brokers.
+ *
+ * Presence: NATS publishes no Last Will for the MQTT clients of a node that dies. Devices
+ * reconnect to another node and publish their status again; a device that does not come back
+ * is found by the presence sweep, which asks every node for its MQTT connections
+ * (`$SYS.REQ.SERVER.PING.CONNZ`) and reports devices the database shows online but no node
+ * has, in two sweeps in a row, as disconnected.
+ * @module
+ */
+import {
+  AckPolicy,
+  jetstream,
+  type JetStreamManager,
+  jetstreamManager,
+  RetentionPolicy,
+  StorageType,
+} from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
+import type { Logger } from "@outpost/platform/log";
+import { topics } from "@outpost/protocol";
+import { connectExternalBroker } from "../external.ts";
+import type { BrokerLink, PublishOptions, UplinkHandler } from "../link.ts";
+import { subjectOfTopic, topicOfSubject } from "./device_credentials.ts";
+
+/** The uplink stream. */
+export const UPLINK_STREAM = "OUTPOST_UP";
+/** The durable consumer all cloud replicas share. */
+export const INGEST_CONSUMER = "outpost-ingest";
+
+/** Options of {@link connectNatsLink}. */
+export interface NatsLinkOptions {
+  /** Connection of an Outpost-account user (JetStream API). */
+  nats: NatsConnection;
+  /** Connection of a system-account user (presence sweep). */
+  system: NatsConnection;
+  /** The Outpost account's public key (filters the sweep). */
+  account: string;
+  /** The cluster's MQTT listener(s), for downlink. */
+  mqttUrls: string[];
+  /** The cloud's MQTT user's JWT (the MQTT password). */
+  mqttPassword: string;
+  logger: Logger;
+  ca?: string;
+  /** Stream replicas; default 3 when the server is in a cluster, else 1. */
+  replicas?: number;
+  /** Redelivery of an unacked message; default 30 s (a handler still working extends it). */
+  ackWaitMs?: number;
+  /** Devices the database shows online (presence sweep). */
+  onlineDevices?: () => Promise<string[]>;
+  /** Presence sweep period; default 30 s; 0 turns it off. */
+  sweepMs?: number;
+}
+
+/** The NATS link, with what the tests look at. */
+export interface NatsLink extends BrokerLink {
+  /** One presence sweep now: the device ids reported disconnected. */
+  sweepPresence(): Promise<string[]>;
+}
+
+/** Creates the uplink stream and the shared consumer if missing (idempotent). */
+export async function ensureUplinkStream(
+  jsm: JetStreamManager,
+  replicas: number,
+  ackWaitMs: number,
+): Promise<void> {
+  try {
+    await jsm.streams.info(UPLINK_STREAM);
+  } catch {
+    await jsm.streams.add({
+      name: UPLINK_STREAM,
+      subjects: [subjectOfTopic(topics.allUplink)],
+      retention: RetentionPolicy.Workqueue,
+      storage: StorageType.File,
+      num_replicas: replicas,
+    }).catch(async (error) => {
+      // Another replica created it meanwhile.
+      await jsm.streams.info(UPLINK_STREAM).catch(() => Promise.reject(error));
+    });
+  }
+  try {
+    await jsm.consumers.info(UPLINK_STREAM, INGEST_CONSUMER);
+  } catch {
+    // Replicas as the stream's (0): a consumer with one replica on a node that dies stops
+    // ingest until that node is back; a replicated one elects a new leader.
+    await jsm.consumers.add(UPLINK_STREAM, {
+      durable_name: INGEST_CONSUMER,
+      ack_policy: AckPolicy.Explicit,
+      ack_wait: ackWaitMs * 1_000_000,
+      max_ack_pending: 10_000,
+      max_deliver: -1,
+    }).catch(async (error) => {
+      await jsm.consumers.info(UPLINK_STREAM, INGEST_CONSUMER).catch(() => Promise.reject(error));
+    });
+  }
+}
+
+/** Connects the link; uplink starts with `subscribeUplink`. */
+export function connectNatsLink(options: NatsLinkOptions): NatsLink {
+  const logger = options.logger.child({ broker: "nats" });
+  const ackWaitMs = options.ackWaitMs ?? 30_000;
+  const [firstUrl, ...moreUrls] = options.mqttUrls;
+  const mqtt = connectExternalBroker({
+    url: firstUrl,
+    moreUrls,
+    username: "outpost-cloud",
+    password: options.mqttPassword,
+    protocolVersion: 4,
+    logger,
+    ca: options.ca,
+  });
+  let closed = false;
+  let stopConsuming: (() => void) | undefined;
+  let consuming: Promise<void> | undefined;
+  let disconnected: ((deviceId: string) => void) | undefined;
+  const missing = new Set<string>();
+  let sweepTimer: ReturnType<typeof setInterval> | undefined;
+
+  async function consume(handler: UplinkHandler): Promise<void> {
+    const replicas = options.replicas ?? (options.nats.info?.cluster ? 3 : 1);
+    while (!closed) {
+      try {
+        const jsm = await jetstreamManager(options.nats);
+        await ensureUplinkStream(jsm, replicas, ackWaitMs);
+        const consumer = await jetstream(options.nats).consumers.get(
+          UPLINK_STREAM,
+          INGEST_CONSUMER,
+        );
+        const messages = await consumer.consume({ max_messages: 256 });
+        stopConsuming = () => messages.stop();
+        logger.info("consuming uplink", { stream: UPLINK_STREAM, consumer: INGEST_CONSUMER });
+        for await (const message of messages) {
+          // Keeps the message ours while the ingest works on it (a slow commit is no death).
+          const working = setInterval(() => message.working(), ackWaitMs / 3);
+          try {
+            await handler(topicOfSubject(message.subject), message.data);
+          } finally {
+            clearInterval(working);
+          }
+          message.ack();
+        }
+      } catch (error) {
+        if (closed) return;
+        logger.warn("uplink consumer stopped; retrying", { error: String(error) });
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+      }
+    }
+  }
+
+  async function sweepPresence(): Promise<string[]> {
+    if (!options.onlineDevices || !disconnected) return [];
+    const connected = new Set<string>();
+    const replies = await options.system.requestMany(
+      "$SYS.REQ.SERVER.PING.CONNZ",
+      JSON.stringify({ acc: options.account, limit: 1_000_000 }),
+      { maxWait: 2000 },
+    );
+    for await (const reply of replies) {
+      const body = reply.json<{ data?: { connections?: { mqtt_client?: string }[] } }>();
+      for (const connection of body.data?.connections ?? []) {
+        if (connection.mqtt_client) connected.add(connection.mqtt_client);
+      }
+    }
+    const gone: string[] = [];
+    const online = new Set(await options.onlineDevices());
+    for (const id of [...missing]) if (connected.has(id) || !online.has(id)) missing.delete(id);
+    for (const id of online) {
+      if (connected.has(id)) continue;
+      // Twice in a row: a device between reconnects is not reported.
+      if (missing.has(id)) {
+        missing.delete(id);
+        gone.push(id);
+        disconnected(id);
+      } else {
+        missing.add(id);
+      }
+    }
+    if (gone.length) logger.info("presence sweep: devices gone without a Last Will", { gone });
+    return gone;
+  }
+
+  const sweepMs = options.sweepMs ?? 30_000;
+  if (sweepMs > 0 && options.onlineDevices) {
+    sweepTimer = setInterval(() => {
+      sweepPresence().catch((error) =>
+        logger.warn("presence sweep failed", { error: String(error) })
+      );
+    }, sweepMs);
+  }
+
+  return {
+    protocolVersion: 4,
+    subscribeUplink(handler) {
+      consuming ??= consume(handler);
+      return Promise.resolve();
+    },
+    publish(topic: string, payload: string | Uint8Array, publish: PublishOptions) {
+      return mqtt.publish(topic, payload, publish);
+    },
+    onDeviceDisconnect(handler) {
+      disconnected = handler;
+    },
+    connected: () => mqtt.connected?.() === true && !options.nats.isClosed(),
+    sweepPresence,
+    async close() {
+      closed = true;
+      clearInterval(sweepTimer);
+      stopConsuming?.();
+      await consuming;
+      await mqtt.close();
+    },
+  };
+}
