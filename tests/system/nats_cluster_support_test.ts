@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { startNatsCluster } from "./nats_cluster.ts";
+import { startNatsCluster } from "../support/nats_cluster.ts";
 
 Deno.test("a one-node NATS cluster starts healthy, restarts after SIGKILL, and names a taken port", async () => {
   const cluster = await startNatsCluster({ nodes: 1 });
