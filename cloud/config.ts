@@ -15,6 +15,7 @@ import {
   type Parser,
   pathParser,
   portParser,
+  durationParser,
   readSecretFiles,
   readSettings,
   settingsHelp,
@@ -213,6 +214,16 @@ export const cloudSettings = {
     parse: SEED,
     fallback: undefined as string | undefined,
     secret: true,
+  },
+  natsPresenceSweep: {
+    flag: "nats-presence-sweep",
+    value: "duration",
+    help: "With nats: how often the cloud asks every node for its MQTT connections, to mark " +
+      "offline the devices gone with a node (no Last Will then; two misses in a row), e.g. 30s.",
+    env: "OUTPOST_NATS_PRESENCE_SWEEP",
+    parse: durationParser(),
+    fallback: 30_000 as number | undefined,
+    defaultText: "30s",
   },
   mqttPort: {
     flag: "mqtt-port",

@@ -108,7 +108,13 @@ export async function startBroker(config: CloudConfig, parts: BrokerParts): Prom
     const settings = readNatsSettings(config);
     const ca = await readMqttCa(config.mqttCa);
     const { startNats } = await import("./nats/setup.ts");
-    const nats = await startNats({ ...settings, store: parts.store, logger, ca });
+    const nats = await startNats({
+      ...settings,
+      store: parts.store,
+      logger,
+      ca,
+      sweepMs: config.natsPresenceSweep ?? 0,
+    });
     return {
       link: nats.link,
       provisioner: nats.provisioner,

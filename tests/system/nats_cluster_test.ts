@@ -1,0 +1,143 @@
+/**
+ * Outpost on a 3-node NATS JetStream cluster (issue 19): two cloud replicas share one durable
+ * uplink consumer and one database; agents are spread over the nodes. While they sync, one
+ * broker node is SIGKILLed and restarted, then another, then one cloud replica is SIGKILLed.
+ * Every acknowledged record must be stored exactly once, every backlog drained, and presence
+ * right: devices are online again after their node came back, and a device that vanished with
+ * its node is marked offline by the presence sweep (NATS publishes no Last Will then).
+ */
+import assert from "node:assert/strict";
+import { startNatsCluster } from "../support/nats_cluster.ts";
+import {
+  type AgentHandle,
+  type CloudHandle,
+  eventually,
+  startAgentProcess,
+  startCloud,
+} from "../support/stack.ts";
+import { assertExactlyOnce, startWriter, waitDrained } from "./mosquitto_helpers.ts";
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+interface DeviceRow {
+  id: string;
+  online: boolean;
+}
+
+async function devices(cloud: CloudHandle): Promise<Map<string, boolean>> {
+  const { body } = await cloud.admin<{ items: DeviceRow[] }>("/api/v1/devices?limit=100");
+  return new Map(body.items.map((item) => [item.id, item.online]));
+}
+
+/** Batches a replica took from the shared consumer (stored, duplicate or rejected). */
+async function handledBatches(cloud: CloudHandle): Promise<number> {
+  const text = await (await fetch(`${cloud.url}/metrics`)).text();
+  const batches = /^outpost_ingest_batches_total\{[^}]*\} (\d+)$/gm;
+  const rejected = /^outpost_ingest_rejected_total\{[^}]*kind="batch"[^}]*\} (\d+)$/gm;
+  return [...text.matchAll(batches), ...text.matchAll(rejected)]
+    .reduce((total, [, value]) => total + Number(value), 0);
+}
+
+function count(handles: { process: { output: string[] } }[], text: string): number {
+  return handles.reduce(
+    (n, handle) => n + handle.process.output.filter((line) => line.includes(text)).length,
+    0,
+  );
+}
+
+Deno.test("NATS cluster: node kills and a replica kill lose and duplicate nothing; presence follows", async () => {
+  const started = performance.now();
+  const cluster = await startNatsCluster({ nodes: 3 });
+  const clouds: CloudHandle[] = [];
+  const agents: AgentHandle[] = [];
+  let writers = [] as ReturnType<typeof startWriter>[];
+  const phase = (what: string) =>
+    console.log(`${((performance.now() - started) / 1000).toFixed(1)} s: ${what}`);
+  try {
+    const env = { ...cluster.cloudEnv(), OUTPOST_NATS_PRESENCE_SWEEP: "2s" };
+    clouds.push(await startCloud({ env }));
+    // The second replica shares the first one's database, as replicas share PostgreSQL.
+    clouds.push(
+      await startCloud({ env: { ...env, DATABASE_URL: `file:${clouds[0].dataDir}/cloud.db` } }),
+    );
+    phase("cluster and two cloud replicas ready");
+    for (let i = 0; i < 3; i++) {
+      agents.push(
+        await startAgentProcess({
+          deviceId: `nats-${i + 1}`,
+          cloudUrl: clouds[i % 2].url,
+          // Each agent on its own node (one URL each: it waits for that node to come back).
+          env: { OUTPOST_MQTT_URL: cluster.mqttUrls[i] },
+        }),
+      );
+    }
+    await eventually(
+      async () => [...(await devices(clouds[0])).values()].filter(Boolean).length === 3,
+      "all three devices online",
+      60_000,
+    );
+    writers = agents.map((agent) => startWriter(agent, 50));
+    phase("three agents online and writing");
+    await sleep(2_000);
+    for (const index of [0, 1]) {
+      await cluster.kill(index);
+      phase(`node n${index + 1} SIGKILLed`);
+      await sleep(2_000);
+      await cluster.restart(index);
+      phase(`node n${index + 1} restarted and healthy`);
+      await sleep(2_000);
+    }
+    const handled = await Promise.all(clouds.map(handledBatches));
+    assert.ok(handled.every((n) => n > 0), `both replicas consume the shared uplink: ${handled}`);
+    clouds[1].process.signal("SIGKILL");
+    await clouds[1].process.status;
+    phase("cloud replica 2 SIGKILLed");
+    await sleep(2_000);
+    const written = await Promise.all(writers.map((writer) => writer.stop()));
+    for (const agent of agents) await waitDrained(agent, 100_000);
+    phase("every agent drained");
+    for (const [i, agent] of agents.entries()) {
+      assert.equal(assertExactlyOnce(agent, clouds[0].dataDir), written[i].length);
+    }
+    await eventually(
+      async () => [...(await devices(clouds[0])).values()].every(Boolean),
+      "every device online again after the node kills",
+      30_000,
+    );
+
+    // A device that vanishes together with its node: no Last Will; the sweep finds it.
+    agents[2].process.signal("SIGKILL");
+    await cluster.kill(2);
+    phase("node n3 and its agent SIGKILLed");
+    const killedAt = performance.now();
+    await eventually(
+      async () => (await devices(clouds[0])).get("nats-3") === false,
+      "nats-3 marked offline by the presence sweep",
+      20_000,
+    );
+    phase(`nats-3 offline after ${((performance.now() - killedAt) / 1000).toFixed(1)} s`);
+    const after = await devices(clouds[0]);
+    assert.equal(after.get("nats-1"), true, "devices on live nodes stay online");
+    assert.equal(after.get("nats-2"), true, "devices on live nodes stay online");
+    console.log(
+      `batches per replica before the replica kill: ${handled.join(" + ")}; records: ${
+        written.map((w) => w.length).join(", ")
+      }; agent resends after an ack ` +
+        `timeout: ${count(agents, "no ack in time")}; store errors: ${
+          count(clouds, '"store_error"')
+        }; total ${((performance.now() - started) / 1000).toFixed(0)} s`,
+    );
+  } catch (error) {
+    for (const handle of [...agents, ...clouds]) {
+      console.log(`--- ${"deviceId" in handle ? handle.deviceId : handle.url} ---`);
+      console.log(handle.process.output.slice(-25).join("\n"));
+    }
+    throw error;
+  } finally {
+    // A writer whose agent is gone fails; its error is not this test's.
+    await Promise.all(writers.map((writer) => writer.stop().catch(() => [])));
+    for (const agent of agents) await agent.process.stop();
+    for (const cloud of clouds) await cloud.process.stop();
+    await cluster.stop();
+  }
+});
