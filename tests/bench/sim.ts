@@ -12,6 +12,12 @@
  * dynsec admin, enrolling one dynsec client per device; the broker's RSS is reported too.
  * Mosquitto rewrites its whole dynsec file on every command, so enrollment there slows down as
  * the fleet grows (O(N²)); keep `--concurrency` around 20, or enrollments time out (503).
+ * `--broker nats` starts a 3-node NATS JetStream cluster (`tests/support/nats_cluster.ts`) and the
+ * cloud with `OUTPOST_BROKER=nats`: enrollment mints a JWT and writes nothing to the broker;
+ * devices are spread over the three nodes' MQTT listeners; the nodes' RSS is reported (summed).
+ *
+ * Every device enrolls first (timed one by one: the summary compares the first and the last
+ * 1,000 enrollments, which must cost the same), then every device connects (timed too).
  *
  * `--rate R` is readings per second per device (fractions allowed: 0.2 for 10 s is 2 records per
  * device; 0 sends none). The run stops after `--duration` seconds of traffic, then checks
@@ -40,6 +46,7 @@ import { parseLabelList } from "@outpost/protocol";
 import { type FleetOpsResult, runFleetOps, type SimTallies } from "./fleet_ops.ts";
 import type { OutboxRow, OutboxStats } from "@outpost/agent/store";
 import { startMosquitto, startMosquittoCloud, type TestMosquitto } from "../support/mosquitto.ts";
+import { type NatsCluster, startNatsCluster } from "../support/nats_cluster.ts";
 import {
   type CloudHandle,
   startCloud,
@@ -264,8 +271,22 @@ class SimDevice {
     );
   }
 
+  /** Enrollment's answer, between {@link enroll} and {@link connect}. */
+  #enrolled: Awaited<ReturnType<typeof enroll>> | undefined;
+  /** How long enrollment took (ms), and in which place it finished among all devices. */
+  enrollMs = 0;
+  enrollOrder = -1;
+  /** Enrolled to connected (ms). */
+  connectMs = 0;
+
   async start(cloudUrl: string, token: string, mqttUrl?: string): Promise<void> {
-    const response = await enroll({
+    await this.enroll(cloudUrl, token);
+    await this.connect(mqttUrl);
+  }
+
+  async enroll(cloudUrl: string, token: string): Promise<void> {
+    const started = performance.now();
+    this.#enrolled = await enroll({
       cloudUrl,
       token,
       deviceId: this.id,
@@ -274,6 +295,13 @@ class SimDevice {
       labels: this.labels,
       timeoutMs: 60_000,
     });
+    this.enrollMs = performance.now() - started;
+  }
+
+  async connect(mqttUrl?: string): Promise<void> {
+    const response = this.#enrolled;
+    if (!response) throw new Error(`${this.id} is not enrolled`);
+    const started = performance.now();
     await this.publisher.start();
     const client = mqtt.connect(mqttUrl ?? response.mqtt.url, {
       clientId: this.id,
@@ -323,6 +351,7 @@ class SimDevice {
       client.once("connect", () => resolve());
       client.once("error", reject);
     });
+    this.connectMs = performance.now() - started;
   }
 
   /** Says goodbye like a stopping agent: retained offline status, then disconnect. */
@@ -376,7 +405,30 @@ async function waitPresence(
 }
 
 /** Which broker a self-started cloud runs with. */
-export type SimBroker = "embedded" | "mosquitto";
+export type SimBroker = "embedded" | "mosquitto" | "nats";
+
+/** Mean and percentiles of some timings, in ms. */
+export interface TimingSummary {
+  count: number;
+  meanMs: number;
+  p50Ms: number;
+  p95Ms: number;
+  maxMs: number;
+}
+
+/** Summarizes timings (ms). */
+export function summarizeTimings(values: number[]): TimingSummary {
+  const sorted = [...values].sort((a, b) => a - b);
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
+  const round = (ms: number) => Math.round(ms * 100) / 100;
+  return {
+    count: sorted.length,
+    meanMs: round(sorted.reduce((sum, v) => sum + v, 0) / (sorted.length || 1)),
+    p50Ms: round(at(0.5)),
+    p95Ms: round(at(0.95)),
+    maxMs: round(sorted.at(-1) ?? 0),
+  };
+}
 
 /** Options of {@link runSim}. */
 export interface SimOptions {
@@ -408,6 +460,15 @@ export interface SimResult {
   devices: number;
   connected: number;
   enrollAndConnectMs: number;
+  /** Wall time of enrolling every device, and devices per second. */
+  enrollMs: number;
+  enrollPerSecond: number;
+  /** Per-device enrollment time of the first and the last 1,000 to finish (flat is O(1)). */
+  enrollFirst: TimingSummary;
+  enrollLast: TimingSummary;
+  /** Wall time of connecting every enrolled device, and each device's connect time. */
+  connectAllMs: number;
+  connect: TimingSummary;
   recordsWritten: number;
   recordsSent: number;
   recordsAcked: number;
@@ -420,7 +481,7 @@ export interface SimResult {
   cloudRssMaxBytes: number | undefined;
   /** The cloud process's CPU time during the run (enrollment, connections, ingest). */
   cloudCpuSeconds: number | undefined;
-  /** Mosquitto's RSS (`--broker mosquitto`). */
+  /** The broker's RSS (`--broker mosquitto`; `nats`: the three nodes summed). */
   brokerRssMaxBytes: number | undefined;
   simRssMaxBytes: number;
   /** With `fleetOps`: the rollout and the job against their one-device-at-a-time baselines. */
@@ -431,6 +492,7 @@ export interface SimResult {
 export async function runSim(options: SimOptions): Promise<SimResult> {
   let cloud: CloudHandle | undefined;
   let mosquitto: TestMosquitto | undefined;
+  let nats: NatsCluster | undefined;
   const say = (line: string) => options.quiet || console.error(line);
   const brokerKind = options.cloudUrl ? "external" : options.broker ?? "embedded";
   const limit = await openFileLimit();
@@ -454,6 +516,15 @@ export async function runSim(options: SimOptions): Promise<SimResult> {
       await mosquitto.dispose();
       throw error;
     }
+  } else if (!options.cloudUrl && brokerKind === "nats") {
+    say("starting a 3-node NATS JetStream cluster and a cloud (libSQL) with OUTPOST_BROKER=nats…");
+    nats = await startNatsCluster({ nodes: 3 });
+    try {
+      cloud = await startCloud({ env: { ...nats.cloudEnv(), OUTPOST_LOG_LEVEL: "warn" } });
+    } catch (error) {
+      await nats.stop();
+      throw error;
+    }
   } else if (!options.cloudUrl) {
     say("starting a cloud (embedded broker, libSQL)…");
     cloud = await startCloud({ env: { OUTPOST_LOG_LEVEL: "warn" } });
@@ -463,7 +534,12 @@ export async function runSim(options: SimOptions): Promise<SimResult> {
   const adminToken = options.adminToken ?? TEST_ADMIN_TOKEN;
   const prefix = options.prefix ?? `sim-${Date.now().toString(36)}-`;
   const cloudPid = cloud ? await componentPid(cloud.process.pid, "cloud/main.ts") : undefined;
-  const brokerPid = mosquitto ? await mosquittoPid(mosquitto) : undefined;
+  const brokerPids = mosquitto
+    ? [await mosquittoPid(mosquitto)].filter((pid): pid is number => pid !== undefined)
+    : nats
+    ? nats.nodes.map((node) => node.process!.pid)
+    : [];
+  const brokerPid = brokerPids[0];
   const cloudCpuAtStart = cloudPid ? await cpuSecondsOf(cloudPid) : 0;
   const devices = Array.from(
     { length: options.devices },
@@ -479,7 +555,11 @@ export async function runSim(options: SimOptions): Promise<SimResult> {
   let simRssMaxBytes = 0;
   const sampleRss = async () => {
     if (cloudPid) cloudRssMaxBytes = Math.max(cloudRssMaxBytes, await rssOf(cloudPid));
-    if (brokerPid) brokerRssMaxBytes = Math.max(brokerRssMaxBytes, await rssOf(brokerPid));
+    if (brokerPids.length) {
+      let sum = 0;
+      for (const pid of brokerPids) sum += await rssOf(pid).catch(() => 0);
+      brokerRssMaxBytes = Math.max(brokerRssMaxBytes, sum);
+    }
     simRssMaxBytes = Math.max(simRssMaxBytes, Deno.memoryUsage().rss);
   };
   let lastAcked = 0;
@@ -508,7 +588,9 @@ export async function runSim(options: SimOptions): Promise<SimResult> {
       `devices ${t.connected}/${devices.length} connected | written ${t.written} sent ${t.sent} ` +
         `acked ${t.acked} | ${Math.round(rate)} acked/s | cloud RSS ${
           cloudPid ? `${(cloudRssMaxBytes / 1e6).toFixed(0)} MB max` : "n/a"
-        }${brokerPid ? ` | mosquitto RSS ${(brokerRssMaxBytes / 1e6).toFixed(0)} MB max` : ""}` +
+        }${
+          brokerPid ? ` | ${brokerKind} RSS ${(brokerRssMaxBytes / 1e6).toFixed(0)} MB max` : ""
+        }` +
         ` | sim RSS ${(Deno.memoryUsage().rss / 1e6).toFixed(0)} MB`,
     );
   }, 1000);
@@ -518,22 +600,57 @@ export async function runSim(options: SimOptions): Promise<SimResult> {
     say("interrupted: stopping the cloud and the broker");
     await cloud?.process.stop().catch(() => {});
     await mosquitto?.dispose().catch(() => {});
+    await nats?.stop().catch(() => {});
     Deno.exit(130);
   };
   const signals = ["SIGINT", "SIGTERM"] as const;
   for (const signal of signals) Deno.addSignalListener(signal, interrupted);
   try {
-    const connectStart = performance.now();
+    const enrollStart = performance.now();
     let failures = 0;
+    let finished = 0;
+    const enrolled: SimDevice[] = [];
     await pool(devices, options.concurrency ?? 100, async (device) => {
       try {
-        await device.start(cloudUrl, enrollToken, options.mqttUrl);
+        await device.enroll(cloudUrl, enrollToken);
+        device.enrollOrder = finished++;
+        enrolled.push(device);
       } catch (error) {
-        if (failures++ < 5) say(`device ${device.id} failed to start: ${(error as Error).message}`);
+        if (failures++ < 5) {
+          say(`device ${device.id} failed to enroll: ${(error as Error).message}`);
+        }
       }
     });
-    const enrollAndConnectMs = performance.now() - connectStart;
-    say(`enrolled and connected in ${(enrollAndConnectMs / 1000).toFixed(1)} s`);
+    const enrollMs = performance.now() - enrollStart;
+    const byOrder = enrolled.map((device) => device.enrollMs);
+    const enrollFirst = summarizeTimings(byOrder.slice(0, 1000));
+    const enrollLast = summarizeTimings(byOrder.slice(-1000));
+    say(
+      `enrolled ${enrolled.length} in ${(enrollMs / 1000).toFixed(1)} s; per device: first 1,000 ` +
+        `p50 ${enrollFirst.p50Ms} ms, last 1,000 p50 ${enrollLast.p50Ms} ms`,
+    );
+    const connectStart = performance.now();
+    // Spread over the cluster's nodes unless one URL is forced.
+    const urls = options.mqttUrl ? [options.mqttUrl] : nats?.mqttUrls;
+    await pool(enrolled, options.concurrency ?? 100, async (device) => {
+      try {
+        await device.connect(urls?.[device.enrollOrder % urls.length]);
+      } catch (error) {
+        if (failures++ < 5) {
+          say(`device ${device.id} failed to connect: ${(error as Error).message}`);
+        }
+      }
+    });
+    const connectAllMs = performance.now() - connectStart;
+    const connectTimes = summarizeTimings(
+      enrolled.filter((device) => device.connectMs > 0).map((device) => device.connectMs),
+    );
+    const enrollAndConnectMs = performance.now() - enrollStart;
+    say(
+      `connected in ${
+        (connectAllMs / 1000).toFixed(1)
+      } s (per device p50 ${connectTimes.p50Ms} ms, p95 ${connectTimes.p95Ms} ms)`,
+    );
     const online = await waitPresence(
       cloudUrl,
       adminToken,
@@ -606,6 +723,12 @@ export async function runSim(options: SimOptions): Promise<SimResult> {
       devices: devices.length,
       connected: final.connected,
       enrollAndConnectMs,
+      enrollMs,
+      enrollPerSecond: enrolled.length / (enrollMs / 1000),
+      enrollFirst,
+      enrollLast,
+      connectAllMs,
+      connect: connectTimes,
       recordsWritten: final.written,
       recordsSent: final.sent,
       recordsAcked: final.acked,
@@ -617,7 +740,7 @@ export async function runSim(options: SimOptions): Promise<SimResult> {
       broker: brokerKind,
       cloudRssMaxBytes: cloudPid ? cloudRssMaxBytes : undefined,
       cloudCpuSeconds: cloudPid ? (await cpuSecondsOf(cloudPid)) - cloudCpuAtStart : undefined,
-      brokerRssMaxBytes: brokerPid ? brokerRssMaxBytes : undefined,
+      brokerRssMaxBytes: brokerPids.length ? brokerRssMaxBytes : undefined,
       simRssMaxBytes,
       ...(fleetOps ? { fleetOps } : {}),
     };
@@ -631,6 +754,7 @@ export async function runSim(options: SimOptions): Promise<SimResult> {
       await Deno.remove(cloud.dataDir, { recursive: true }).catch(() => {});
     }
     await mosquitto?.dispose();
+    await nats?.stop();
   }
 }
 
@@ -652,9 +776,10 @@ export const SIM_CLI = {
     broker: {
       type: "string",
       default: "embedded",
-      value: "embedded|mosquitto",
-      help: "The cloud's broker when the simulator starts the cloud: its embedded broker, or " +
-        "a real Mosquitto 2 with dynamic security (needs the mosquitto package).",
+      value: "embedded|mosquitto|nats",
+      help: "The cloud's broker when the simulator starts the cloud: its embedded broker, " +
+        "a real Mosquitto 2 with dynamic security (needs the mosquitto package), or a 3-node " +
+        "NATS JetStream cluster (needs the nats-server package).",
     },
     rate: {
       type: "string",
@@ -736,14 +861,14 @@ if (import.meta.main) {
   }
   requireValid(
     SIM_CLI,
-    values.broker === "embedded" || values.broker === "mosquitto",
-    `--broker must be embedded or mosquitto, not '${values.broker}'`,
+    ["embedded", "mosquitto", "nats"].includes(values.broker),
+    `--broker must be embedded, mosquitto or nats, not '${values.broker}'`,
   );
   let result: SimResult;
   try {
     result = await runSim({
       devices: Number(values.devices),
-      broker: values.broker as "embedded" | "mosquitto",
+      broker: values.broker as SimBroker,
       rate: Number(values.rate),
       durationS: Number(values.duration),
       cloudUrl: values.cloud,

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { openFileLimit, openFilesNeeded, recordsDue } from "./sim.ts";
+import { openFileLimit, openFilesNeeded, recordsDue, summarizeTimings } from "./sim.ts";
 
 Deno.test("recordsDue accumulates a fractional rate exactly", () => {
   // 0.2/s for 10 s: 2 records per device, even though 0.2 * 10 is 1.9999999999999998.
@@ -33,4 +33,16 @@ Deno.test("the open-file check asks for one socket per device plus headroom", as
   assert.equal(openFilesNeeded(10_000), 11_024);
   const limit = await openFileLimit();
   if (Deno.build.os === "linux") assert.ok(limit === Infinity || (limit ?? 0) > 0);
+});
+
+Deno.test("timing summaries give mean, median, p95 and max", () => {
+  const values = Array.from({ length: 100 }, (_, i) => i + 1);
+  assert.deepEqual(summarizeTimings(values), {
+    count: 100,
+    meanMs: 50.5,
+    p50Ms: 51,
+    p95Ms: 96,
+    maxMs: 100,
+  });
+  assert.equal(summarizeTimings([]).count, 0);
 });

@@ -122,6 +122,22 @@ Deno.test("NATS: a device reaches only its own topics; unknown, revoked and supe
     assert.ok(!seen.includes("outpost.v1.pi-2.up.status"), `foreign uplink dropped: ${seen}`);
     subscription.unsubscribe();
 
+    // Taking pi-2's client id with pi-1's JWT: NATS 2.9 cannot bind a client id to a JWT user,
+    // so pi-2's session is taken over (its connection closed: a denial of service, documented
+    // in docs/CLOUD.md), but the restored subscription runs under pi-1's permissions: nothing
+    // of pi-2's downlink reaches the intruder.
+    const victim = await connectDevice(pi2, "pi-2");
+    clients.push(victim);
+    await victim.subscribeAsync("outpost/v1/pi-2/down/#", { qos: 1 });
+    const intruder = await connectDevice(pi1, "pi-2");
+    clients.push(intruder);
+    const stolen: string[] = [];
+    intruder.on("message", (topic) => stolen.push(topic));
+    observer.publish("outpost.v1.pi-2.down.cmd", "{}");
+    await observer.flush();
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    assert.deepEqual(stolen, [], "another device's downlink never reaches a session taker");
+
     // A JWT from another account (not trusted by the operator) is refused at connect.
     const stranger = { ...pi1, password: deviceJwt(SigningKey.generate("account"), "pi-1", 1) };
     await assert.rejects(connectDevice(stranger, "pi-1-x"));
