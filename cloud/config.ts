@@ -8,6 +8,7 @@ import { fileURLToPath } from "node:url";
 import { LOG_LEVELS, type LogLevel } from "@outpost/platform/log";
 import { DEFAULT_MAX_SEQ_GAP } from "./store/store.ts";
 import {
+  durationParser,
   enumParser,
   intParser,
   InvalidValue,
@@ -15,7 +16,6 @@ import {
   type Parser,
   pathParser,
   portParser,
-  durationParser,
   readSecretFiles,
   readSettings,
   settingsHelp,
