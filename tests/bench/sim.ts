@@ -712,6 +712,10 @@ export async function runSim(options: SimOptions): Promise<SimResult> {
     }
     const trafficMs = performance.now() - trafficStart;
     const final = totals();
+    if (final.acked < final.written && cloud) {
+      say(`not everything was acked; the cloud's last lines:`);
+      say(cloud.process.output.slice(-30).join("\n"));
+    }
     await sampleRss();
     say("stopping the clients…");
     await pool(devices, 500, (device) => device.stop());

@@ -47,9 +47,7 @@ function count(handles: { process: { output: string[] } }[], text: string): numb
 
 Deno.test("NATS cluster: node kills and a replica kill lose and duplicate nothing; presence follows", async () => {
   const started = performance.now();
-  // A restarted node catches its streams up before it reports healthy; under load that took
-  // more than 30 s once.
-  const cluster = await startNatsCluster({ nodes: 3, timeoutMs: 90_000 });
+  const cluster = await startNatsCluster({ nodes: 3, timeoutMs: 60_000 });
   const clouds: CloudHandle[] = [];
   const agents: AgentHandle[] = [];
   let writers = [] as ReturnType<typeof startWriter>[];
@@ -85,8 +83,8 @@ Deno.test("NATS cluster: node kills and a replica kill lose and duplicate nothin
       await cluster.kill(index);
       phase(`node n${index + 1} SIGKILLed`);
       await sleep(2_000);
-      await cluster.restart(index);
-      phase(`node n${index + 1} restarted and healthy`);
+      const lagging = await cluster.restart(index);
+      phase(`node n${index + 1} restarted${lagging ? ` (${lagging})` : " and healthy"}`);
       await sleep(2_000);
     }
     const handled = await Promise.all(clouds.map(handledBatches));
