@@ -21,7 +21,6 @@ import {
   settingsHelp,
   type SettingValues,
   urlListParser,
-  urlParser,
   wordParser,
 } from "@outpost/platform/settings";
 

@@ -118,7 +118,7 @@ export async function startBroker(config: CloudConfig, parts: BrokerParts): Prom
     return {
       link: nats.link,
       provisioner: nats.provisioner,
-      publicUrl: config.mqttPublicUrl ?? settings.mqttUrls[0],
+      publicUrl: config.mqttPublicUrl ?? settings.mqttUrls.join(","),
       describe: `NATS JetStream ${settings.natsUrls.map(redactUrl).join(",")} (JWT auth; MQTT ${
         settings.mqttUrls.map(redactUrl).join(",")
       })`,

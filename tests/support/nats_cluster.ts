@@ -214,7 +214,7 @@ export async function startNatsCluster(options: NatsClusterOptions = {}): Promis
       OUTPOST_BROKER: "nats",
       OUTPOST_NATS_URL: cluster.clientUrls.join(","),
       OUTPOST_MQTT_URL: cluster.mqttUrls.join(","),
-      OUTPOST_MQTT_PUBLIC_URL: cluster.mqttUrls[0],
+      OUTPOST_MQTT_PUBLIC_URL: cluster.mqttUrls.join(","),
       OUTPOST_NATS_OPERATOR_SEED: keys.operator.seed,
       OUTPOST_NATS_ACCOUNT_SEED: keys.account.seed,
       OUTPOST_NATS_SYSTEM_ACCOUNT_SEED: keys.systemAccount.seed,

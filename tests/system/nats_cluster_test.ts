@@ -66,8 +66,11 @@ Deno.test("NATS cluster: node kills and a replica kill lose and duplicate nothin
         await startAgentProcess({
           deviceId: `nats-${i + 1}`,
           cloudUrl: clouds[i % 2].url,
-          // Each agent on its own node (one URL each: it waits for that node to come back).
-          env: { OUTPOST_MQTT_URL: cluster.mqttUrls[i] },
+          // Each agent starts on its own node and fails over to the others in turn.
+          env: {
+            OUTPOST_MQTT_URL: [...cluster.mqttUrls.slice(i), ...cluster.mqttUrls.slice(0, i)]
+              .join(","),
+          },
         }),
       );
     }
