@@ -169,13 +169,19 @@ export async function startNatsCluster(options: NatsClusterOptions = {}): Promis
   };
   const timeoutMs = options.timeoutMs ?? 30_000;
   const nodes: NatsNode[] = [];
+  // freePort() may hand out a port twice (each is free once closed again): keep them distinct.
+  const taken = new Set<number>();
+  const port = () => {
+    for (;;) {
+      const candidate = freePort();
+      if (!taken.has(candidate)) {
+        taken.add(candidate);
+        return candidate;
+      }
+    }
+  };
   for (let i = 1; i <= (options.nodes ?? 1); i++) {
-    const ports = {
-      client: freePort(),
-      cluster: freePort(),
-      mqtt: freePort(),
-      monitor: freePort(),
-    };
+    const ports = { client: port(), cluster: port(), mqtt: port(), monitor: port() };
     nodes.push({
       name: `n${i}`,
       dir: join(dir, `n${i}`),
