@@ -10,9 +10,13 @@ import { ExistingKeys, INIT_FILES, writeNatsInit } from "./broker/nats/init_file
 const HELP = formatHelp({
   summary: "Generates the NATS operator, system account and Outpost account keys of a new " +
     "deployment, the nats-server auth include and the cloud's seed settings.",
-  usage: "deno task nats:init --out <dir> [--resolver-dir <dir>]",
+  usage: "deno task nats:init [options]",
   entries: [
-    { flag: "out", value: "dir", description: "Where to write the files (never overwritten)." },
+    {
+      flag: "out",
+      value: "dir",
+      description: "Where to write the files (required; never overwritten).",
+    },
     {
       flag: "resolver-dir",
       value: "dir",

@@ -38,12 +38,13 @@ Deno.test("agent and cloud --help list every setting with its flag, variable and
   }
 });
 
-Deno.test("dev, sim, bench and promote --help print their flags and exit 0", async () => {
+Deno.test("dev, sim, bench, promote and nats:init --help print their flags and exit 0", async () => {
   const expected: Record<string, RegExp[]> = {
     dev: [/--no-cloud/, /--cloud-port <port>/, /Default: 8080/, /type c and Enter/],
     sim: [/--devices <n>/, /Default: 100/, /OUTPOST_ENROLL_TOKEN/],
     bench: [/--smoke/, /--only <sync\|fleet\|agent>/, /--sync-rows <n>/, /--fleet-devices <n>/],
     promote: [/--ref <commit>/, /--check/, /Default: edge-staging/],
+    "nats:init": [/--out <dir>/, /--resolver-dir <dir>/, /Default: \/data\/jwt/],
   };
   for (const [task, patterns] of Object.entries(expected)) {
     const { code, stdout, stderr } = await runTask(task, ["--help"]);
@@ -54,7 +55,7 @@ Deno.test("dev, sim, bench and promote --help print their flags and exit 0", asy
 });
 
 Deno.test("an unknown flag is one line naming it and exit 2 for every task", async () => {
-  for (const task of ["agent", "cloud", "dev", "sim", "bench", "promote"]) {
+  for (const task of ["agent", "cloud", "dev", "sim", "bench", "promote", "nats:init"]) {
     const { code, stdout, stderr } = await runTask(task, ["--frobnicate"]);
     assert.equal(code, 2, `${task}: ${stdout}${stderr}`);
     const lines = ownLines(stderr);
