@@ -91,7 +91,9 @@ export async function startNats(options: NatsSetupOptions): Promise<NatsSetup> {
       publisher.reconcile().catch((error) =>
         logger.warn("cannot reconcile the NATS account JWT now", { error: String(error) })
       );
-    const firstReconcile = reconcile();
+    // The first one runs once the ingest subscribes: the cloud's migrations are done by then
+    // (at start the revocations table may not exist yet).
+    let firstReconcile: Promise<unknown> = Promise.resolve();
     const timer = setInterval(reconcile, options.reconcileMs ?? 30_000);
     const link = connectNatsLink({
       nats,
@@ -105,6 +107,11 @@ export async function startNats(options: NatsSetupOptions): Promise<NatsSetup> {
       sweepMs: options.sweepMs,
       onlineDevices: () => options.store.onlineDeviceIds(),
     });
+    const subscribeUplink = link.subscribeUplink;
+    link.subscribeUplink = (handler) => {
+      firstReconcile = reconcile();
+      return subscribeUplink(handler);
+    };
     const close = link.close;
     link.close = async () => {
       clearInterval(timer);
