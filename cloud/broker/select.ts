@@ -108,13 +108,15 @@ export async function startBroker(config: CloudConfig, parts: BrokerParts): Prom
     const settings = readNatsSettings(config);
     const ca = await readMqttCa(config.mqttCa);
     const { startNats } = await import("./nats/setup.ts");
-    const nats = await startNats({
+    const { deferredNats } = await import("./nats/deferred.ts");
+    // Not awaited: the cloud serves /healthz (and 503 on /readyz) while the cluster is down.
+    const nats = deferredNats(startNats({
       ...settings,
       store: parts.store,
       logger,
       ca,
       sweepMs: config.natsPresenceSweep ?? 0,
-    });
+    }));
     return {
       link: nats.link,
       provisioner: nats.provisioner,
