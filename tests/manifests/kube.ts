@@ -33,6 +33,25 @@ export const REPO_ROOT: string = fileURLToPath(new URL("../../", import.meta.url
 /** The Kustomize overlays, one per cluster. */
 export const OVERLAYS = ["dev", "edge-staging", "edge-production"] as const;
 
+/**
+ * Overlays whose broker is the 3-node NATS cluster (k8s/base/nats as their layer `broker`,
+ * switched by k8s/components/nats); the others run Mosquitto from the base (docs/DEPLOYMENT.md,
+ * "Which broker").
+ */
+export const NATS_OVERLAYS: readonly string[] = ["edge-staging", "edge-production"];
+
+/** The broker an overlay runs. */
+export function brokerOf(overlay: string): "nats" | "mosquitto" {
+  return NATS_OVERLAYS.includes(overlay) ? "nats" : "mosquitto";
+}
+
+/** The layers of an overlay (its subdirectories), in the order Flux applies them. */
+export function overlayLayers(overlay: string): string[] {
+  return brokerOf(overlay) === "nats"
+    ? ["infrastructure", "broker", "apps"]
+    : ["infrastructure", "apps"];
+}
+
 /** A rendered Kubernetes object. */
 export interface KubeObject {
   apiVersion: string;

@@ -1,15 +1,16 @@
 // The rendered NetworkPolicies of every overlay, evaluated offline (network_policy.ts): default
-// deny in each Outpost namespace, exactly the flows the system needs, Prometheus's scrape of the
-// cloud allowed, and everything else denied.
+// deny in each Outpost namespace, exactly the flows the system needs (with the overlay's broker:
+// Mosquitto, or the NATS cluster with routes between its servers), Prometheus's scrapes
+// allowed, and everything else denied.
 import assert from "node:assert/strict";
-import { type KubeObject, kustomize, OVERLAYS, podSpec, workloads } from "./kube.ts";
+import { brokerOf, type KubeObject, kustomize, OVERLAYS, podSpec, workloads } from "./kube.ts";
 import { describeFlow, type Endpoint, type Flow, flowAllowed } from "./network_policy.ts";
 
 type Port = { port: number; protocol: "TCP" | "UDP" };
 const PORTS: Port[] = [
   { port: 53, protocol: "UDP" },
   { port: 53, protocol: "TCP" },
-  ...[443, 1883, 5432, 8000, 8080, 8443, 8883, 9090].map((port) => ({
+  ...[443, 1883, 4222, 5432, 6222, 7777, 8000, 8080, 8222, 8443, 8883, 9090].map((port) => ({
     port,
     protocol: "TCP" as const,
   })),
@@ -29,44 +30,69 @@ function workloadPod(objects: KubeObject[], name: string, alias: string): Endpoi
   return pod(alias, workload.metadata.namespace!, labels);
 }
 
+/** Where the cloud and the agents find their broker. */
+const BROKER_SOURCES = ["prometheus", "grafana", "other-pod", "kube-dns", "internet", "lan", "database"];
+
 /** What the system needs, and the deliberate public entry points; nothing else. */
-const EXPECTED = [
-  ...new Set([
-    // Prometheus scrapes the cloud replicas and, through their sidecar port, the agents.
-    "prometheus -> cloud:8080/TCP",
-    "prometheus -> agent:8080/TCP",
-    // Public entry points, from anything whose own egress is open: the cloud nginx, the broker's
-    // TLS listener, the agent's sidecar (LAN operators, hostPort).
-    ...["prometheus", "grafana", "other-pod", "kube-dns", "internet", "lan", "database"].flatMap((
-      source,
-    ) => [
-      `${source} -> cloud-nginx:8080/TCP`,
-      `${source} -> cloud-nginx:8443/TCP`,
-      `${source} -> mosquitto:8883/TCP`,
-      `${source} -> agent:8080/TCP`,
+function expectedFlows(broker: "nats" | "mosquitto"): string[] {
+  const brokerFlows = broker === "mosquitto"
+    ? [
+      // The broker's TLS listener is public.
+      ...BROKER_SOURCES.map((source) => `${source} -> mosquitto:8883/TCP`),
+      // The cloud: the broker's in-cluster listener.
+      "cloud -> mosquitto:1883/TCP",
+      // Agents in the cluster: the broker, plain and TLS.
+      "agent -> mosquitto:1883/TCP",
+      "agent -> mosquitto:8883/TCP",
+    ]
+    : ["nats", "nats-peer"].flatMap((server) => [
+      // Every server's MQTT TLS listener is public (devices outside the cluster).
+      ...BROKER_SOURCES.map((source) => `${source} -> ${server}:8883/TCP`),
+      // Prometheus scrapes the exporter sidecar; the monitoring port 8222 stays pod-local.
+      `prometheus -> ${server}:7777/TCP`,
+      // The cloud: NATS (JetStream) and MQTT.
+      `cloud -> ${server}:4222/TCP`,
+      `cloud -> ${server}:8883/TCP`,
+      // In-cluster agents: MQTT over TLS.
+      `agent -> ${server}:8883/TCP`,
+      // The servers resolve the route names and connect to each other's route port.
+      `${server} -> kube-dns:53/UDP`,
+      `${server} -> kube-dns:53/TCP`,
+      `${server} -> ${server === "nats" ? "nats-peer" : "nats"}:6222/TCP`,
+    ]);
+  return [
+    ...new Set([
+      // Prometheus scrapes the cloud replicas and, through their sidecar port, the agents.
+      "prometheus -> cloud:8080/TCP",
+      "prometheus -> agent:8080/TCP",
+      // Public entry points, from anything whose own egress is open: the cloud nginx, the
+      // agent's sidecar (LAN operators, hostPort), the broker's TLS listener (above).
+      ...BROKER_SOURCES.flatMap((source) => [
+        `${source} -> cloud-nginx:8080/TCP`,
+        `${source} -> cloud-nginx:8443/TCP`,
+        `${source} -> agent:8080/TCP`,
+      ]),
+      // The cloud: DNS, the broker, PostgreSQL (outside the cluster).
+      "cloud -> kube-dns:53/UDP",
+      "cloud -> kube-dns:53/TCP",
+      // PostgreSQL lives outside the cluster: any address on 5432 (overlays may narrow the block).
+      "cloud -> database:5432/TCP",
+      "cloud -> internet:5432/TCP",
+      "cloud -> lan:5432/TCP",
+      // nginx forwards to the cloud only.
+      "cloud-nginx -> kube-dns:53/UDP",
+      "cloud-nginx -> kube-dns:53/TCP",
+      "cloud-nginx -> cloud:8080/TCP",
+      // Agents in the cluster: DNS, the broker, enrollment (direct or via nginx).
+      "agent -> kube-dns:53/UDP",
+      "agent -> kube-dns:53/TCP",
+      "agent -> cloud:8080/TCP",
+      "agent -> cloud-nginx:8080/TCP",
+      "agent -> cloud-nginx:8443/TCP",
+      ...brokerFlows,
     ]),
-    // The cloud: DNS, the broker, PostgreSQL (outside the cluster).
-    "cloud -> kube-dns:53/UDP",
-    "cloud -> kube-dns:53/TCP",
-    "cloud -> mosquitto:1883/TCP",
-    // PostgreSQL lives outside the cluster: any address on 5432 (overlays may narrow the block).
-    "cloud -> database:5432/TCP",
-    "cloud -> internet:5432/TCP",
-    "cloud -> lan:5432/TCP",
-    // nginx forwards to the cloud only.
-    "cloud-nginx -> kube-dns:53/UDP",
-    "cloud-nginx -> kube-dns:53/TCP",
-    "cloud-nginx -> cloud:8080/TCP",
-    // Agents in the cluster: DNS, the broker (plain and TLS), enrollment (direct or via nginx).
-    "agent -> kube-dns:53/UDP",
-    "agent -> kube-dns:53/TCP",
-    "agent -> mosquitto:1883/TCP",
-    "agent -> mosquitto:8883/TCP",
-    "agent -> cloud:8080/TCP",
-    "agent -> cloud-nginx:8080/TCP",
-    "agent -> cloud-nginx:8443/TCP",
-  ]),
-].sort();
+  ].sort();
+}
 
 for (const overlay of OVERLAYS) {
   Deno.test(`${overlay}: the NetworkPolicies allow exactly the needed flows and the scrape, and deny everything else`, async () => {
@@ -74,7 +100,13 @@ for (const overlay of OVERLAYS) {
     const ours = [
       workloadPod(objects, "outpost-cloud", "cloud"),
       workloadPod(objects, "outpost-cloud-nginx", "cloud-nginx"),
-      workloadPod(objects, "outpost-mosquitto", "mosquitto"),
+      // The broker: Mosquitto, or two of the NATS servers (routes go between them).
+      ...(brokerOf(overlay) === "mosquitto"
+        ? [workloadPod(objects, "outpost-mosquitto", "mosquitto")]
+        : [
+          workloadPod(objects, "outpost-nats", "nats"),
+          workloadPod(objects, "outpost-nats", "nats-peer"),
+        ]),
       workloadPod(objects, "outpost-agent", "agent"),
       // Pods no workload policy selects: the namespaces' default deny covers them.
       pod("stray-cloud-pod", "outpost-cloud", { app: "debug" }),
@@ -99,7 +131,7 @@ for (const overlay of OVERLAYS) {
       }
     }
     const allowed = flows.filter((flow) => flowAllowed(objects, flow)).map(describeFlow).sort();
-    assert.deepEqual(allowed, EXPECTED);
+    assert.deepEqual(allowed, expectedFlows(brokerOf(overlay)));
     console.log(`${overlay}: ${flows.length} flows checked, ${allowed.length} allowed`);
   });
 }

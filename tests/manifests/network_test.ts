@@ -2,8 +2,9 @@
 // agent's and the cloud's environment, nginx upstreams) names a Service and port that exist,
 // and every Service port leads to a port a program of the selected pod really listens on:
 // OUTPOST_PORT on a non-loopback OUTPOST_HOST for the agent and the cloud, a `listen` of
-// nginx, a `listener` of Mosquitto (read from the config file the container's command names,
-// as rendered into its ConfigMap).
+// nginx, a `listener` of Mosquitto, a listener of NATS (read from the config file the
+// container's command names, as rendered into its ConfigMap). A StatefulSet pod's own name
+// (`<pod>.<headless service>.<namespace>.svc`) must be one of its ordinals.
 import assert from "node:assert/strict";
 import {
   type Container,
@@ -16,6 +17,7 @@ import {
 } from "./kube.ts";
 import { type ClusterFixture, PodSandbox } from "./pod.ts";
 import { imageConfig, outpostProgram } from "./programs.ts";
+import { natsListeners } from "./nats_config.ts";
 
 interface ServicePort {
   name?: string;
@@ -41,17 +43,41 @@ const FIXTURE: ClusterFixture = {
     "outpost-mosquitto-admin": { username: "outpost-admin", password: "p".repeat(32) },
     "outpost-cloud-tls": { "tls.crt": "", "tls.key": "" },
     "outpost-mosquitto-tls": { "tls.crt": "", "tls.key": "" },
+    "outpost-nats-tls": { "tls.crt": "", "tls.key": "", "ca.crt": "" },
+    "outpost-nats-auth": { "auth.conf": "" },
+    "outpost-nats-seeds": { "operator-seed": "", "account-seed": "", "system-account-seed": "" },
   },
 };
 
-/** The Service an in-cluster host name refers to, from a pod in `namespace`; else undefined. */
+/**
+ * The Service an in-cluster host name refers to, from a pod in `namespace`, and the pod when it
+ * names one (`<pod>.<service>.<namespace>.svc`, a StatefulSet pod under its headless Service);
+ * else undefined.
+ */
 function serviceOf(
   host: string,
   namespace: string,
-): { name: string; namespace: string } | undefined {
+): { name: string; namespace: string; pod?: string } | undefined {
   if (!host.includes(".")) return { name: host, namespace };
-  const match = host.match(/^([a-z0-9-]+)\.([a-z0-9-]+)\.svc(?:\.cluster\.local)?$/);
-  return match ? { name: match[1], namespace: match[2] } : undefined;
+  const match = host.match(/^(?:([a-z0-9-]+)\.)?([a-z0-9-]+)\.([a-z0-9-]+)\.svc(?:\.cluster\.local)?$/);
+  return match ? { pod: match[1], name: match[2], namespace: match[3] } : undefined;
+}
+
+/**
+ * The label sets of a workload's pods: its template's labels, and for a StatefulSet the
+ * controller's `statefulset.kubernetes.io/pod-name` of each ordinal (per-pod Services select it).
+ */
+function podLabels(workload: KubeObject): Record<string, string>[] {
+  const spec = workload.spec as {
+    replicas?: number;
+    template: { metadata: { labels: Record<string, string> } };
+  };
+  const labels = spec.template.metadata.labels;
+  if (workload.kind !== "StatefulSet") return [labels];
+  return Array.from({ length: spec.replicas ?? 1 }, (_, ordinal) => ({
+    ...labels,
+    "statefulset.kubernetes.io/pod-name": `${workload.metadata.name}-${ordinal}`,
+  }));
 }
 
 /** The ports a container listens on, with the address each binds. */
@@ -67,15 +93,18 @@ async function listeners(
       host: env.OUTPOST_HOST ?? program.defaultHost,
     }];
   }
-  // nginx and Mosquitto: the config file named by `-c` in the command.
+  // nginx and Mosquitto: the config file named by `-c` in the command; NATS: `--config`.
   const command = [
     ...((container as { command?: string[] }).command ?? []),
     ...((container as { args?: string[] }).args ?? []),
   ];
-  const config = command[command.indexOf("-c") + 1];
+  const nats = command[0] === "nats-server";
+  const flag = command.findIndex((arg) => arg === (nats ? "--config" : "-c"));
+  const config = flag < 0 ? undefined : command[flag + 1];
   const file = config ? sandbox.hostPath(container, config) : undefined;
   if (!file) return [];
   const text = await Deno.readTextFile(file);
+  if (nats) return natsListeners(text).map(({ port, host }) => ({ port, host }));
   return [...text.matchAll(/^\s*(?:listen|listener)\s+(\d+)/gm)].map((match) => ({
     port: Number(match[1]),
     host: "0.0.0.0",
@@ -112,13 +141,12 @@ async function checkOverlay(overlay: string): Promise<{ problems: string[]; chec
   // Every Service port reaches a listener of a selected pod, on a pod-reachable address.
   for (const service of services) {
     const spec = service.spec as ServiceSpec;
-    const selected = [...pods.keys()].filter((workload) => {
-      const labels =
-        (workload.spec as { template: { metadata: { labels: Record<string, string> } } })
-          .template.metadata.labels;
-      return workload.metadata.namespace === service.metadata.namespace &&
-        Object.entries(spec.selector ?? {}).every(([key, value]) => labels[key] === value);
-    });
+    const selected = [...pods.keys()].filter((workload) =>
+      workload.metadata.namespace === service.metadata.namespace &&
+      podLabels(workload).some((labels) =>
+        Object.entries(spec.selector ?? {}).every(([key, value]) => labels[key] === value)
+      )
+    );
     if (selected.length === 0) problems.push(`${objectId(service)} selects no workload`);
     for (const workload of selected) {
       for (const servicePort of spec.ports) {
@@ -160,19 +188,23 @@ async function checkOverlay(overlay: string): Promise<{ problems: string[]; chec
           const { env } = sandbox.env(container, (await imageConfig(program)).env);
           for (const [name, value] of Object.entries(env)) {
             if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) continue;
-            const url = new URL(value);
             const defaults: Record<string, number> = {
               "http:": 80,
               "https:": 443,
               "mqtt:": 1883,
               "mqtts:": 8883,
+              "nats:": 4222,
             };
-            addresses.push({
-              from: `${objectId(workload)} ${container.name} ${name}=${value}`,
-              host: url.hostname,
-              port: Number(url.port || defaults[url.protocol]),
-              namespace,
-            });
+            // A list of servers (NATS, MQTT with failover) is comma-separated.
+            for (const each of value.split(",")) {
+              const url = new URL(each);
+              addresses.push({
+                from: `${objectId(workload)} ${container.name} ${name}=${each}`,
+                host: url.hostname,
+                port: Number(url.port || defaults[url.protocol]),
+                namespace,
+              });
+            }
           }
         }
         const command = (container as { command?: string[] }).command ?? [];
@@ -198,6 +230,17 @@ async function checkOverlay(overlay: string): Promise<{ problems: string[]; chec
       await sandbox.remove();
     }
   }
+  // A pod name under a headless Service: a StatefulSet of that serviceName has that ordinal.
+  const podOfService = (pod: string, service: KubeObject) =>
+    (service.spec as { clusterIP?: string }).clusterIP === "None" &&
+    workloads(objects).some((workload) => {
+      const spec = workload.spec as { serviceName?: string; replicas?: number };
+      const ordinal = pod.slice(workload.metadata.name.length + 1);
+      return workload.kind === "StatefulSet" && spec.serviceName === service.metadata.name &&
+        workload.metadata.namespace === service.metadata.namespace &&
+        pod.startsWith(`${workload.metadata.name}-`) && /^\d+$/.test(ordinal) &&
+        Number(ordinal) < (spec.replicas ?? 1);
+    });
   let inCluster = 0;
   for (const address of addresses) {
     if (address.host === "127.0.0.1" || address.host === "localhost") continue;
@@ -209,6 +252,8 @@ async function checkOverlay(overlay: string): Promise<{ problems: string[]; chec
       problems.push(`${address.from}: no Service ${target.namespace}/${target.name}`);
     } else if (!(service.spec as ServiceSpec).ports.some((port) => port.port === address.port)) {
       problems.push(`${address.from}: Service ${target.name} has no port ${address.port}`);
+    } else if (target.pod && !podOfService(target.pod, service)) {
+      problems.push(`${address.from}: no pod ${target.pod} under Service ${target.name}`);
     } else {
       checked.push(`${address.from} -> ${objectId(service)}`);
     }

@@ -313,33 +313,53 @@ export class PodSandbox {
       };
     }
     await Deno.chmod(dir, 0o755);
-    const source = volume.configMap
-      ? { kind: "ConfigMap" as const, ...volume.configMap }
+    // A projected volume puts the files of several ConfigMaps and Secrets in one directory.
+    const projected = (volume as {
+      projected?: {
+        sources: { configMap?: Volume["configMap"]; secret?: { name: string; optional?: boolean } }[];
+        defaultMode?: number;
+      };
+    }).projected;
+    const sources = projected
+      ? projected.sources.map((source) => {
+        if (source.configMap) return { kind: "ConfigMap" as const, ...source.configMap };
+        if (source.secret) return { kind: "Secret" as const, ...source.secret };
+        throw new Error(`volume ${volume.name}: only configMap and secret projections`);
+      })
+      : volume.configMap
+      ? [{ kind: "ConfigMap" as const, ...volume.configMap }]
       : volume.secret
-      ? { kind: "Secret" as const, name: volume.secret.secretName, ...volume.secret }
+      ? [{ kind: "Secret" as const, name: volume.secret.secretName, ...volume.secret }]
       : undefined;
-    if (!source) {
-      throw new Error(`volume ${volume.name}: only emptyDir, hostPath, configMap and secret`);
+    if (!sources) {
+      throw new Error(
+        `volume ${volume.name}: only emptyDir, hostPath, configMap, secret and projected`,
+      );
     }
-    const data = lookup(this.objects, this.namespace, this.fixture, source.kind, source.name);
-    if (!data && !source.optional) {
-      throw new Error(`volume ${volume.name}: ${source.kind} ${source.name} does not exist`);
-    }
-    const mode = (source as { defaultMode?: number }).defaultMode ?? 0o644;
-    // `items` projects only the listed keys, each at its path (as the kubelet does).
-    const items = (source as { items?: { key: string; path: string }[] }).items;
-    const files = items
-      ? items.filter((item) => data?.[item.key] !== undefined)
-        .map((item) => [item.path, data![item.key]] as const)
-      : Object.entries(data ?? {});
-    for (const [path, value] of files) {
-      if (path.includes("/") || path.startsWith(".")) {
-        throw new Error(`volume ${volume.name}: item path '${path}' is not supported here`);
+    const described: string[] = [];
+    for (const source of sources) {
+      const data = lookup(this.objects, this.namespace, this.fixture, source.kind, source.name);
+      if (!data && !source.optional) {
+        throw new Error(`volume ${volume.name}: ${source.kind} ${source.name} does not exist`);
       }
-      await Deno.writeTextFile(`${dir}/${path}`, value, { mode });
-      await Deno.chmod(`${dir}/${path}`, mode);
+      const mode = (source as { defaultMode?: number }).defaultMode ?? projected?.defaultMode ??
+        0o644;
+      // `items` projects only the listed keys, each at its path (as the kubelet does).
+      const items = (source as { items?: { key: string; path: string }[] }).items;
+      const files = items
+        ? items.filter((item) => data?.[item.key] !== undefined)
+          .map((item) => [item.path, data![item.key]] as const)
+        : Object.entries(data ?? {});
+      for (const [path, value] of files) {
+        if (path.includes("/") || path.startsWith(".")) {
+          throw new Error(`volume ${volume.name}: item path '${path}' is not supported here`);
+        }
+        await Deno.writeTextFile(`${dir}/${path}`, value, { mode });
+        await Deno.chmod(`${dir}/${path}`, mode);
+      }
+      described.push(`${source.kind} ${source.name}${data ? "" : " (optional, absent: empty)"}`);
     }
-    const describe = `${source.kind} ${source.name}${data ? "" : " (optional, absent: empty)"}`;
+    const describe = projected ? `projected ${described.join(" + ")}` : described[0];
     return { name: volume.name, dir, writable: false, describe };
   }
 
