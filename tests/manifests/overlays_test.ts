@@ -1,10 +1,12 @@
 import assert from "node:assert/strict";
 import {
+  brokerOf,
   type Container,
   findObject,
   type KubeObject,
   kustomize,
   objectId,
+  overlayLayers,
   OVERLAYS,
   parseImageReference,
   type PodSpec,
@@ -18,13 +20,17 @@ import { type HttpProbe, PROBE_KINDS, probePort } from "./pod.ts";
 
 const LAYERS = ["infrastructure", "apps"] as const;
 
-/** Every directory that must build: the base, its layers, and each overlay with its layers. */
+/**
+ * Every directory that must build: the base, its layers, the NATS broker, and each overlay with
+ * its layers.
+ */
 const BUILDABLE = [
   "k8s/base",
   ...LAYERS.map((layer) => `k8s/base/${layer}`),
+  "k8s/base/nats",
   ...OVERLAYS.flatMap((overlay) => [
     `k8s/overlays/${overlay}`,
-    ...LAYERS.map((layer) => `k8s/overlays/${overlay}/${layer}`),
+    ...overlayLayers(overlay).map((layer) => `k8s/overlays/${overlay}/${layer}`),
   ]),
 ];
 
@@ -95,19 +101,33 @@ for (const dir of BUILDABLE) {
 }
 
 for (const overlay of OVERLAYS) {
-  Deno.test(`the ${overlay} overlay is its infrastructure layer plus its apps layer`, async () => {
+  Deno.test(`the ${overlay} overlay is the sum of its layers (${overlayLayers(overlay).join(", ")})`, async () => {
     const whole = (await overlayObjects(overlay)).map(objectId).sort();
     const layers = [];
-    for (const layer of LAYERS) {
+    for (const layer of overlayLayers(overlay)) {
       layers.push(...(await kustomize(`k8s/overlays/${overlay}/${layer}`)).map(objectId));
     }
     assert.deepEqual(layers.sort(), whole);
   });
 
-  Deno.test(`the ${overlay} overlay only patches the base and adds the shared components, plus one agent DaemonSet per site`, async () => {
-    const expected = [];
+  Deno.test(`the ${overlay} overlay only patches the base and adds the shared components, plus one agent DaemonSet per site${
+    brokerOf(overlay) === "nats" ? ", with the NATS cluster in place of Mosquitto" : ""
+  }`, async () => {
+    let expected = [];
     for (const dir of ["k8s/base", ...SHARED_COMPONENTS]) {
       expected.push(...(await kustomize(dir)).map(stableId));
+    }
+    if (brokerOf(overlay) === "nats") {
+      // k8s/components/nats: Mosquitto and its certificate out, the NATS servers and theirs in.
+      const mosquitto = new Set([
+        ...(await kustomize("k8s/base/mosquitto")).map(stableId),
+        "Certificate outpost-cloud/outpost-mosquitto-tls",
+      ]);
+      const before = expected.length;
+      expected = expected.filter((id) => !mosquitto.has(id));
+      assert.equal(before - expected.length, mosquitto.size, "every Mosquitto object was there");
+      expected.push(...(await kustomize("k8s/base/nats")).map(stableId));
+      expected.push("Certificate outpost-cloud/outpost-nats-tls");
     }
     // A copy of the base's agent DaemonSet per site (rollout_test.ts checks them).
     for (const site of await siteNames(overlay)) {
@@ -194,7 +214,8 @@ Deno.test("no container image of the base or any overlay is untagged or latest",
     );
     const overlay = OVERLAYS.find((name) => dir === `k8s/overlays/${name}`);
     if (overlay) {
-      // agent + sidecar (in each agent DaemonSet), cloud, cloud nginx, broker + its dynsec-init
+      // agent + sidecar (in each agent DaemonSet), cloud, cloud nginx, and the broker:
+      // Mosquitto + its dynsec-init, or NATS + its exporter
       const sites = (await siteNames(overlay)).length;
       assert.equal(containers.length, 6 + 2 * sites, `${dir}: every container is checked`);
     }
@@ -384,12 +405,18 @@ Deno.test("production rolls the fleet more slowly than staging", async () => {
   assert.ok(production.minReady >= staging.minReady);
 });
 
-Deno.test("the cloud runs two replicas with a PodDisruptionBudget behind its nginx", async () => {
+Deno.test("the cloud runs two replicas (three with NATS) with a PodDisruptionBudget behind its nginx", async () => {
   for (const overlay of ["edge-staging", "edge-production"]) {
     const objects = await overlayObjects(overlay);
     for (const name of ["outpost-cloud", "outpost-cloud-nginx"]) {
       const deployment = findObject(objects, "Deployment", name);
-      assert.equal((deployment.spec as { replicas: number }).replicas, 2, `${overlay} ${name}`);
+      // With NATS the replicas are competing consumers of one JetStream work queue.
+      const replicas = name === "outpost-cloud" && brokerOf(overlay) === "nats" ? 3 : 2;
+      assert.equal(
+        (deployment.spec as { replicas: number }).replicas,
+        replicas,
+        `${overlay} ${name}`,
+      );
       const budget = findObject(objects, "PodDisruptionBudget", name);
       assert.equal((budget.spec as { minAvailable: number }).minAvailable, 1);
     }
@@ -540,13 +567,14 @@ Deno.test("the agent may reach only DNS, the broker and the cloud", async () => 
 });
 
 Deno.test("the cloud may reach only DNS, the broker and its PostgreSQL database", async () => {
-  const objects = await overlayObjects("dev");
-  const targets = egressTargets(findObject(objects, "NetworkPolicy", "outpost-cloud"));
-  assert.deepEqual([...new Set(targets)].sort(), [
-    "0.0.0.0/0:5432",
-    "kube-dns:53",
-    "outpost-mosquitto:1883",
-  ]);
+  for (const overlay of OVERLAYS) {
+    const objects = await overlayObjects(overlay);
+    const targets = egressTargets(findObject(objects, "NetworkPolicy", "outpost-cloud"));
+    const broker = brokerOf(overlay) === "nats"
+      ? ["outpost-nats:4222", "outpost-nats:8883"]
+      : ["outpost-mosquitto:1883"];
+    assert.deepEqual([...new Set(targets)].sort(), ["0.0.0.0/0:5432", "kube-dns:53", ...broker]);
+  }
 });
 
 Deno.test("every workload is covered by a NetworkPolicy for both ingress and egress", async () => {
