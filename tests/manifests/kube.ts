@@ -306,7 +306,15 @@ export interface Volume {
   hostPath?: { path: string; type?: string };
   emptyDir?: Record<string, unknown>;
   configMap?: { name: string; optional?: boolean };
-  secret?: { secretName: string; optional?: boolean };
+  secret?: { secretName: string; optional?: boolean; items?: { key: string; path: string }[] };
+  /** Several ConfigMaps and Secrets in one directory. */
+  projected?: {
+    sources: {
+      configMap?: { name: string; optional?: boolean; items?: { key: string; path: string }[] };
+      secret?: { name: string; optional?: boolean; items?: { key: string; path: string }[] };
+    }[];
+    defaultMode?: number;
+  };
 }
 
 /** A pod template spec (the subset the tests read). */

@@ -314,12 +314,7 @@ export class PodSandbox {
     }
     await Deno.chmod(dir, 0o755);
     // A projected volume puts the files of several ConfigMaps and Secrets in one directory.
-    const projected = (volume as {
-      projected?: {
-        sources: { configMap?: Volume["configMap"]; secret?: { name: string; optional?: boolean } }[];
-        defaultMode?: number;
-      };
-    }).projected;
+    const projected = volume.projected;
     const sources = projected
       ? projected.sources.map((source) => {
         if (source.configMap) return { kind: "ConfigMap" as const, ...source.configMap };
