@@ -73,56 +73,59 @@ for (const cluster of OVERLAYS) {
     }
   });
 
-  Deno.test(`in ${cluster} the apps Kustomization depends on the infrastructure one${
-    brokerOf(cluster) === "nats" ? " and the NATS broker's, which depends on it" : ""
-  }`, async () => {
-    const all = kustomizations(await clusterObjects(cluster));
-    const byPath = (suffix: string) => {
-      const found = all.filter(({ spec }) => repoDir(spec.path ?? "").endsWith(suffix));
-      assert.equal(found.length, 1, `${cluster}: one Kustomization with path ending ${suffix}`);
-      return found[0];
-    };
-    const infrastructure = byPath(`k8s/overlays/${cluster}/infrastructure`);
-    const apps = byPath(`k8s/overlays/${cluster}/apps`);
-    if (brokerOf(cluster) === "nats") {
-      // cert-manager's CA and the servers' certificate (infrastructure), the auth Secret
-      // (secrets), then the NATS servers, then the cloud.
-      const broker = byPath(`k8s/overlays/${cluster}/broker`);
-      assert.deepEqual(
-        broker.spec.dependsOn?.map((dependency) => dependency.name),
-        [infrastructure.metadata.name, "secrets"],
-      );
-      assert.deepEqual(
-        apps.spec.dependsOn?.map((dependency) => dependency.name),
-        [infrastructure.metadata.name, broker.metadata.name, "secrets"],
-      );
-      assert.equal(broker.spec.wait, true, "Ready only when the StatefulSet is (kstatus)");
-      const rendered = await kustomize(repoDir(broker.spec.path ?? ""));
-      findObject(rendered, "StatefulSet", "outpost-nats");
-      const certificates = await kustomize(repoDir(infrastructure.spec.path ?? ""));
-      findObject(certificates, "Certificate", "outpost-nats-tls");
-    } else {
-      // And on the Secrets decrypted from Git (secrets_test.ts).
-      assert.deepEqual(
-        apps.spec.dependsOn?.map((dependency) => dependency.name),
-        [infrastructure.metadata.name, "secrets"],
-      );
-    }
-    // Every dependency exists, and following them never loops.
-    const names = new Map(all.map((object) => [object.metadata.name, object]));
-    for (const object of all) {
-      // A name on the current path again is a cycle; two paths to one name (a diamond) is not.
-      const path: string[] = [];
-      const visit = (name: string) => {
-        assert.ok(names.has(name), `${cluster}: dependsOn names a missing Kustomization ${name}`);
-        assert.ok(!path.includes(name), `${cluster}: dependsOn cycle ${[...path, name]}`);
-        path.push(name);
-        for (const next of names.get(name)?.spec.dependsOn ?? []) visit(next.name);
-        path.pop();
+  Deno.test(
+    `in ${cluster} the apps Kustomization depends on the infrastructure one${
+      brokerOf(cluster) === "nats" ? " and the NATS broker's, which depends on it" : ""
+    }`,
+    async () => {
+      const all = kustomizations(await clusterObjects(cluster));
+      const byPath = (suffix: string) => {
+        const found = all.filter(({ spec }) => repoDir(spec.path ?? "").endsWith(suffix));
+        assert.equal(found.length, 1, `${cluster}: one Kustomization with path ending ${suffix}`);
+        return found[0];
       };
-      visit(object.metadata.name);
-    }
-  });
+      const infrastructure = byPath(`k8s/overlays/${cluster}/infrastructure`);
+      const apps = byPath(`k8s/overlays/${cluster}/apps`);
+      if (brokerOf(cluster) === "nats") {
+        // cert-manager's CA and the servers' certificate (infrastructure), the auth Secret
+        // (secrets), then the NATS servers, then the cloud.
+        const broker = byPath(`k8s/overlays/${cluster}/broker`);
+        assert.deepEqual(
+          broker.spec.dependsOn?.map((dependency) => dependency.name),
+          [infrastructure.metadata.name, "secrets"],
+        );
+        assert.deepEqual(
+          apps.spec.dependsOn?.map((dependency) => dependency.name),
+          [infrastructure.metadata.name, broker.metadata.name, "secrets"],
+        );
+        assert.equal(broker.spec.wait, true, "Ready only when the StatefulSet is (kstatus)");
+        const rendered = await kustomize(repoDir(broker.spec.path ?? ""));
+        findObject(rendered, "StatefulSet", "outpost-nats");
+        const certificates = await kustomize(repoDir(infrastructure.spec.path ?? ""));
+        findObject(certificates, "Certificate", "outpost-nats-tls");
+      } else {
+        // And on the Secrets decrypted from Git (secrets_test.ts).
+        assert.deepEqual(
+          apps.spec.dependsOn?.map((dependency) => dependency.name),
+          [infrastructure.metadata.name, "secrets"],
+        );
+      }
+      // Every dependency exists, and following them never loops.
+      const names = new Map(all.map((object) => [object.metadata.name, object]));
+      for (const object of all) {
+        // A name on the current path again is a cycle; two paths to one name (a diamond) is not.
+        const path: string[] = [];
+        const visit = (name: string) => {
+          assert.ok(names.has(name), `${cluster}: dependsOn names a missing Kustomization ${name}`);
+          assert.ok(!path.includes(name), `${cluster}: dependsOn cycle ${[...path, name]}`);
+          path.push(name);
+          for (const next of names.get(name)?.spec.dependsOn ?? []) visit(next.name);
+          path.pop();
+        };
+        visit(object.metadata.name);
+      }
+    },
+  );
 
   Deno.test(`every path a Kustomization of ${cluster} applies exists and builds`, async () => {
     const objects = await clusterObjects(cluster);

@@ -31,7 +31,15 @@ function workloadPod(objects: KubeObject[], name: string, alias: string): Endpoi
 }
 
 /** Where the cloud and the agents find their broker. */
-const BROKER_SOURCES = ["prometheus", "grafana", "other-pod", "kube-dns", "internet", "lan", "database"];
+const BROKER_SOURCES = [
+  "prometheus",
+  "grafana",
+  "other-pod",
+  "kube-dns",
+  "internet",
+  "lan",
+  "database",
+];
 
 /** What the system needs, and the deliberate public entry points; nothing else. */
 function expectedFlows(broker: "nats" | "mosquitto"): string[] {

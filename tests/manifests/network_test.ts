@@ -59,7 +59,9 @@ function serviceOf(
   namespace: string,
 ): { name: string; namespace: string; pod?: string } | undefined {
   if (!host.includes(".")) return { name: host, namespace };
-  const match = host.match(/^(?:([a-z0-9-]+)\.)?([a-z0-9-]+)\.([a-z0-9-]+)\.svc(?:\.cluster\.local)?$/);
+  const match = host.match(
+    /^(?:([a-z0-9-]+)\.)?([a-z0-9-]+)\.([a-z0-9-]+)\.svc(?:\.cluster\.local)?$/,
+  );
   return match ? { pod: match[1], name: match[2], namespace: match[3] } : undefined;
 }
 

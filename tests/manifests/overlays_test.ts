@@ -110,32 +110,35 @@ for (const overlay of OVERLAYS) {
     assert.deepEqual(layers.sort(), whole);
   });
 
-  Deno.test(`the ${overlay} overlay only patches the base and adds the shared components, plus one agent DaemonSet per site${
-    brokerOf(overlay) === "nats" ? ", with the NATS cluster in place of Mosquitto" : ""
-  }`, async () => {
-    let expected = [];
-    for (const dir of ["k8s/base", ...SHARED_COMPONENTS]) {
-      expected.push(...(await kustomize(dir)).map(stableId));
-    }
-    if (brokerOf(overlay) === "nats") {
-      // k8s/components/nats: Mosquitto and its certificate out, the NATS servers and theirs in.
-      const mosquitto = new Set([
-        ...(await kustomize("k8s/base/mosquitto")).map(stableId),
-        "Certificate outpost-cloud/outpost-mosquitto-tls",
-      ]);
-      const before = expected.length;
-      expected = expected.filter((id) => !mosquitto.has(id));
-      assert.equal(before - expected.length, mosquitto.size, "every Mosquitto object was there");
-      expected.push(...(await kustomize("k8s/base/nats")).map(stableId));
-      expected.push("Certificate outpost-cloud/outpost-nats-tls");
-    }
-    // A copy of the base's agent DaemonSet per site (rollout_test.ts checks them).
-    for (const site of await siteNames(overlay)) {
-      expected.push(`DaemonSet outpost-edge/outpost-agent-${site}`);
-    }
-    const rendered = (await overlayObjects(overlay)).map(stableId).sort();
-    assert.deepEqual(rendered, expected.sort());
-  });
+  Deno.test(
+    `the ${overlay} overlay only patches the base and adds the shared components, plus one agent DaemonSet per site${
+      brokerOf(overlay) === "nats" ? ", with the NATS cluster in place of Mosquitto" : ""
+    }`,
+    async () => {
+      let expected = [];
+      for (const dir of ["k8s/base", ...SHARED_COMPONENTS]) {
+        expected.push(...(await kustomize(dir)).map(stableId));
+      }
+      if (brokerOf(overlay) === "nats") {
+        // k8s/components/nats: Mosquitto and its certificate out, the NATS servers and theirs in.
+        const mosquitto = new Set([
+          ...(await kustomize("k8s/base/mosquitto")).map(stableId),
+          "Certificate outpost-cloud/outpost-mosquitto-tls",
+        ]);
+        const before = expected.length;
+        expected = expected.filter((id) => !mosquitto.has(id));
+        assert.equal(before - expected.length, mosquitto.size, "every Mosquitto object was there");
+        expected.push(...(await kustomize("k8s/base/nats")).map(stableId));
+        expected.push("Certificate outpost-cloud/outpost-nats-tls");
+      }
+      // A copy of the base's agent DaemonSet per site (rollout_test.ts checks them).
+      for (const site of await siteNames(overlay)) {
+        expected.push(`DaemonSet outpost-edge/outpost-agent-${site}`);
+      }
+      const rendered = (await overlayObjects(overlay)).map(stableId).sort();
+      assert.deepEqual(rendered, expected.sort());
+    },
+  );
 }
 
 Deno.test("every object of the base and every overlay passes its schema with no unknown field", async () => {

@@ -21,13 +21,16 @@ const FILE_PATTERNS: [string, RegExp][] = [
   ["a GitHub token", new RegExp("\\bgh[pousr]_" + "[A-Za-z0-9]{36,}\\b")],
   ["a Slack token", new RegExp("\\bxox[abprs]-" + "[A-Za-z0-9-]{10,}")],
   ["a bearer token", new RegExp("\\bBearer " + "[A-Za-z0-9._~+/-]{40,}={0,2}")],
+  // A NATS nkey seed (operator, account, user, server, cluster): `deno task nats:init` output.
+  ["a NATS nkey seed", new RegExp("\\bS[OAUNC]" + "[A-Z2-7]{56}\\b")],
 ];
 
 /** SOPS ciphertext of one value. */
 const SOPS_VALUE = /^ENC\[AES256_GCM,data:[^,]*,iv:[^,]+,tag:[^,]+,type:\w+\]$/;
 
 /** Names of settings that hold secrets (as in our log redaction). */
-export const SECRET_NAME = /token|password|passwd|secret|credential|private[_-]?key|api[_-]?key/i;
+export const SECRET_NAME =
+  /token|password|passwd|secret|credential|private[_-]?key|api[_-]?key|seed/i;
 
 /**
  * What looks like a plaintext secret in `files`: one line per finding, naming the file, the

@@ -50,6 +50,7 @@ Deno.test("no rendered overlay or cluster holds a Secret or a secret value", asy
 Deno.test("the scanners find what they look for", () => {
   const key = ["-----BEGIN", "EC PRIVATE KEY-----"].join(" ");
   const age = "AGE-SECRET-KEY-" + "1" + "Q".repeat(58);
+  const seed = "SA" + "A".repeat(56);
   const plainSecret = [
     "apiVersion: v1",
     "kind: Secret",
@@ -73,12 +74,14 @@ Deno.test("the scanners find what they look for", () => {
     scanFiles([
       { path: "a.pem", text: `x\n${key}\n` },
       { path: "b.txt", text: age },
+      { path: "nats.env", text: `OUTPOST_NATS_ACCOUNT_SEED=${seed}` },
       { path: "clusters/dev/secrets/cloud.yaml", text: plainSecret },
       { path: "clusters/dev/secrets/ok.yaml", text: sopsSecret },
     ]),
     [
       "a.pem:2: a private key",
       "b.txt:1: an age identity",
+      "nats.env:1: a NATS nkey seed",
       "clusters/dev/secrets/cloud.yaml:6: a Secret value that is not SOPS-encrypted",
     ],
   );
@@ -89,7 +92,9 @@ Deno.test("the scanners find what they look for", () => {
         apiVersion: "v1",
         kind: "ConfigMap",
         metadata: { name: "env", namespace: "n" },
-        data: { "app.env": "OUTPOST_PORT=8000\nOUTPOST_ADMIN_TOKEN=abc" },
+        data: {
+          "app.env": "OUTPOST_PORT=8000\nOUTPOST_ADMIN_TOKEN=abc\nOUTPOST_NATS_ACCOUNT_SEED=SAx",
+        },
       },
       {
         apiVersion: "apps/v1",
@@ -113,6 +118,7 @@ Deno.test("the scanners find what they look for", () => {
     [
       "Secret n/s: a Secret in the rendered manifests",
       "ConfigMap n/env: app.env sets OUTPOST_ADMIN_TOKEN=abc",
+      "ConfigMap n/env: app.env sets OUTPOST_NATS_ACCOUNT_SEED=SAx",
       "Deployment n/d: container c sets DB_PASSWORD literally",
     ],
   );
