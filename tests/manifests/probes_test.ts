@@ -10,6 +10,7 @@ import { loadCloudConfig } from "@outpost/cloud/config";
 import { COMPONENT_PERMISSIONS } from "@outpost/platform/runtime_flags";
 import { startPostgres } from "../support/postgres.ts";
 import {
+  brokerOf,
   type Container,
   findObject,
   type KubeObject,
@@ -60,6 +61,15 @@ function clusterFixture(overlay: string): ClusterFixture {
     },
     "outpost-mosquitto-admin": { username: "outpost-admin", password: token() },
   };
+  // The NATS overlays' cloud: the seeds `deno task nats:init` makes (shape only: the cloud is
+  // not connected to a broker in these tests).
+  if (brokerOf(overlay) === "nats") {
+    secrets["outpost-nats-seeds"] = {
+      "operator-seed": `SO${"A".repeat(56)}`,
+      "account-seed": `SA${"A".repeat(56)}`,
+      "system-account-seed": `SA${"B".repeat(56)}`,
+    };
+  }
   if (!dev) secrets["outpost-agent"] = { "enroll-token": enrollToken, "api-token": token() };
   return { nodeName: NODE_NAME, secrets };
 }
@@ -389,12 +399,15 @@ for (const overlay of OVERLAYS) {
       }
       sandbox = await PodSandbox.create({ objects, workload, fixture });
       // The broker is not part of this test: in Mosquitto mode the cloud connects in the
-      // background and /readyz does not wait for it (DB open, migrations done).
+      // background and /readyz does not wait for it (DB open, migrations done); NATS mode
+      // must do the same for this test to pass.
       const started = await startOutpostContainer(sandbox, cloud, {
-        unreachable: ["OUTPOST_MQTT_URL"],
+        unreachable: ["OUTPOST_MQTT_URL", "OUTPOST_NATS_URL"],
       });
       processes.push(started.process);
-      assert.ok(started.renderedEnv.OUTPOST_MQTT_URL, "Mosquitto mode, as rendered");
+      if (brokerOf(overlay) === "nats") {
+        assert.equal(started.renderedEnv.OUTPOST_BROKER, "nats", "NATS mode, as rendered");
+      } else assert.ok(started.renderedEnv.OUTPOST_MQTT_URL, "Mosquitto mode, as rendered");
       const lines = await passProbes(sandbox, [cloud], processes);
       const grace = podSpec(workload) as { terminationGracePeriodSeconds?: number };
       stopped = true;

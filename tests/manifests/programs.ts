@@ -202,10 +202,13 @@ export async function startOutpostContainer(
   for (const name of options.unreachable ?? []) {
     const value = env[name];
     if (value === undefined) continue;
-    const url = new URL(value);
-    url.hostname = "127.0.0.1";
-    url.port = String(sandbox.closedPort());
-    env[name] = url.href.replace(/\/$/, "");
+    // A list of servers (comma-separated, NATS and MQTT with failover): each one replaced.
+    env[name] = value.split(",").map((each) => {
+      const url = new URL(each);
+      url.hostname = "127.0.0.1";
+      url.port = String(sandbox.closedPort());
+      return url.href.replace(/\/$/, "");
+    }).join(",");
     sandbox.record(
       `${where}: ${name}=${value} -> ${env[name]} (not part of this test; nothing listens)`,
     );
