@@ -39,6 +39,12 @@ import {
 } from "./docker_helpers.ts";
 
 const OVERLAY = "edge-production";
+/**
+ * edge-production's cloud runs on the NATS cluster (docs/DEPLOYMENT.md, "Which broker"), which this
+ * test does not start: the cloud pod comes from the overlay on Mosquitto, whose pod spec is the
+ * same but for the broker settings and Secrets and the replica count.
+ */
+const CLOUD_OVERLAY = "dev";
 const VERSION = `0.0.0-docker.${Date.now().toString(36)}`;
 const NODE_NAME = "edge-node-1";
 
@@ -95,7 +101,7 @@ interface RunningContainer {
   env: Record<string, string>;
 }
 
-Deno.test(`the agent and cloud images (deno form) build offline, run as the ${OVERLAY} manifests run them, pass their probes and sync a reading exactly once`, async (t) => {
+Deno.test(`the agent and cloud images (deno form) build offline, run as the ${OVERLAY} (agent) and ${CLOUD_OVERLAY} (cloud) manifests run them, pass their probes and sync a reading exactly once`, async (t) => {
   const started = performance.now();
   for (
     const [command, pkg] of [["nginx", "nginx"], ["mosquitto", "mosquitto"], ["openssl", "openssl"]]
@@ -103,8 +109,9 @@ Deno.test(`the agent and cloud images (deno form) build offline, run as the ${OV
     await requireCommand(command, pkg);
   }
   const objects = await kustomize(`k8s/overlays/${OVERLAY}`);
+  const cloudObjects = await kustomize(`k8s/overlays/${CLOUD_OVERLAY}`);
   const agentSet = findObject(objects, "DaemonSet", "outpost-agent");
-  const cloudDeployment = findObject(objects, "Deployment", "outpost-cloud");
+  const cloudDeployment = findObject(cloudObjects, "Deployment", "outpost-cloud");
   const containerOf = (workload: typeof agentSet, name: string) => {
     const found = podSpec(workload).containers.find((candidate) => candidate.name === name);
     assert.ok(found, `${workload.metadata.name} has no container ${name}`);
@@ -184,7 +191,11 @@ Deno.test(`the agent and cloud images (deno form) build offline, run as the ${OV
     const apiToken = fixture.secrets["outpost-agent"]["api-token"];
     const databaseUrl = fixture.secrets["outpost-cloud"]["database-url"];
 
-    const cloudSandbox = await PodSandbox.create({ objects, workload: cloudDeployment, fixture });
+    const cloudSandbox = await PodSandbox.create({
+      objects: cloudObjects,
+      workload: cloudDeployment,
+      fixture,
+    });
     sandboxes.push(cloudSandbox);
     const agentSandbox = await PodSandbox.create({ objects, workload: agentSet, fixture });
     sandboxes.push(agentSandbox);
