@@ -166,3 +166,13 @@ Deno.test("each Outpost namespace has a default-deny policy for both directions"
     }
   }
 });
+
+Deno.test("without the monitoring component's NATS policy the exporter's scrape is denied, and the monitoring port 8222 never opens", async () => {
+  const objects = await kustomize("k8s/overlays/edge-production");
+  const prometheus = pod("prometheus", "monitoring", { "app.kubernetes.io/name": "prometheus" });
+  const nats = workloadPod(objects, "outpost-nats", "nats");
+  assert.equal(flowAllowed(objects, { from: prometheus, to: nats, port: 7777 }), true);
+  assert.equal(flowAllowed(objects, { from: prometheus, to: nats, port: 8222 }), false);
+  const without = objects.filter((object) => object.metadata.name !== "outpost-nats-allow-scrape");
+  assert.equal(flowAllowed(without, { from: prometheus, to: nats, port: 7777 }), false);
+});
