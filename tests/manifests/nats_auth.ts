@@ -121,9 +121,15 @@ export interface NatsInstallation {
   operatorJwt: string;
   systemAccountJwt: string;
   accountJwt: string;
-  /** `operator`, `system_account` and `resolver_preload`, as the Secret's `auth.conf` holds. */
+  /**
+   * `operator`, `system_account`, the `full` resolver and `resolver_preload`, as the Secret's
+   * `auth.conf` holds them (what `deno task nats:init --resolver-dir <dir>` writes).
+   */
   authConf: string;
 }
+
+/** Where the deployment keeps the account resolver: `nats:init --resolver-dir` (its default). */
+export const RESOLVER_DIR = "/data/jwt";
 
 const UNLIMITED = {
   subs: -1,
@@ -138,9 +144,10 @@ const UNLIMITED = {
 
 /**
  * Makes an operator, its system account (no JetStream) and the application account (JetStream
- * unlimited on disk and memory: MQTT sessions and retained messages live there).
+ * unlimited on disk and memory: MQTT sessions and retained messages live there), with the
+ * resolver keeping account JWTs in `resolverDir`.
  */
-export async function createInstallation(): Promise<NatsInstallation> {
+export async function createInstallation(resolverDir = RESOLVER_DIR): Promise<NatsInstallation> {
   const operator = await createKeyPair("operator");
   const systemAccount = await createKeyPair("account");
   const account = await createKeyPair("account");
@@ -160,6 +167,12 @@ export async function createInstallation(): Promise<NatsInstallation> {
     "# Generated per installation (test stand-in for deno task nats:init).",
     `operator: ${operatorJwt}`,
     `system_account: ${systemAccount.publicKey}`,
+    "resolver: {",
+    "  type: full",
+    `  dir: ${JSON.stringify(resolverDir)}`,
+    "  allow_delete: false",
+    '  interval: "2m"',
+    "}",
     "resolver_preload: {",
     `  ${systemAccount.publicKey}: ${systemAccountJwt}`,
     `  ${account.publicKey}: ${accountJwt}`,

@@ -22,7 +22,13 @@ import {
   workloads,
 } from "./kube.ts";
 import { natsBlock, natsListeners, natsRoutes } from "./nats_config.ts";
-import { createInstallation, createKeyPair, type NatsInstallation, signJwt } from "./nats_auth.ts";
+import {
+  createInstallation,
+  createKeyPair,
+  type NatsInstallation,
+  RESOLVER_DIR,
+  signJwt,
+} from "./nats_auth.ts";
 import { ContainerProcess, type HttpProbe, probePort, waitFor200 } from "./pod.ts";
 import { scanFiles } from "./secret_scan.ts";
 
@@ -129,9 +135,10 @@ for (const overlay of NATS_OVERLAYS) {
     assert.deepEqual(claim.spec.accessModes, ["ReadWriteOnce"]);
     assert.match(claim.spec.resources.requests.storage, /^\d+Gi$/);
     const jetstream = natsBlock(deployment.conf, "jetstream") ?? "";
-    const resolver = natsBlock(deployment.conf, "resolver") ?? "";
-    for (const [what, block] of [["jetstream store_dir", jetstream], ["resolver dir", resolver]]) {
-      const dir = /^\s*(?:store_dir|dir):\s*(\S+)/m.exec(block)?.[1] ?? "<unset>";
+    const storeDir = /^\s*store_dir:\s*(\S+)/m.exec(jetstream)?.[1] ?? "<unset>";
+    // The resolver block comes from auth.conf (nats:init --resolver-dir, default /data/jwt).
+    assert.equal(natsBlock(deployment.conf, "resolver"), undefined, "not twice");
+    for (const [what, dir] of [["jetstream store_dir", storeDir], ["resolver dir", RESOLVER_DIR]]) {
       const mount = mountOf(deployment, dir);
       assert.equal(mount?.volume, claim.metadata.name, `${what} ${dir} is on the claimed volume`);
       assert.equal(mount?.readOnly, false);
@@ -139,7 +146,6 @@ for (const overlay of NATS_OVERLAYS) {
     // JetStream's file store must fit the volume it is on.
     const maxFile = /^\s*max_file_store:\s*(\d+)G/m.exec(jetstream)?.[1];
     assert.ok(maxFile && Number(maxFile) < parseInt(claim.spec.resources.requests.storage));
-    assert.match(/^\s*resolver\s*\{[^}]*type:\s*(\w+)/m.exec(deployment.conf)?.[1] ?? "", /^full$/);
   });
 
   Deno.test(`${overlay}: the disruption budget lets one NATS server go at a time, keeping the quorum of two`, async () => {
@@ -369,7 +375,6 @@ function localConfig(
     );
   });
   swap("store_dir: /data\n", `store_dir: ${own.dir}/data\n`);
-  swap("dir: /data/jwt\n", `dir: ${own.dir}/data/jwt\n`);
   swap("pid_file: /var/run/nats/nats.pid", `pid_file: ${own.dir}/run/nats.pid`);
   swap("cert_file: /etc/nats-tls/tls.crt", `cert_file: ${tlsDir}/tls.crt`);
   swap("key_file: /etc/nats-tls/tls.key", `key_file: ${tlsDir}/tls.key`);
@@ -395,8 +400,14 @@ async function prepareServers(
     }
     const local = localConfig(conf, servers, i, `${root}/tls`);
     await Deno.writeTextFile(server.config, local.text);
-    // The projected volume: auth.conf from Secret outpost-nats-auth beside nats.conf.
-    await Deno.writeTextFile(`${server.dir}/config/auth.conf`, installation.authConf);
+    // The projected volume: auth.conf from Secret outpost-nats-auth beside nats.conf, its
+    // resolver directory on this pod's volume.
+    const authConf = replaceOnce(
+      installation.authConf,
+      `dir: "${RESOLVER_DIR}"`,
+      `dir: "${server.dir}/data/jwt"`,
+    );
+    await Deno.writeTextFile(`${server.dir}/config/auth.conf`, authConf);
     if (i === 0) substitutions = local.substitutions;
   }
   return { root, servers, substitutions };
