@@ -234,7 +234,7 @@ for (const overlay of NATS_OVERLAYS) {
     assert.deepEqual(preStop, ["nats-server", "--signal", `ldm=${pidFile}`]);
   });
 
-  Deno.test(`${overlay}: the cloud uses NATS with every server, its seeds from a Secret, and hands devices every server's public address`, async () => {
+  Deno.test(`${overlay}: the cloud uses NATS with every server, its seeds from a mounted Secret, and hands devices every server's public address`, async () => {
     const deployment = await natsDeployment(overlay);
     const { objects, statefulSet } = deployment;
     const env = configMapEnv(objects, "outpost-cloud-env");
@@ -275,8 +275,14 @@ for (const overlay of NATS_OVERLAYS) {
       ["ca.crt", "tls.crt"],
       "never the key",
     );
-    // Every seed from Secret outpost-nats-seeds, required; no Mosquitto admin any more.
+    // Every seed a file of Secret outpost-nats-seeds (required), named by its *_FILE setting;
+    // no seed in the environment or the ConfigMap, no Mosquitto admin any more.
     const byName = new Map((container.env ?? []).map((entry) => [entry.name, entry]));
+    const seedMount = container.volumeMounts?.find((mount) => mount.name === "nats-seeds");
+    const seedVolume = cloudSpec.volumes?.find((volume) => volume.name === "nats-seeds");
+    assert.equal(seedVolume?.secret?.secretName, "outpost-nats-seeds");
+    assert.notEqual(seedVolume?.secret?.optional, true, "required");
+    assert.equal(seedMount?.readOnly, true);
     for (
       const [name, key] of [
         ["OUTPOST_NATS_OPERATOR_SEED", "operator-seed"],
@@ -284,9 +290,13 @@ for (const overlay of NATS_OVERLAYS) {
         ["OUTPOST_NATS_SYSTEM_ACCOUNT_SEED", "system-account-seed"],
       ]
     ) {
-      const ref = byName.get(name)?.valueFrom?.secretKeyRef;
-      assert.deepEqual(ref, { name: "outpost-nats-seeds", key }, name);
+      const item: { key: string; path: string } | undefined = seedVolume?.secret?.items?.find((
+        candidate,
+      ) => candidate.key === key);
+      assert.ok(item, `${key} is projected`);
+      assert.equal(env[`${name}_FILE`], `${seedMount?.mountPath}/${item.path}`, `${name}_FILE`);
       assert.equal(env[name], undefined, `${name} is not in the ConfigMap`);
+      assert.ok(!byName.has(name), `${name} is not in the environment`);
     }
     assert.ok(!byName.has("OUTPOST_MQTT_USERNAME") && !byName.has("OUTPOST_MQTT_PASSWORD"));
     // With NATS the replicas compete for one work queue: more than one.

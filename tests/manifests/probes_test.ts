@@ -9,6 +9,7 @@ import { loadAgentConfig } from "@outpost/agent/config";
 import { loadCloudConfig } from "@outpost/cloud/config";
 import { COMPONENT_PERMISSIONS } from "@outpost/platform/runtime_flags";
 import { startPostgres } from "../support/postgres.ts";
+import { createInstallation } from "./nats_auth.ts";
 import {
   brokerOf,
   type Container,
@@ -61,18 +62,21 @@ function clusterFixture(overlay: string): ClusterFixture {
     },
     "outpost-mosquitto-admin": { username: "outpost-admin", password: token() },
   };
-  // The NATS overlays' cloud: the seeds `deno task nats:init` makes (shape only: the cloud is
-  // not connected to a broker in these tests).
-  if (brokerOf(overlay) === "nats") {
-    secrets["outpost-nats-seeds"] = {
-      "operator-seed": `SO${"A".repeat(56)}`,
-      "account-seed": `SA${"A".repeat(56)}`,
-      "system-account-seed": `SA${"B".repeat(56)}`,
-    };
-  }
+  // The NATS overlays' cloud: seed files as `deno task nats:init` writes them (trailing newline).
+  if (brokerOf(overlay) === "nats") secrets["outpost-nats-seeds"] = NATS_SEEDS;
   if (!dev) secrets["outpost-agent"] = { "enroll-token": enrollToken, "api-token": token() };
   return { nodeName: NODE_NAME, secrets };
 }
+
+/** Real nkey seeds (the cloud checks their kind), made once for this file's tests. */
+const NATS_SEEDS: Record<string, string> = await (async () => {
+  const installation = await createInstallation();
+  return {
+    "operator-seed": `${installation.operator.seed}\n`,
+    "account-seed": `${installation.account.seed}\n`,
+    "system-account-seed": `${installation.systemAccount.seed}\n`,
+  };
+})();
 
 /**
  * The `database-url` of the static checks: the shape docs/DEPLOYMENT.md documents. The cloud

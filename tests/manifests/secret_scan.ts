@@ -83,10 +83,13 @@ export function scanObjects(objects: KubeObject[]): string[] {
     if (object.kind === "Secret") findings.push(`${id}: a Secret in the rendered manifests`);
     if (object.kind === "ConfigMap") {
       for (const [key, value] of Object.entries((object.data ?? {}) as Record<string, string>)) {
-        if (SECRET_NAME.test(key)) findings.push(`${id}: entry ${key}`);
+        if (SECRET_NAME.test(key) && !key.endsWith("_FILE")) findings.push(`${id}: entry ${key}`);
         // env files rendered into a ConfigMap: KEY=value lines.
         for (const [, name, literal] of value.matchAll(/^([A-Z][A-Z0-9_]*)=(.+)$/gm)) {
-          if (SECRET_NAME.test(name)) findings.push(`${id}: ${key} sets ${name}=${literal}`);
+          // `<NAME>_FILE` names the file that holds the secret (a mounted Secret), not the secret.
+          if (SECRET_NAME.test(name) && !name.endsWith("_FILE")) {
+            findings.push(`${id}: ${key} sets ${name}=${literal}`);
+          }
         }
       }
     }

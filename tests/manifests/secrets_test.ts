@@ -93,7 +93,8 @@ Deno.test("the scanners find what they look for", () => {
         kind: "ConfigMap",
         metadata: { name: "env", namespace: "n" },
         data: {
-          "app.env": "OUTPOST_PORT=8000\nOUTPOST_ADMIN_TOKEN=abc\nOUTPOST_NATS_ACCOUNT_SEED=SAx",
+          "app.env": "OUTPOST_PORT=8000\nOUTPOST_ADMIN_TOKEN=abc\nOUTPOST_NATS_ACCOUNT_SEED=SAx\n" +
+            "OUTPOST_NATS_ACCOUNT_SEED_FILE=/etc/outpost/nats-seeds/account-seed",
         },
       },
       {
