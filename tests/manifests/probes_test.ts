@@ -249,9 +249,15 @@ for (const overlay of OVERLAYS) {
           [],
           `${overlay} ${app.name}: variables the ${program.component} does not read`,
         );
-        // The program's own parser accepts every value (a bad one stops it at start).
-        if (program.component === "agent") loadAgentConfig([], env);
-        else loadCloudConfig([], env);
+        // The program's own parser accepts every value (a bad one stops it at start); a file it
+        // reads at start (a `*_FILE` secret) is the file of the mount the path lies in.
+        const mapped = Object.fromEntries(
+          Object.entries(env).map((
+            [name, value],
+          ) => [name, (name.endsWith("_FILE") && sandbox.hostPath(app, value)) || value]),
+        );
+        if (program.component === "agent") loadAgentConfig([], mapped);
+        else loadCloudConfig([], mapped);
         // Its data and the runtime's temp files land on writable mounts.
         for (const name of ["OUTPOST_DATA_DIR", "TMPDIR"]) {
           assert.ok(env[name], `${overlay} ${app.name}: ${name} is set`);
