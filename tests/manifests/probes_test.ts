@@ -18,6 +18,8 @@ import {
   kustomize,
   OVERLAYS,
   podSpec,
+  requireTool,
+  runCommand,
 } from "./kube.ts";
 import {
   type ClusterFixture,
@@ -51,7 +53,7 @@ function token(): string {
  * `database-url` (the one dev replica uses a libSQL file in its data dir). The edge clusters
  * have every key.
  */
-function clusterFixture(overlay: string): ClusterFixture {
+async function clusterFixture(overlay: string): Promise<ClusterFixture> {
   const enrollToken = token();
   const dev = overlay === "dev";
   const secrets: ClusterFixture["secrets"] = {
@@ -63,9 +65,50 @@ function clusterFixture(overlay: string): ClusterFixture {
     "outpost-mosquitto-admin": { username: "outpost-admin", password: token() },
   };
   // The NATS overlays' cloud: seed files as `deno task nats:init` writes them (trailing newline).
-  if (brokerOf(overlay) === "nats") secrets["outpost-nats-seeds"] = NATS_SEEDS;
+  if (brokerOf(overlay) === "nats") {
+    secrets["outpost-nats-seeds"] = NATS_SEEDS;
+    secrets["outpost-nats-tls"] = await natsTls();
+  }
   if (!dev) secrets["outpost-agent"] = { "enroll-token": enrollToken, "api-token": token() };
   return { nodeName: NODE_NAME, secrets };
+}
+
+let natsTlsSecret: Promise<Record<string, string>> | undefined;
+
+/** What cert-manager puts in Secret outpost-nats-tls: a certificate, its key and the CA (PEM). */
+function natsTls(): Promise<Record<string, string>> {
+  natsTlsSecret ??= (async () => {
+    const dir = await Deno.makeTempDir({ prefix: "outpost-nats-tls-" });
+    try {
+      const made = await runCommand(requireTool("openssl", "openssl"), [
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=outpost-nats-client.outpost-cloud.svc",
+        "-keyout",
+        `${dir}/tls.key`,
+        "-out",
+        `${dir}/tls.crt`,
+      ]);
+      assert.equal(made.code, 0, made.stderr);
+      const crt = await Deno.readTextFile(`${dir}/tls.crt`);
+      return {
+        "tls.crt": crt,
+        "tls.key": await Deno.readTextFile(`${dir}/tls.key`),
+        "ca.crt": crt,
+      };
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  })();
+  return natsTlsSecret;
 }
 
 /** Real nkey seeds (the cloud checks their kind), made once for this file's tests. */
@@ -227,7 +270,7 @@ Deno.test("the agent and cloud tasks run with the permissions deno task compile 
 for (const overlay of OVERLAYS) {
   Deno.test(`${overlay}: every variable the agent and cloud containers get is one the program reads, with a valid value`, async () => {
     const objects = await kustomize(`k8s/overlays/${overlay}`);
-    const fixture = clusterFixture(overlay);
+    const fixture = await clusterFixture(overlay);
     // Every optional key present, so that every variable is checked.
     fixture.secrets["outpost-agent"] = { "enroll-token": token(), "api-token": token() };
     fixture.secrets["outpost-cloud"]["database-url"] = DOCUMENTED_DATABASE_URL;
@@ -289,7 +332,7 @@ for (const overlay of OVERLAYS) {
     const sandbox = await PodSandbox.create({
       objects,
       workload,
-      fixture: clusterFixture(overlay),
+      fixture: await clusterFixture(overlay),
     });
     const processes: ContainerProcess[] = [];
     let stopped = false;
@@ -359,7 +402,7 @@ for (const overlay of OVERLAYS) {
         "outpost-agent",
         "agent",
       );
-      const withSecret = clusterFixture(overlay);
+      const withSecret = await clusterFixture(overlay);
       const cases: [string, ClusterFixture][] = [
         ["no Secret outpost-agent", { ...withSecret, secrets: { ...withSecret.secrets } }],
         ["no key api-token", {
@@ -397,7 +440,7 @@ for (const overlay of OVERLAYS) {
       "outpost-cloud",
       "cloud",
     );
-    const fixture = clusterFixture(overlay);
+    const fixture = await clusterFixture(overlay);
     // The Secret's value only: what docs/DEPLOYMENT.md tells operators to put there.
     const postgres = requiresDatabaseUrl ? await startPostgres() : undefined;
     const processes: ContainerProcess[] = [];
