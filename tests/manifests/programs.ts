@@ -11,7 +11,7 @@
  */
 import { COMPONENT_RUNTIME_FLAGS } from "@outpost/platform/runtime_flags";
 import { agentSettings } from "@outpost/agent/config";
-import { cloudSettings } from "@outpost/cloud/config";
+import { CLOUD_SECRET_FILES, cloudSettings } from "@outpost/cloud/config";
 import { execForm, finalStage, parseDockerfile, stageEnv } from "./dockerfile.ts";
 import { type Container, REPO_ROOT, requireTool, runCommand } from "./kube.ts";
 import { ContainerProcess, expandKubeVars, type PodSandbox } from "./pod.ts";
@@ -44,7 +44,11 @@ export const OUTPOST_PROGRAMS: Record<string, OutpostProgram> = {
     component: "cloud",
     repository: "ghcr.io/example-org/outpost-cloud",
     dockerfile: "cloud/Dockerfile",
-    settings: Object.values(cloudSettings).map((setting) => setting.env),
+    settings: [
+      ...Object.values(cloudSettings).map((setting) => setting.env),
+      // Secrets the cloud also reads from a file named by `<NAME>_FILE`.
+      ...CLOUD_SECRET_FILES.map((name) => `${name}_FILE`),
+    ],
     defaultPort: cloudSettings.port.fallback,
     defaultHost: cloudSettings.host.fallback,
   },
