@@ -109,14 +109,17 @@ export async function startBroker(config: CloudConfig, parts: BrokerParts): Prom
     const ca = await readMqttCa(config.mqttCa);
     const { startNats } = await import("./nats/setup.ts");
     const { deferredNats } = await import("./nats/deferred.ts");
-    // Not awaited: the cloud serves /healthz (and 503 on /readyz) while the cluster is down.
-    const nats = deferredNats(startNats({
-      ...settings,
-      store: parts.store,
-      logger,
-      ca,
-      sweepMs: config.natsPresenceSweep ?? 0,
-    }));
+    // Not awaited: the cloud serves its API while the cluster is down (docs/CLOUD.md).
+    const nats = deferredNats(
+      startNats({
+        ...settings,
+        store: parts.store,
+        logger,
+        ca,
+        sweepMs: config.natsPresenceSweep ?? 0,
+      }),
+      (error) => logger.error("the NATS backend cannot start", { error: String(error) }),
+    );
     return {
       link: nats.link,
       provisioner: nats.provisioner,

@@ -3,9 +3,10 @@
  * connection (retrying forever); the cloud must not wait with it, or it would not answer
  * `/healthz` while the cluster is down — and Kubernetes would restart a healthy cloud during a
  * broker outage. So the cloud gets this link and provisioner at once: uplink starts when the
- * cluster is reached (until then `/readyz` answers 503, as with an unreachable Mosquitto),
- * downlink and credential calls fail fast as "broker unavailable" (the HTTP layer answers 503),
- * and closing before the cluster was reached ends the wait.
+ * cluster is reached (the cloud is ready meanwhile, as with an unreachable Mosquitto: its API and
+ * console work, `connected()` is false for the broker metric and alert), downlink and credential
+ * calls fail fast as "broker unavailable" (the HTTP layer answers 503), and closing before the
+ * cluster was reached ends the wait. A backend that cannot start at all goes to `onFailure`.
  * @module
  */
 import type { DeviceCredentialsProvisioner } from "../credentials.ts";
@@ -19,7 +20,10 @@ export interface StartedNats {
 }
 
 /** A link and provisioner that stand in for `setup` until it resolves, then pass through. */
-export function deferredNats(setup: Promise<StartedNats>): StartedNats {
+export function deferredNats(
+  setup: Promise<StartedNats>,
+  onFailure: (error: unknown) => void,
+): StartedNats {
   let current: StartedNats | undefined;
   let closed = false;
   let stopWaiting!: (error: Error) => void;
@@ -41,8 +45,16 @@ export function deferredNats(setup: Promise<StartedNats>): StartedNats {
 
   const link: BrokerLink = {
     protocolVersion: 4,
-    async subscribeUplink(handler) {
-      await (await started()).link.subscribeUplink(handler);
+    subscribeUplink(handler) {
+      // Resolves at once, as MQTT.js does with Mosquitto down: the cloud is ready to serve its
+      // API and console during a broker outage; ingest starts when the cluster is reached.
+      started().then(
+        (ready) => ready.link.subscribeUplink(handler),
+        (error) => {
+          if (!closed) onFailure(error);
+        },
+      ).catch((error) => onFailure(error));
+      return Promise.resolve();
     },
     publish(topic, payload, options) {
       if (!current) return Promise.reject(notYet("publish downlink"));
