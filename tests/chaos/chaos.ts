@@ -31,6 +31,7 @@ const SUMMARY_KEYS: [FaultKind, string][] = [
   ["agent_kill", "agent_kills"],
   ["cloud_kill", "cloud_kills"],
   ["broker_restart", "broker_restarts"],
+  ["broker_partition", "broker_partitions"],
   ["partition", "partitions"],
   ["disk_full", "disk_full"],
   ["skew", "skew"],
@@ -99,7 +100,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const index = cluster?.agents.findIndex((a) => a.component === component) ?? -1;
     const key = component === cluster?.cloud
       ? "cloud"
-      : component === cluster?.broker?.component
+      : component === cluster?.broker?.component || cluster?.nats?.nodes.includes(component)
       ? "broker"
       : index >= 0
       ? `agent:${index}`
@@ -127,11 +128,15 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     topology = await createTopology({
       runId,
       agents: options.agents,
+      brokerNodes: options.broker === "nats" ? 3 : 0,
       impairMethod: options.impair,
     });
     log.line(
       `network: bridge ${topology.bridge} (cloud ${topology.cloudAddress}), ${
-        topology.agents.map((a) => `${a.namespace} lan ${a.lanAddress}`).join(", ")
+        [
+          ...topology.brokerNodes.map((n) => `${n.namespace} ${n.address}`),
+          ...topology.agents.map((a) => `${a.namespace} lan ${a.lanAddress}`),
+        ].join(", ")
       }`,
     );
     cluster = await startCluster({
@@ -145,7 +150,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     });
     log.line(
       `started: cloud ${cluster.cloudUrl}, broker ${
-        cluster.broker?.url ?? "embedded"
+        cluster.nats?.mqttUrls.join(",") ?? cluster.broker?.url ?? "embedded"
       }, ${cluster.agents.length} agents, fuzz agent ${cluster.fuzzAgent.component.url}`,
     );
     const started = log.elapsed();
@@ -160,6 +165,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       const components = [
         cluster.cloud,
         ...(cluster.broker ? [cluster.broker.component] : []),
+        ...(cluster.nats?.nodes ?? []),
         ...cluster.agents.map((a) => a.component),
       ];
       growth = await watchSoak(
@@ -201,7 +207,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         armChance: options.armChance,
         counts,
       };
-      const plan = planFaults(options.counts, cluster.agents, rng.fork());
+      const plan = planFaults(options.counts, cluster.agents, rng.fork(), options.broker);
       log.line(
         `faults: ${plan.length} planned: ${
           FAULT_KINDS.map((k) => `${k}=${options.counts[k]}`).join(" ")
@@ -226,7 +232,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       await topology.unimpair(agent.index);
       await Deno.writeTextFile(agent.clockFile, "+0\n");
     }
+    for (const node of topology.brokerNodes) await topology.healBroker(node.index);
     while (restarts.size) await Promise.all(restarts);
+    for (const node of cluster.nats?.nodes ?? []) {
+      if (node.paused) node.resume();
+      if (!node.running) await node.restart();
+    }
     {
       const release = await locks.acquire(["cloud"]);
       try {

@@ -1,6 +1,6 @@
 /**
- * The system under test as supervised processes: one cloud (embedded broker) on the chaos
- * bridge, workload agents inside their network namespaces with their data dir on a small tmpfs
+ * The system under test as supervised processes: one cloud on the chaos bridge with its broker
+ * (embedded, Mosquitto beside it, or a 3-node NATS cluster in namespaces of its own), workload agents inside their network namespaces with their data dir on a small tmpfs
  * and their clock under libfaketime, and a fuzz agent on loopback. A process that exits when no
  * fault asked it to is reported (a crash is a violation) and restarted by the scheduler.
  * @module
@@ -10,9 +10,13 @@ import { prepareLocalMosquitto } from "../support/mosquitto_local.ts";
 import { type RunningProcess, spawnProcess, startTask, waitForOk } from "../support/process.ts";
 import { TEST_DYNSEC_ADMIN } from "../support/mosquitto.ts";
 import { TEST_ADMIN_TOKEN, TEST_ENROLL_TOKEN } from "../support/stack.ts";
+import { Component, type ExitReport } from "./component.ts";
 import { faketimeEnv } from "./faults/faketime.ts";
+import { type ChaosNats, startNats } from "./nats.ts";
 import { run, tryRun } from "./shell.ts";
 import type { Topology } from "./topology.ts";
+
+export { Component, type ExitReport };
 
 /**
  * The chaos cloud's `OUTPOST_MAX_SEQ_GAP`: wide enough for the ingest fuzzer's hostile zone
@@ -23,127 +27,6 @@ export const CHAOS_MAX_SEQ_GAP = 2_000_000_000;
 
 /** The fuzz agent's API token, so the fuzzer can pass auth and reach validation. */
 export const FUZZ_API_TOKEN = "chaos-fuzz-api-token-0123456789";
-
-/** Why a component's process ended. */
-export interface ExitReport {
-  component: Component;
-  status: Deno.CommandStatus;
-  /** The fault injection inside the cloud killed it on purpose. */
-  injected: boolean;
-  lastLines: string[];
-}
-
-/** A component process that faults stop, pause and restart. */
-export class Component {
-  readonly name: string;
-  readonly url: string;
-  process: RunningProcess | undefined;
-  /** Set while a fault has deliberately stopped or killed it. */
-  expectingExit = false;
-  paused = false;
-  restarts = 0;
-  #launch: (extraEnv: Record<string, string>) => RunningProcess;
-  #onExit: (report: ExitReport) => void;
-  /** Output of earlier incarnations, kept for the run directory. */
-  readonly pastOutput: string[] = [];
-
-  #ready: (process: RunningProcess) => Promise<void>;
-  #direct: boolean;
-
-  constructor(options: {
-    name: string;
-    url: string;
-    launch: (extraEnv: Record<string, string>) => RunningProcess;
-    onExit: (report: ExitReport) => void;
-    /** Resolves once it serves; default: `/readyz` answers 200. */
-    ready?: (process: RunningProcess) => Promise<void>;
-    /** The process is the component itself, not a `deno task` runner in front of it. */
-    direct?: boolean;
-  }) {
-    this.#direct = options.direct ?? false;
-    this.name = options.name;
-    this.url = options.url;
-    this.#launch = options.launch;
-    this.#onExit = options.onExit;
-    this.#ready = options.ready ?? ((process) => waitForOk(`${this.url}/readyz`, 60_000, process));
-  }
-
-  /** True while its process runs. */
-  get running(): boolean {
-    return this.process !== undefined;
-  }
-
-  /** Starts it and waits for `/readyz`. */
-  async start(extraEnv: Record<string, string> = {}): Promise<void> {
-    if (this.process) throw new Error(`${this.name} is already running`);
-    this.expectingExit = false;
-    this.paused = false;
-    const process = this.#launch(extraEnv);
-    this.process = process;
-    process.status.then((status) => {
-      if (this.process !== process) return;
-      this.process = undefined;
-      this.pastOutput.push(...process.output);
-      const lastLines = process.output.slice(-15);
-      if (!this.expectingExit) {
-        const injected = process.output.some((line) => line.includes("fault injection: killing"));
-        this.#onExit({ component: this, status, injected, lastLines });
-      }
-    });
-    await this.#ready(process);
-  }
-
-  /** Restarts it after it ended. */
-  async restart(extraEnv: Record<string, string> = {}): Promise<void> {
-    this.restarts++;
-    await this.start(extraEnv);
-  }
-
-  /** Sends `signal` and, for a stopping signal, waits until it ended. */
-  async kill(signal: "SIGKILL" | "SIGTERM" = "SIGKILL"): Promise<Deno.CommandStatus | undefined> {
-    const process = this.process;
-    if (!process) return undefined;
-    this.expectingExit = true;
-    if (this.paused) this.resume();
-    process.signal(signal);
-    const timer = setTimeout(() => process.signal("SIGKILL"), 15_000);
-    const status = await process.status;
-    clearTimeout(timer);
-    // The status handler runs first; wait for it so `running` is false on return.
-    while (this.process === process) await new Promise((resolve) => setTimeout(resolve, 5));
-    return status;
-  }
-
-  /** SIGSTOP: the process stays, frozen. */
-  pause(): void {
-    this.process?.signal("SIGSTOP");
-    this.paused = true;
-  }
-
-  /** SIGCONT. */
-  resume(): void {
-    this.process?.signal("SIGCONT");
-    this.paused = false;
-  }
-
-  /** The component's own pid (the child of the `deno task` runner), for RSS and fd readings. */
-  async componentPid(): Promise<number | undefined> {
-    const pid = this.process?.pid;
-    if (pid === undefined || this.#direct) return pid;
-    try {
-      const children = await Deno.readTextFile(`/proc/${pid}/task/${pid}/children`);
-      const first = Number(children.trim().split(/\s+/)[0]);
-      return Number.isInteger(first) && first > 0 ? first : undefined;
-    } catch {
-      return undefined;
-    }
-  }
-
-  /** Every line it printed, all incarnations. */
-  allOutput(): string[] {
-    return [...this.pastOutput, ...(this.process?.output ?? [])];
-  }
-}
 
 /** A workload agent: its component, network place, data disk and clock file. */
 export interface ChaosAgent {
@@ -166,13 +49,18 @@ export interface ChaosBroker {
 }
 
 /** Which broker the cloud and agents use. */
-export type BrokerKind = "mosquitto" | "embedded";
+export type BrokerKind = "mosquitto" | "embedded" | "nats";
+
+/** Every broker kind, as `--broker` takes them. */
+export const BROKER_KINDS: readonly BrokerKind[] = ["mosquitto", "embedded", "nats"];
 
 /** The running system. */
 export interface Cluster {
   cloud: Component;
-  /** Mosquitto, or undefined with the cloud's embedded broker. */
+  /** Mosquitto, or undefined with the cloud's embedded broker or NATS. */
   broker?: ChaosBroker;
+  /** The NATS cluster with `--broker=nats`. */
+  nats?: ChaosNats;
   cloudDataDir: string;
   cloudUrl: string;
   agents: ChaosAgent[];
@@ -274,7 +162,16 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   const broker = options.broker === "mosquitto"
     ? await startBroker(runDir, host, options.onExit)
     : undefined;
+  const nats = options.broker === "nats"
+    ? await startNats({
+      runDir,
+      nodes: topology.brokerNodes,
+      execPrefix: topology.brokerExecPrefix,
+      onExit: options.onExit,
+    })
+    : undefined;
   const cloudEnv = {
+    ...(nats?.cloudEnv ?? {}),
     ...(broker
       ? {
         OUTPOST_MQTT_URL: broker.url,
@@ -323,6 +220,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       fuzzAgent?.component,
       cloud,
       broker?.component,
+      ...(nats?.nodes ?? []),
     ];
     for (const component of components) {
       if (component?.running) await component.kill("SIGTERM");
@@ -390,6 +288,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   return {
     cloud,
     broker,
+    nats,
     cloudDataDir,
     cloudUrl,
     agents,

@@ -78,6 +78,7 @@ export async function writeRunFiles(
     ? [
       parts.cluster.cloud,
       ...(parts.cluster.broker ? [parts.cluster.broker.component] : []),
+      ...(parts.cluster.nats?.nodes ?? []),
       ...parts.cluster.agents.map((a) => a.component),
       parts.cluster.fuzzAgent.component,
     ]

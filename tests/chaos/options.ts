@@ -7,7 +7,7 @@ import type { FaultPlanCounts } from "./faults/scheduler.ts";
 import type { FaultTiming } from "./faults/types.ts";
 import { randomSeed } from "./rng.ts";
 import type { ImpairMethod } from "./topology.ts";
-import type { BrokerKind } from "./cluster.ts";
+import { BROKER_KINDS, type BrokerKind } from "./cluster.ts";
 
 /** Everything a run is configured by. */
 export interface ChaosOptions {
@@ -18,7 +18,10 @@ export interface ChaosOptions {
   /** Fuzz inputs (HTTP and MQTT together); 0 skips the fuzz phase. */
   fuzz: number;
   impair: ImpairMethod;
-  /** Mosquitto (what production runs) or the cloud's embedded development broker. */
+  /**
+   * Mosquitto (what production runs on one broker), the cloud's embedded development broker, or
+   * a 3-node NATS JetStream cluster (issue 19).
+   */
   broker: BrokerKind;
   /** Faults in flight at once. */
   concurrency: number;
@@ -48,6 +51,7 @@ const PROFILES: Record<
       agent_kill: 12,
       cloud_kill: 6,
       broker_restart: 5,
+      broker_partition: 0,
       pause: 4,
       partition: 4,
       degrade: 2,
@@ -75,6 +79,7 @@ const PROFILES: Record<
       agent_kill: 150,
       cloud_kill: 60,
       broker_restart: 40,
+      broker_partition: 0,
       pause: 40,
       partition: 40,
       degrade: 25,
@@ -98,10 +103,14 @@ const PROFILES: Record<
   },
 };
 
+/** Broker node partitions a profile plans with `--broker=nats` (the others have no nodes). */
+const NATS_PARTITIONS: Record<ChaosOptions["profile"], number> = { short: 3, long: 30 };
+
 const COUNT_FLAGS: Record<string, keyof FaultPlanCounts> = {
   "agent-kills": "agent_kill",
   "cloud-kills": "cloud_kill",
   "broker-restarts": "broker_restart",
+  "broker-partitions": "broker_partition",
   "pauses": "pause",
   "partitions": "partition",
   "degrades": "degrade",
@@ -129,10 +138,12 @@ export const USAGE = `Usage: deno task test:chaos [flags]
   --impair=netem|nft     how packet loss and delay are injected (default netem; env
                          OUTPOST_CHAOS_IMPAIR). nft: nftables random drop + tbf, for kernels
                          without sch_netem
-  --broker=mosquitto|embedded
+  --broker=mosquitto|embedded|nats
                          the broker under test (default mosquitto, as in production; env
                          OUTPOST_CHAOS_BROKER). Broker restarts kill Mosquitto with
-                         persistence on or off; with embedded they restart the cloud
+                         persistence on or off; with embedded they restart the cloud; with
+                         nats (3-node JetStream cluster) they kill one node, pauses freeze one
+                         node, and broker partitions cut one node off (one node at a time)
   --concurrency=N        faults in flight at once
   --soak-minutes=N       soak mode: N minutes of workload without faults, watching RSS and fds
   --run-dir=PATH         keep logs, history and databases there
@@ -171,8 +182,10 @@ export function parseChaosArgs(
     throw new UsageError(`--impair must be netem or nft: current value is '${impair}'`);
   }
   const broker = flags.get("broker") ?? env.OUTPOST_CHAOS_BROKER ?? "mosquitto";
-  if (broker !== "mosquitto" && broker !== "embedded") {
-    throw new UsageError(`--broker must be mosquitto or embedded: current value is '${broker}'`);
+  if (!(BROKER_KINDS as readonly string[]).includes(broker)) {
+    throw new UsageError(
+      `--broker must be ${BROKER_KINDS.join(", ")}: current value is '${broker}'`,
+    );
   }
   const seedRaw = flags.get("seed") ?? env.OUTPOST_CHAOS_SEED;
   const options: ChaosOptions = {
@@ -181,7 +194,7 @@ export function parseChaosArgs(
     timing: { ...base.timing },
     seed: seedRaw === undefined ? randomSeed() : positiveInt("seed", seedRaw) >>> 0,
     impair,
-    broker,
+    broker: broker as BrokerKind,
     keep: flags.get("keep") === "true",
     runDir: flags.get("run-dir"),
     soakMinutes: 0,
@@ -198,5 +211,13 @@ export function parseChaosArgs(
     }
   }
   if (options.agents > 40) throw new UsageError("--agents must be at most 40");
+  if (options.broker === "nats" && !flags.has("broker-partitions")) {
+    options.counts.broker_partition = NATS_PARTITIONS[options.profile];
+  }
+  if (options.broker !== "nats" && options.counts.broker_partition > 0) {
+    throw new UsageError(
+      `--broker-partitions needs --broker=nats (a cluster to cut one node off): broker is '${options.broker}'`,
+    );
+  }
   return options;
 }

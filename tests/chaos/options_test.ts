@@ -33,7 +33,8 @@ Deno.test("bad flags fail with a line naming the flag and the value", () => {
   assert.throws(() => parseChaosArgs(["--agent-kills=many"]), /--agent-kills must be an integer/);
   assert.throws(() => parseChaosArgs(["--profile=medium"]), /'medium'/);
   assert.throws(() => parseChaosArgs(["--impair=tc"]), /netem or nft/);
-  assert.throws(() => parseChaosArgs(["--broker=emqx"]), /mosquitto or embedded/);
+  assert.throws(() => parseChaosArgs(["--broker=emqx"]), /mosquitto, embedded, nats: .*'emqx'/);
+  assert.throws(() => parseChaosArgs(["--broker-partitions=2"]), /needs --broker=nats/);
   assert.throws(() => parseChaosArgs(["--frobnicate"]), /Unknown flag --frobnicate/);
   assert.throws(() => parseChaosArgs(["stray"]), /Unknown argument 'stray'/);
 });
@@ -48,4 +49,18 @@ Deno.test("a restarted cloud may wait for the broker as long as any broker fault
     assert.ok(maxBrokerOutageMs(timing) >= timing.maxDowntimeMs, profile);
   }
   assert.equal(parseChaosArgs(["--profile=long"]).timing.maxPauseMs, 60_000);
+});
+
+Deno.test("--broker=nats plans broker node partitions; the other brokers plan none", () => {
+  const nats = parseChaosArgs(["--broker=nats"]);
+  assert.equal(nats.broker, "nats");
+  assert.ok(nats.counts.broker_partition >= 3);
+  assert.ok(nats.counts.broker_restart >= 5);
+  assert.equal(
+    parseChaosArgs(["--broker=nats", "--broker-partitions=0"]).counts.broker_partition,
+    0,
+  );
+  assert.equal(parseChaosArgs([], { OUTPOST_CHAOS_BROKER: "nats" }).counts.broker_partition, 3);
+  assert.equal(parseChaosArgs(["--broker=mosquitto"]).counts.broker_partition, 0);
+  assert.equal(parseChaosArgs(["--broker=embedded"]).counts.broker_partition, 0);
 });

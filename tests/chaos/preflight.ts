@@ -7,6 +7,7 @@
 import type { ImpairMethod } from "./topology.ts";
 import type { BrokerKind } from "./cluster.ts";
 import { findDynsecPlugin } from "../support/mosquitto_local.ts";
+import { NATS_SERVER } from "../support/nats_cluster.ts";
 import { faketimeEnv } from "./faults/faketime.ts";
 import { run, tryRun } from "./shell.ts";
 
@@ -215,6 +216,22 @@ export async function preflight(impair: ImpairMethod, broker: BrokerKind): Promi
       findDynsecPlugin();
     } catch (error) {
       problems.push(`mosquitto dynamic security: ${(error as Error).message}`);
+    }
+  }
+  if (broker === "nats") {
+    const version = await tryRun(NATS_SERVER, ["--version"]);
+    if (!version.success) {
+      problems.push(
+        `${NATS_SERVER}: not found or failed (${
+          (version.stderr || version.stdout).trim()
+        }) (apt-get install nats-server, or set NATS_SERVER), or run with --broker=mosquitto`,
+      );
+    }
+    const nft = await tryRun("nft", ["--version"]);
+    if (!nft.success) {
+      problems.push(
+        "nft: not found (apt-get install nftables); broker partitions cut a NATS node off with it",
+      );
     }
   }
   const probe = Math.floor(Math.random() * 0xffff).toString(16);

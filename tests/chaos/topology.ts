@@ -8,6 +8,15 @@
  *  ocl<run><i> 10.231.(100+B).(4i+1)/30  ══════════════════ lan0 10.231.(100+B).(4i+2)/30 (agent API)
  * ```
  *
+ * With `--broker=nats`, each NATS node gets a namespace too, joined to the bridge by one veth pair:
+ *
+ * ```
+ *  bridge ocb<run> ── ocn<run><i> ═══ up0 10.231.B.(2+i)/24   namespace outpost-chaos-<run>-n<i>
+ * ```
+ *
+ * so a node can be partitioned from the other nodes, the cloud and the agents at once (nftables
+ * drop rules in the namespace's own table), while the others keep talking.
+ *
  * The uplink is what the faults cut and degrade (agent ↔ cloud and broker); the LAN link is how
  * the workload — a field operator — keeps reaching the agent's API while the uplink is down,
  * which is the offline-first situation under test. Every address lives on links this module
@@ -31,6 +40,16 @@ export interface AgentNet {
   lanAddress: string;
 }
 
+/** One broker node's place in the network (`--broker=nats`). */
+export interface BrokerNodeNet {
+  index: number;
+  namespace: string;
+  /** Host end of its veth (a bridge port). */
+  linkHost: string;
+  /** The node listens here (client, routes, MQTT, monitoring). */
+  address: string;
+}
+
 /** Loss and delay applied to one agent's uplink, both directions. */
 export interface Impairment {
   lossPercent: number;
@@ -45,6 +64,8 @@ export interface Topology {
   /** Where the cloud listens (HTTP and the embedded broker). */
   readonly cloudAddress: string;
   readonly agents: AgentNet[];
+  /** Broker nodes in namespaces of their own; empty unless asked for. */
+  readonly brokerNodes: BrokerNodeNet[];
   readonly impairMethod: ImpairMethod;
   /** `["ip", "netns", "exec", ns]` for agent `index`. */
   execPrefix(index: number): string[];
@@ -52,6 +73,16 @@ export interface Topology {
   partition(index: number): Promise<void>;
   /** Link up again. */
   heal(index: number): Promise<void>;
+  /** `["ip", "netns", "exec", ns]` for broker node `index`. */
+  brokerExecPrefix(index: number): string[];
+  /**
+   * Cuts broker node `index` off from everyone (the other nodes, the cloud, the agents): every
+   * packet in or out of its link is dropped by an nftables table in its namespace, so its
+   * connections hang rather than fail, as in a real partition.
+   */
+  partitionBroker(index: number): Promise<void>;
+  /** Removes that table. */
+  healBroker(index: number): Promise<void>;
   /** Degrades the agent's uplink; returns a description for the log. */
   impair(index: number, impairment: Impairment): Promise<string>;
   /** Removes the degradation. */
@@ -65,6 +96,8 @@ export interface TopologyOptions {
   /** 1-4 hex characters making names and the subnet unique to this run. */
   runId: string;
   agents: number;
+  /** Broker nodes to give a namespace of their own (0-3). */
+  brokerNodes?: number;
   impairMethod: ImpairMethod;
 }
 
@@ -87,8 +120,26 @@ function nsExec(namespace: string, command: string, args: string[]): Promise<str
 }
 
 /** Removes the impairment's nftables table inside `namespace`, if it is there. */
-async function dropNftTable(namespace: string): Promise<void> {
-  await tryRun("ip", ["netns", "exec", namespace, "nft", "delete", "table", "inet", NFT_TABLE]);
+async function dropNftTable(namespace: string, table = NFT_TABLE): Promise<void> {
+  await tryRun("ip", ["netns", "exec", namespace, "nft", "delete", "table", "inet", table]);
+}
+
+/** The broker node partition's table: its own name, so it never meets the impairment's. */
+const NFT_PARTITION_TABLE = "outpost_chaos_partition";
+
+/** Drops everything in and out of `up0` (ARP, in another family, still passes). */
+export function partitionRules(): string {
+  return [
+    `table inet ${NFT_PARTITION_TABLE} {`,
+    "  chain input { type filter hook input priority -10; policy accept;",
+    '    iifname "up0" drop',
+    "  }",
+    "  chain output { type filter hook output priority -10; policy accept;",
+    '    oifname "up0" drop',
+    "  }",
+    "}",
+    "",
+  ].join("\n");
 }
 
 /** Creates the bridge, the namespaces and the veth pairs. */
@@ -104,9 +155,20 @@ export async function createTopology(options: TopologyOptions): Promise<Topology
     uplinkAddress: `10.231.${block}.${10 + index}`,
     lanAddress: `10.231.${100 + block}.${4 * index + 2}`,
   }));
+  const brokerNodes: BrokerNodeNet[] = Array.from(
+    { length: options.brokerNodes ?? 0 },
+    (_, index) => ({
+      index,
+      namespace: `outpost-chaos-${runId}-n${index}`,
+      linkHost: `ocn${runId}${index}`,
+      address: `10.231.${block}.${2 + index}`,
+    }),
+  );
+  if (brokerNodes.length > 3) throw new Error("at most 3 broker nodes (10.231.B.2-4)");
   const lanHostAddress = (index: number) => `10.231.${100 + block}.${4 * index + 1}`;
   const created: { namespaces: string[]; links: string[] } = { namespaces: [], links: [] };
   const impaired = new Set<number>();
+  const partitionedBrokers = new Set<number>();
 
   const topology: Topology = {
     runId,
@@ -114,7 +176,19 @@ export async function createTopology(options: TopologyOptions): Promise<Topology
     cloudAddress,
     agents,
     impairMethod,
+    brokerNodes,
     execPrefix: (index) => ["ip", "netns", "exec", agents[index].namespace],
+    brokerExecPrefix: (index) => ["ip", "netns", "exec", brokerNodes[index].namespace],
+    async partitionBroker(index) {
+      const node = brokerNodes[index];
+      partitionedBrokers.add(index);
+      await dropNftTable(node.namespace, NFT_PARTITION_TABLE);
+      await run("ip", ["netns", "exec", node.namespace, "nft", "-f", "-"], partitionRules());
+    },
+    async healBroker(index) {
+      partitionedBrokers.delete(index);
+      await dropNftTable(brokerNodes[index].namespace, NFT_PARTITION_TABLE);
+    },
     async partition(index) {
       await run("ip", ["link", "set", agents[index].uplinkHost, "down"]);
     },
@@ -166,6 +240,7 @@ export async function createTopology(options: TopologyOptions): Promise<Topology
     },
     async teardown() {
       for (const index of [...impaired]) await topology.unimpair(index);
+      for (const index of [...partitionedBrokers]) await topology.healBroker(index);
       for (const namespace of created.namespaces.splice(0)) {
         await tryRun("ip", ["netns", "del", namespace]);
       }
@@ -218,6 +293,29 @@ export async function createTopology(options: TopologyOptions): Promise<Topology
       await run("ip", [...ns, "link", "set", "up0", "up"]);
       await run("ip", [...ns, "addr", "add", `${agent.lanAddress}/30`, "dev", "lan0"]);
       await run("ip", [...ns, "link", "set", "lan0", "up"]);
+    }
+    for (const node of brokerNodes) {
+      await run("ip", ["netns", "add", node.namespace]);
+      created.namespaces.push(node.namespace);
+      await run("ip", [
+        "link",
+        "add",
+        node.linkHost,
+        "type",
+        "veth",
+        "peer",
+        "name",
+        "up0",
+        "netns",
+        node.namespace,
+      ]);
+      created.links.push(node.linkHost);
+      await run("ip", ["link", "set", node.linkHost, "master", bridge]);
+      await run("ip", ["link", "set", node.linkHost, "up"]);
+      const ns = ["-n", node.namespace];
+      await run("ip", [...ns, "link", "set", "lo", "up"]);
+      await run("ip", [...ns, "addr", "add", `${node.address}/24`, "dev", "up0"]);
+      await run("ip", [...ns, "link", "set", "up0", "up"]);
     }
   } catch (error) {
     await topology.teardown();

@@ -3,7 +3,7 @@
  * themselves right after a commit, before its ack), a broker restart, and SIGSTOP/SIGCONT.
  * @module
  */
-import type { Component } from "../cluster.ts";
+import type { BrokerKind, Component } from "../cluster.ts";
 import type { Rng } from "../rng.ts";
 import { type Fault, type FaultContext, sleep } from "./types.ts";
 
@@ -60,17 +60,35 @@ export function cloudKill(): Fault {
 }
 
 /**
- * A broker restart. With Mosquitto: SIGKILL (sometimes SIGTERM, which saves its database) and a
+ * A broker restart. With NATS: one node at random, SIGKILL (sometimes SIGTERM, which lets it
+ * close its clients' connections and flush), a downtime, a start on the same address, ports and
+ * data dir, and a wait until `/healthz` says its JetStream caught up. With Mosquitto: SIGKILL (sometimes SIGTERM, which saves its database) and a
  * start with persistence switched on or off at random — off, every session, queued message and
  * retained ack is gone. With the embedded broker, which lives in the cloud process: a graceful
  * stop of the cloud (connections closed, retained messages lost) and a start.
  */
-export function brokerRestart(): Fault {
+export function brokerRestart(kind: BrokerKind = "mosquitto"): Fault {
   return {
     kind: "broker_restart",
     target: "broker",
-    locks: ["broker", "cloud"],
+    // The embedded broker lives in the cloud; a restarted Mosquitto means the cloud resubscribes.
+    // A NATS node's death is what the cloud must ride through, cloud kills and all.
+    locks: kind === "nats" ? ["broker"] : ["broker", "cloud"],
     async run(context, rng) {
+      const nats = context.cluster.nats;
+      if (nats) {
+        const node = rng.pick(nats.nodes);
+        const signal = rng.chance(0.75) ? "SIGKILL" : "SIGTERM";
+        await node.kill(signal);
+        const down = rng.int(0, context.timing.maxDowntimeMs);
+        await sleep(down);
+        const started = performance.now();
+        await node.restart();
+        context.counts.broker_restart++;
+        return `${node.name} ${signal}, down ${down} ms, healthy again ${
+          Math.round(performance.now() - started)
+        } ms after its start`;
+      }
       const broker = context.cluster.broker;
       if (!broker) {
         await context.cluster.cloud.kill("SIGTERM");
@@ -95,7 +113,10 @@ export function brokerRestart(): Fault {
   };
 }
 
-/** SIGSTOP an agent, the cloud or the broker for a while, then SIGCONT. */
+/**
+ * SIGSTOP an agent, the cloud or the broker for a while, then SIGCONT. With NATS, "broker" is
+ * one node at random: its peers and clients see it hang, not close.
+ */
 export function pause(target: { index: number; deviceId: string } | "cloud" | "broker"): Fault {
   const name = typeof target === "string" ? target : target.deviceId;
   return {
@@ -103,17 +124,24 @@ export function pause(target: { index: number; deviceId: string } | "cloud" | "b
     target: name,
     locks: [typeof target === "string" ? target : `agent:${target.index}`],
     async run(context, rng) {
+      const nats = context.cluster.nats;
       const component: Component | undefined = target === "cloud"
         ? context.cluster.cloud
         : target === "broker"
-        ? context.cluster.broker?.component ?? context.cluster.cloud
+        ? (nats ? rng.pick(nats.nodes) : context.cluster.broker?.component) ??
+          context.cluster.cloud
         : context.cluster.agents[target.index].component;
       const held = rng.int(500, context.timing.maxPauseMs);
       component!.pause();
-      await sleep(held);
-      component!.resume();
+      try {
+        await sleep(held);
+      } finally {
+        component!.resume();
+      }
       context.counts.pause++;
-      return `SIGSTOP for ${held} ms, then SIGCONT`;
+      return `${
+        target === "broker" && nats ? `${component!.name} ` : ""
+      }SIGSTOP for ${held} ms, then SIGCONT`;
     },
   };
 }

@@ -4,11 +4,12 @@
  * @module
  */
 import type { Rng } from "../rng.ts";
-import { degrade, partition } from "./network.ts";
+import { brokerPartition, degrade, partition } from "./network.ts";
 import { diskFull } from "./disk.ts";
 import { agentKill, brokerRestart, cloudKill, pause } from "./process.ts";
 import { skew } from "./clock.ts";
 import { type Fault, type FaultContext, type FaultKind, sleep } from "./types.ts";
+import type { BrokerKind } from "../cluster.ts";
 
 /** How many faults of each kind a run injects. */
 export type FaultPlanCounts = Record<FaultKind, number>;
@@ -51,6 +52,7 @@ export function planFaults(
   counts: FaultPlanCounts,
   agents: { index: number; deviceId: string }[],
   rng: Rng,
+  broker: BrokerKind = "mosquitto",
 ): Fault[] {
   const plan: Fault[] = [];
   const agent = () => rng.pick(agents);
@@ -59,7 +61,8 @@ export function planFaults(
     plan.push(agentKill(a.index, a.deviceId));
   }
   for (let i = 0; i < counts.cloud_kill; i++) plan.push(cloudKill());
-  for (let i = 0; i < counts.broker_restart; i++) plan.push(brokerRestart());
+  for (let i = 0; i < counts.broker_restart; i++) plan.push(brokerRestart(broker));
+  for (let i = 0; i < counts.broker_partition; i++) plan.push(brokerPartition());
   for (let i = 0; i < counts.pause; i++) {
     const roll = rng.next();
     plan.push(pause(roll < 0.2 ? "cloud" : roll < 0.35 ? "broker" : agent()));

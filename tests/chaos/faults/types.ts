@@ -13,6 +13,7 @@ export const FAULT_KINDS = [
   "agent_kill",
   "cloud_kill",
   "broker_restart",
+  "broker_partition",
   "pause",
   "partition",
   "degrade",
