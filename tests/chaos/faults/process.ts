@@ -62,7 +62,8 @@ export function cloudKill(): Fault {
 /**
  * A broker restart. With NATS: one node at random, SIGKILL (sometimes SIGTERM, which lets it
  * close its clients' connections and flush), a downtime, a start on the same address, ports and
- * data dir, and a wait until `/healthz` says its JetStream caught up. With Mosquitto: SIGKILL (sometimes SIGTERM, which saves its database) and a
+ * data dir, and a wait until its JetStream runs and follows the meta leader (then up to 15 s for
+ * every stream and consumer to be current). With Mosquitto: SIGKILL (sometimes SIGTERM, which saves its database) and a
  * start with persistence switched on or off at random — off, every session, queued message and
  * retained ack is gone. With the embedded broker, which lives in the cloud process: a graceful
  * stop of the cloud (connections closed, retained messages lost) and a start.
@@ -85,9 +86,10 @@ export function brokerRestart(kind: BrokerKind = "mosquitto"): Fault {
         const started = performance.now();
         await node.restart();
         context.counts.broker_restart++;
-        return `${node.name} ${signal}, down ${down} ms, healthy again ${
+        const note = nats.healthNote(node.name);
+        return `${node.name} ${signal}, down ${down} ms, serving again ${
           Math.round(performance.now() - started)
-        } ms after its start`;
+        } ms after its start${note ? ` (full health check still said: ${note})` : ""}`;
       }
       const broker = context.cluster.broker;
       if (!broker) {
