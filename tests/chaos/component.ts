@@ -5,6 +5,11 @@
  */
 import { type RunningProcess, waitForOk } from "../support/process.ts";
 
+/** The cloud's own fault injection killed it (`OUTPOST_FAULT_CRASH_AFTER_COMMITS`). */
+function injectedKill(output: string[]): boolean {
+  return output.some((line) => line.includes("fault injection: killing"));
+}
+
 /** Why a component's process ended. */
 export interface ExitReport {
   component: Component;
@@ -67,11 +72,23 @@ export class Component {
       this.pastOutput.push(...process.output);
       const lastLines = process.output.slice(-15);
       if (!this.expectingExit) {
-        const injected = process.output.some((line) => line.includes("fault injection: killing"));
+        const injected = injectedKill(process.output);
         this.#onExit({ component: this, status, injected, lastLines });
       }
     });
-    await this.#ready(process);
+    // A process that dies during its start is not waited for until the readiness timeout: an
+    // armed cloud can kill itself on purpose within 100 ms of its first commit (the NATS backend
+    // hands it a backlog at once), and the restart its exit triggers needs the lock this start
+    // may be holding.
+    const ready = this.#ready(process).then(() => true);
+    ready.catch(() => {});
+    const isReady = await Promise.race([ready, process.status.then(() => false)]);
+    if (!isReady) {
+      if (injectedKill(process.output)) return; // Counted and restarted by the exit handler.
+      throw new Error(
+        `${this.name} exited during its start:\n${process.output.slice(-15).join("\n")}`,
+      );
+    }
   }
 
   /** Restarts it after it ended. */
