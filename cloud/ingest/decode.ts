@@ -43,6 +43,9 @@ export type DecodedBatch =
   | { ok: true; value: Batch; dropped: DroppedRecord[] }
   | { ok: false; reason: DecodeFailure; error: string; from?: number; to?: number };
 
+/** The ts the fast path has checked before its first record. */
+const UNCHECKED = Symbol("no ts checked yet");
+
 /** `seq` plus the reading's own fields. */
 const READING_KEYS = 1 + Object.keys(ReadingRecord.shape).length;
 
@@ -69,7 +72,9 @@ export function isPlainReadingBatch(json: unknown): json is Batch {
     return false;
   }
   if (to - from + 1 !== records.length) return false;
-  let lastTs = "";
+  // Nothing a payload can hold: the first record's ts is always checked (starting from "" let
+  // an empty ts through unchecked, and the store then failed on it).
+  let lastTs: unknown = UNCHECKED;
   for (let i = 0; i < records.length; i++) {
     const record = records[i];
     if (typeof record !== "object" || record === null || Array.isArray(record)) return false;
@@ -84,7 +89,7 @@ export function isPlainReadingBatch(json: unknown): json is Batch {
     ) {
       return false;
     }
-    lastTs = ts as string;
+    lastTs = ts;
   }
   return true;
 }

@@ -124,6 +124,18 @@ const cases: [string, unknown][] = [
     ...valid,
     records: [{ ...reading(5), ts: "2026-11-26T10:00:00" }, ...valid.records.slice(1)],
   }],
+  // Regression (chaos --broker=nats seed 1383306439): the fast path compared each ts with the
+  // previous one, starting from "", so an empty ts on the first record was never checked; the
+  // batch was accepted and the store failed (NOT NULL readings.device_ts).
+  ["an empty ts on the first record", {
+    from: 1000770630,
+    to: 1000770630,
+    records: [{ ...reading(1000770630), ts: "" }],
+  }],
+  ["an empty ts on every record", {
+    ...valid,
+    records: valid.records.map((r) => ({ ...r, ts: "" })),
+  }],
   ["a ts as a number", {
     ...valid,
     records: [{ ...reading(5), ts: 1796389679 }, ...valid.records.slice(1)],
@@ -183,6 +195,10 @@ Deno.test("a record breaking a field rule is dropped alone and named; the rest i
 
 Deno.test("the fast path takes plain reading batches and leaves everything else to the schema", () => {
   assert.equal(isPlainReadingBatch(readingBatch(1, 1000)), true);
+  assert.equal(
+    isPlainReadingBatch({ from: 1, to: 1, records: [{ ...reading(1), ts: "" }] }),
+    false,
+  );
   assert.equal(isPlainReadingBatch({ ...valid, more: 1 }), false);
   assert.equal(isPlainReadingBatch({ ...valid, traceparent: TRACEPARENT }), true);
   assert.equal(
