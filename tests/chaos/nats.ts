@@ -11,18 +11,12 @@ import { join } from "node:path";
 import { SigningKey } from "@outpost/cloud/broker/nats/nkey";
 import { type NatsKeys, renderAuthConfig } from "@outpost/cloud/broker/nats/server_config";
 import { spawnProcess } from "../support/process.ts";
-import { NATS_SERVER } from "../support/nats_cluster.ts";
+import { FLEET_MQTT_SETTINGS, NATS_SERVER } from "../support/nats_cluster.ts";
 import { Component, type ExitReport } from "./component.ts";
 import type { BrokerNodeNet } from "./topology.ts";
 
 /** Ports every node uses on its own address (each node has its own namespace). */
 export const NATS_NODE_PORTS = { client: 4222, cluster: 6222, mqtt: 1883, monitor: 8222 };
-
-/**
- * The `mqtt {}` settings docs/CLOUD.md asks of a fleet (one in-memory replica per device's QoS 1
- * consumer; tests/support/nats_cluster.ts renders the same for the other cluster tests).
- */
-export const CHAOS_MQTT_SETTINGS = ["consumer_replicas: 1", "consumer_memory_storage: true"];
 
 /** How often the cloud looks for devices gone with their node (docs/CLOUD.md). */
 export const CHAOS_PRESENCE_SWEEP = "5s";
@@ -49,7 +43,10 @@ export interface ChaosNats {
  */
 export const FULL_HEALTH_WAIT_MS = 15_000;
 
-/** One node's config: JetStream, MQTT, routes to the other nodes, the auth include. */
+/**
+ * One node's config: JetStream, MQTT with the settings docs/CLOUD.md asks of a fleet, routes to
+ * the other nodes, the auth include.
+ */
 export function renderChaosNodeConfig(
   node: BrokerNodeNet,
   all: BrokerNodeNet[],
@@ -63,7 +60,7 @@ export function renderChaosNodeConfig(
     `listen: ${node.address}:${client}`,
     `http: ${node.address}:${monitor}`,
     `jetstream { store_dir: ${JSON.stringify(join(dir, "js"))} }`,
-    `mqtt { listen: ${node.address}:${mqtt}, ${CHAOS_MQTT_SETTINGS.join(", ")} }`,
+    `mqtt { listen: ${node.address}:${mqtt}, ${FLEET_MQTT_SETTINGS.join(", ")} }`,
     "cluster {",
     "  name: outpost-chaos",
     `  listen: ${node.address}:${cluster}`,
