@@ -75,6 +75,7 @@ Deno.test("PostgreSQL gets the same schema and indexes, and bigint columns come 
         SELECT indexname FROM pg_indexes WHERE schemaname = 'public' ORDER BY indexname
       `.execute(store.db);
       assert.deepEqual(rows.map((r) => r.indexname), [
+        "broker_credentials_pkey",
         "commands_device_created",
         "commands_device_status",
         "commands_job_status",
