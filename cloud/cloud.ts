@@ -148,6 +148,7 @@ export async function startCloud(
         url: publicUrls[0],
         urls: publicUrls,
         protocolVersion: broker.link.protocolVersion,
+        downlinkQos: broker.link.downlinkQos ?? 1,
       },
       isReady: () => isReady,
       ui,

@@ -41,6 +41,7 @@ Deno.test("the cloud starts, enrolls a device, ingests its batch over MQTT and s
       });
       const { mqtt: credentials } = await enrolled.json();
       assert.equal(credentials.protocolVersion, 4);
+      assert.equal(credentials.downlinkQos, 1, "the embedded broker queues QoS 1 downlink");
       const device = await mqtt.connectAsync(credentials.url, {
         protocolVersion: credentials.protocolVersion,
         clientId: credentials.username,

@@ -219,6 +219,14 @@ export const EnrollResponse = z.object({
     username: z.string(),
     password: z.string(),
     protocolVersion: z.union([z.literal(4), z.literal(5)]).default(5),
+    /**
+     * The QoS of the device's downlink subscription. 1 (Mosquitto, embedded): the broker queues
+     * what the device missed while away. 0 (NATS): in nats-server 2.9 every QoS 1 MQTT
+     * subscription is a JetStream consumer created through the cluster's meta leader, which a
+     * fleet of 10,000 did not survive; nothing is lost at 0 because the cloud answers every
+     * hello with the ack position, the desired state and the open commands.
+     */
+    downlinkQos: z.union([z.literal(0), z.literal(1)]).default(1),
   }),
   /**
    * The cloud's acked seq for this device after enrollment. Above the device's own, the device

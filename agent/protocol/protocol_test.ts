@@ -227,3 +227,16 @@ Deno.test("an enrollment answer lists every broker URL; one without the list sti
     }).success,
   );
 });
+
+Deno.test("an enrollment answer's downlink QoS: 1 when absent (older clouds, stored credentials), 0 or 1 when given", () => {
+  const mqtt = { url: "mqtt://n1:1883", username: "a", password: "p", protocolVersion: 4 };
+  assert.equal(EnrollResponse.parse({ deviceId: "a", mqtt }).mqtt.downlinkQos, 1);
+  assert.equal(
+    EnrollResponse.parse({ deviceId: "a", mqtt: { ...mqtt, downlinkQos: 0 } }).mqtt.downlinkQos,
+    0,
+  );
+  assert.ok(
+    !EnrollResponse.safeParse({ deviceId: "a", mqtt: { ...mqtt, downlinkQos: 2 } }).success,
+    "QoS 2 is never asked for",
+  );
+});

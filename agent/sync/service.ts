@@ -460,7 +460,8 @@ export class SyncService {
       const connection = ++this.#connections;
       logger.info("broker connected", { url: shownUrl, ...of });
       // Subscribe first: the cloud answers "online" with the ack, desired state and commands.
-      client.subscribe(topics.deviceDownlink(deviceId), { qos: 1 }, (error, granted) => {
+      const qos = credentials.mqtt.downlinkQos;
+      client.subscribe(topics.deviceDownlink(deviceId), { qos }, (error, granted) => {
         if (error || granted?.some((g) => g.qos === 128)) {
           this.#fail(
             `Subscription to the downlink refused: ${error?.message ?? "denied by the broker"}`,

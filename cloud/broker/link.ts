@@ -22,6 +22,8 @@ export interface PublishOptions {
 export interface BrokerLink {
   /** Which MQTT protocol devices speak to this broker: 4 (3.1.1) or 5. */
   readonly protocolVersion: 4 | 5;
+  /** The QoS devices subscribe to their downlink with (see `EnrollResponse`); absent: 1. */
+  readonly downlinkQos?: 0 | 1;
   /** Starts delivering every device's uplink messages to `handler`. */
   subscribeUplink(handler: UplinkHandler): Promise<void>;
   /** Publishes a downlink message; rejects when the broker cannot take it now. */

@@ -36,6 +36,8 @@ export interface PublicBroker {
   /** Every broker URL, `url` first; absent: `[url]`. */
   urls?: string[];
   protocolVersion: 4 | 5;
+  /** The QoS devices subscribe to their downlink with; absent: 1. */
+  downlinkQos?: 0 | 1;
 }
 
 /** Why an enrollment was refused; the HTTP layer maps each to a status. */
@@ -303,6 +305,7 @@ export class Enrollment {
           username: credentials.username,
           password: credentials.password,
           protocolVersion: broker.protocolVersion,
+          downlinkQos: broker.downlinkQos ?? 1,
         },
         ackedSeq: outcome.ackedSeq,
       },

@@ -321,7 +321,7 @@ class SimDevice {
     });
     this.client = client;
     client.on("connect", () => {
-      client.subscribe(topics.deviceDownlink(this.id), { qos: 1 }, () => {
+      client.subscribe(topics.deviceDownlink(this.id), { qos: response.mqtt.downlinkQos }, () => {
         this.connected = true;
         this.#publish(topics.status(this.id), JSON.stringify(this.#status(true)), true)
           .catch(() => {});

@@ -83,6 +83,7 @@ Deno.test("NATS: a device reaches only its own topics; unknown, revoked and supe
     const pi1 = await enroll(cloud.url, "pi-1");
     const pi2 = await enroll(cloud.url, "pi-2");
     assert.equal(pi1.protocolVersion, 4);
+    assert.equal((pi1 as Credentials & { downlinkQos?: number }).downlinkQos, 0);
     assert.equal(pi1.url, cluster.mqttUrls[0]);
     assert.deepEqual((pi1 as Credentials & { urls?: string[] }).urls, cluster.mqttUrls);
 

@@ -45,6 +45,7 @@ export function deferredNats(
 
   const link: BrokerLink = {
     protocolVersion: 4,
+    downlinkQos: 0,
     subscribeUplink(handler) {
       // Resolves at once, as MQTT.js does with Mosquitto down: the cloud is ready to serve its
       // API and console during a broker outage; ingest starts when the cluster is reached.

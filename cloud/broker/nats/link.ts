@@ -4,13 +4,14 @@
  * acked only after the ingest settled it, so what a dead replica held is redelivered to a live
  * one after `ackWaitMs`), and downlink through an MQTT connection to the cluster's MQTT
  * listener, so retained messages and QoS 1 reach device sessions as with the other brokers.
- * Acks are the exception: they go out as plain NATS messages, which a device's MQTT subscription
- * receives at QoS 0 and which are not retained. Through MQTT every ack was a retained QoS 1
- * message, stored with three replicas before the next one was read from the cloud's one MQTT
- * connection: ~40 acks/s for the whole fleet (measured with `deno task sim --broker nats`). An
- * ack needs neither: it is a position the device also learns when it announces itself (the
- * cloud answers every `online` status with the ack and the desired state), and a lost one only
- * makes the device resend what the ingest then stores once.
+ * Acks and every message that is not retained are the exception: they go out as plain NATS
+ * messages, which a device's MQTT subscription receives at QoS 0 (devices subscribe at QoS 0
+ * here anyway: `downlinkQos`). Through MQTT every message was a QoS 1 message, stored with
+ * three replicas before the next one was read from the cloud's one MQTT connection: ~40 msg/s
+ * for the whole fleet (measured with `deno task sim --broker nats`), so 10,000 devices saying
+ * hello at once waited minutes for their answers. None of these needs the broker's queue: an ack
+ * is a position and the rest (desired state, open commands) is what the cloud sends again in
+ * answer to every hello; a lost one only makes the device resend what the ingest stores once.
  *
  * Presence: NATS publishes no Last Will for the MQTT clients of a node that dies. Devices
  * reconnect to another node and publish their status again; a device that does not come back
@@ -201,12 +202,13 @@ export function connectNatsLink(options: NatsLinkOptions): NatsLink {
 
   return {
     protocolVersion: 4,
+    downlinkQos: 0,
     subscribeUplink(handler) {
       consuming ??= consume(handler);
       return Promise.resolve();
     },
     publish(topic: string, payload: string | Uint8Array, publish: PublishOptions) {
-      if (parseTopic(topic)?.kind === "ack") {
+      if (!publish.retain || parseTopic(topic)?.kind === "ack") {
         if (options.nats.isClosed()) return Promise.reject(new Error("NATS connection closed"));
         options.nats.publish(subjectOfTopic(topic), payload);
         return Promise.resolve();
