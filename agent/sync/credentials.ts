@@ -13,7 +13,8 @@ export interface Credentials {
   cloudUrl: string;
   deviceId: string;
   enrolledAt: string;
-  mqtt: EnrollResponse["mqtt"];
+  /** `downlinkQos` may be absent where tests build credentials by hand: then 1. */
+  mqtt: Omit<EnrollResponse["mqtt"], "downlinkQos"> & { downlinkQos?: 0 | 1 };
 }
 
 /** Reads the stored credentials; undefined if none or unreadable (the agent re-enrolls). */

@@ -103,6 +103,7 @@ Deno.test("enrollment returns broker credentials that the device table verifies"
         username: "pi-1",
         password: undefined,
         protocolVersion: 4,
+        downlinkQos: 1,
       },
     );
     assert.ok(body.mqtt.password.length >= 40);

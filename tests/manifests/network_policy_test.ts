@@ -58,9 +58,8 @@ function expectedFlows(broker: "nats" | "mosquitto"): string[] {
       ...BROKER_SOURCES.map((source) => `${source} -> ${server}:8883/TCP`),
       // Prometheus scrapes the exporter sidecar; the monitoring port 8222 stays pod-local.
       `prometheus -> ${server}:7777/TCP`,
-      // The cloud: NATS (JetStream) and MQTT.
+      // The cloud: NATS only (uplink through JetStream, downlink as plain NATS messages).
       `cloud -> ${server}:4222/TCP`,
-      `cloud -> ${server}:8883/TCP`,
       // In-cluster agents: MQTT over TLS.
       `agent -> ${server}:8883/TCP`,
       // The servers resolve the route names and connect to each other's route port.

@@ -2,16 +2,15 @@
  * The cloud's link to a NATS JetStream cluster: uplink from a work-queue stream through ONE
  * durable pull consumer that every cloud replica shares (competing consumers: a message is
  * acked only after the ingest settled it, so what a dead replica held is redelivered to a live
- * one after `ackWaitMs`), and downlink through an MQTT connection to the cluster's MQTT
- * listener, so retained messages and QoS 1 reach device sessions as with the other brokers.
- * Acks and every message that is not retained are the exception: they go out as plain NATS
- * messages, which a device's MQTT subscription receives at QoS 0 (devices subscribe at QoS 0
- * here anyway: `downlinkQos`). Through MQTT every message was a QoS 1 message, stored with
- * three replicas before the next one was read from the cloud's one MQTT connection: ~40 msg/s
- * for the whole fleet (measured with `deno task sim --broker nats`), so 10,000 devices saying
- * hello at once waited minutes for their answers. None of these needs the broker's queue: an ack
- * is a position and the rest (desired state, open commands) is what the cloud sends again in
- * answer to every hello; a lost one only makes the device resend what the ingest stores once.
+ * one after `ackWaitMs`), and downlink as plain NATS messages on the device's subjects, which
+ * NATS delivers to the device's MQTT subscription (at QoS 0; devices subscribe at QoS 0 here,
+ * `downlinkQos`). Nothing is retained and nothing queued in the cluster: whatever a device
+ * missed while away (its ack position, the desired state, open commands) the cloud sends again
+ * in answer to the hello it says on every connect. Through an MQTT connection of the cloud every
+ * message was stored with three replicas before the next one was read: ~40 msg/s for the whole
+ * fleet (measured with `deno task sim --broker nats`), so a desired-state rollout to 10,000
+ * devices took minutes; and a lost message only makes the device resend what the ingest stores
+ * once, or wait for the answer to its next hello.
  *
  * Presence: NATS publishes no Last Will for the MQTT clients of a node that dies. Devices
  * reconnect to another node and publish their status again; a device that does not come back
@@ -30,8 +29,7 @@ import {
 } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "@outpost/platform/log";
-import { parseTopic, topics } from "@outpost/protocol";
-import { connectExternalBroker } from "../external.ts";
+import { topics } from "@outpost/protocol";
 import type { BrokerLink, PublishOptions, UplinkHandler } from "../link.ts";
 import { subjectOfTopic, topicOfSubject } from "./device_credentials.ts";
 
@@ -48,12 +46,7 @@ export interface NatsLinkOptions {
   system: NatsConnection;
   /** The Outpost account's public key (filters the sweep). */
   account: string;
-  /** The cluster's MQTT listener(s), for downlink. */
-  mqttUrls: string[];
-  /** The cloud's MQTT user's JWT (the MQTT password). */
-  mqttPassword: string;
   logger: Logger;
-  ca?: string;
   /** Stream replicas; default 3 when the server is in a cluster, else 1. */
   replicas?: number;
   /** Redelivery of an unacked message; default 30 s (a handler still working extends it). */
@@ -111,17 +104,16 @@ export async function ensureUplinkStream(
 export function connectNatsLink(options: NatsLinkOptions): NatsLink {
   const logger = options.logger.child({ broker: "nats" });
   const ackWaitMs = options.ackWaitMs ?? 30_000;
-  const [firstUrl, ...moreUrls] = options.mqttUrls;
-  const mqtt = connectExternalBroker({
-    url: firstUrl,
-    moreUrls,
-    username: "outpost-cloud",
-    password: options.mqttPassword,
-    protocolVersion: 4,
-    logger,
-    ca: options.ca,
-  });
   let closed = false;
+  // Between a "disconnect" and the "reconnect" the client buffers what we publish; the gauge
+  // and /readyz should still say the broker is gone.
+  let linkUp = true;
+  (async () => {
+    for await (const status of options.nats.status()) {
+      if (status.type === "disconnect") linkUp = false;
+      else if (status.type === "reconnect") linkUp = true;
+    }
+  })().catch(() => {});
   let stopConsuming: (() => void) | undefined;
   let consuming: Promise<void> | undefined;
   let disconnected: ((deviceId: string) => void) | undefined;
@@ -207,25 +199,23 @@ export function connectNatsLink(options: NatsLinkOptions): NatsLink {
       consuming ??= consume(handler);
       return Promise.resolve();
     },
-    publish(topic: string, payload: string | Uint8Array, publish: PublishOptions) {
-      if (!publish.retain || parseTopic(topic)?.kind === "ack") {
-        if (options.nats.isClosed()) return Promise.reject(new Error("NATS connection closed"));
-        options.nats.publish(subjectOfTopic(topic), payload);
-        return Promise.resolve();
-      }
-      return mqtt.publish(topic, payload, publish);
+    publish(topic: string, payload: string | Uint8Array, _options: PublishOptions) {
+      if (options.nats.isClosed()) return Promise.reject(new Error("NATS connection closed"));
+      // Not retained (see the module doc); a cleared retained message (empty payload) is
+      // delivered as an empty message, which devices ignore.
+      options.nats.publish(subjectOfTopic(topic), payload);
+      return Promise.resolve();
     },
     onDeviceDisconnect(handler) {
       disconnected = handler;
     },
-    connected: () => mqtt.connected?.() === true && !options.nats.isClosed(),
+    connected: () => linkUp && !options.nats.isClosed(),
     sweepPresence,
     async close() {
       closed = true;
       clearInterval(sweepTimer);
       stopConsuming?.();
       await consuming;
-      await mqtt.close();
     },
   };
 }

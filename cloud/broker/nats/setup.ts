@@ -9,9 +9,7 @@ import type { Logger } from "@outpost/platform/log";
 import type { CloudStore } from "../../store/store.ts";
 import type { DeviceCredentialsProvisioner } from "../credentials.ts";
 import { connectAs } from "./connection.ts";
-import { userJwt } from "./jwt.ts";
 import { connectNatsLink, type NatsLink } from "./link.ts";
-import { SigningKey } from "./nkey.ts";
 import { natsProvisioner } from "./provisioner.ts";
 import { AccountPublisher } from "./revocations.ts";
 import type { NatsKeys } from "./server_config.ts";
@@ -19,7 +17,6 @@ import type { NatsKeys } from "./server_config.ts";
 /** Options of {@link startNats}. */
 export interface NatsSetupOptions {
   natsUrls: string[];
-  mqttUrls: string[];
   keys: NatsKeys;
   store: Pick<
     CloudStore,
@@ -44,17 +41,6 @@ export interface NatsSetup {
   link: NatsLink;
   provisioner: DeviceCredentialsProvisioner;
   publisher: AccountPublisher;
-}
-
-/** The cloud's MQTT password for downlink: a bearer user of the Outpost account, MQTT only. */
-export function cloudMqttJwt(account: SigningKey): string {
-  const key = SigningKey.generate("user");
-  return userJwt(account, { subject: key.publicKey, name: "outpost-cloud-mqtt" }, {
-    bearer_token: true,
-    allowed_connection_types: ["MQTT"],
-    pub: { allow: ["outpost.v1.*.down.>", "$MQTT.>"] },
-    sub: { allow: ["$MQTT.>"] },
-  });
 }
 
 /**
@@ -99,10 +85,7 @@ export async function startNats(options: NatsSetupOptions): Promise<NatsSetup> {
       nats,
       system,
       account: keys.account.publicKey,
-      mqttUrls: options.mqttUrls,
-      mqttPassword: cloudMqttJwt(keys.account),
       logger,
-      ca: options.ca,
       ackWaitMs: options.ackWaitMs,
       sweepMs: options.sweepMs,
       onlineDevices: () => options.store.onlineDeviceIds(),
