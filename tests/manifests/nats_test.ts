@@ -31,6 +31,7 @@ import {
 } from "./nats_auth.ts";
 import { ContainerProcess, type HttpProbe, probePort, waitFor200 } from "./pod.ts";
 import { scanFiles } from "./secret_scan.ts";
+import { selfSignedCertificate } from "../support/tls.ts";
 
 interface StatefulSetSpec {
   replicas: number;
@@ -333,28 +334,11 @@ interface LocalServer {
 
 /** A self-signed certificate for localhost (stands in for cert-manager's). */
 async function makeCertificate(dir: string): Promise<string> {
-  const openssl = requireTool("openssl", "openssl");
-  const made = await runCommand(openssl, [
-    "req",
-    "-x509",
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:prime256v1",
-    "-nodes",
-    "-days",
-    "1",
-    "-subj",
-    "/CN=localhost",
-    "-addext",
-    "subjectAltName=DNS:localhost,IP:127.0.0.1",
-    "-keyout",
-    `${dir}/tls.key`,
-    "-out",
-    `${dir}/tls.crt`,
-  ]);
-  assert.equal(made.code, 0, made.stderr);
-  return await Deno.readTextFile(`${dir}/tls.crt`);
+  const { cert } = await selfSignedCertificate(dir, "tls", "/CN=localhost", {
+    days: 1,
+    subjectAltName: "DNS:localhost,IP:127.0.0.1",
+  });
+  return await Deno.readTextFile(cert);
 }
 
 /**

@@ -9,6 +9,7 @@ import { loadAgentConfig } from "@outpost/agent/config";
 import { loadCloudConfig } from "@outpost/cloud/config";
 import { COMPONENT_PERMISSIONS } from "@outpost/platform/runtime_flags";
 import { startPostgres } from "../support/postgres.ts";
+import { selfSignedCertificate } from "../support/tls.ts";
 import { createInstallation } from "./nats_auth.ts";
 import {
   brokerOf,
@@ -18,8 +19,6 @@ import {
   kustomize,
   OVERLAYS,
   podSpec,
-  requireTool,
-  runCommand,
 } from "./kube.ts";
 import {
   type ClusterFixture,
@@ -80,24 +79,9 @@ function natsTls(): Promise<Record<string, string>> {
   natsTlsSecret ??= (async () => {
     const dir = await Deno.makeTempDir({ prefix: "outpost-nats-tls-" });
     try {
-      const made = await runCommand(requireTool("openssl", "openssl"), [
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-        "-days",
-        "1",
-        "-subj",
-        "/CN=outpost-nats-client.outpost-cloud.svc",
-        "-keyout",
-        `${dir}/tls.key`,
-        "-out",
-        `${dir}/tls.crt`,
-      ]);
-      assert.equal(made.code, 0, made.stderr);
+      await selfSignedCertificate(dir, "tls", "/CN=outpost-nats-client.outpost-cloud.svc", {
+        days: 1,
+      });
       const crt = await Deno.readTextFile(`${dir}/tls.crt`);
       return {
         "tls.crt": crt,

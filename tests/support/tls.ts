@@ -23,8 +23,26 @@ async function openssl(args: string[]): Promise<void> {
   if (result.code !== 0) throw new Error(`openssl ${args[0]} failed: ${result.stderr}`);
 }
 
-function selfSignedCa(dir: string, name: string, subject: string): Promise<void> {
-  return openssl([
+/** Options of {@link selfSignedCertificate}. */
+export interface SelfSignedOptions {
+  /** Validity in days; default 2. */
+  days?: number;
+  /** `subjectAltName` value, e.g. `DNS:localhost,IP:127.0.0.1`; default none. */
+  subjectAltName?: string;
+}
+
+/**
+ * A self-signed EC certificate (a CA, or a server certificate standing in for cert-manager's):
+ * writes `<dir>/<name>.key` and `<dir>/<name>.crt`, returns their paths.
+ */
+export async function selfSignedCertificate(
+  dir: string,
+  name: string,
+  subject: string,
+  options: SelfSignedOptions = {},
+): Promise<{ cert: string; key: string }> {
+  const paths = { cert: `${dir}/${name}.crt`, key: `${dir}/${name}.key` };
+  await openssl([
     "req",
     "-x509",
     "-newkey",
@@ -33,21 +51,23 @@ function selfSignedCa(dir: string, name: string, subject: string): Promise<void>
     "ec_paramgen_curve:prime256v1",
     "-nodes",
     "-days",
-    "2",
+    String(options.days ?? 2),
     "-subj",
     subject,
+    ...(options.subjectAltName ? ["-addext", `subjectAltName=${options.subjectAltName}`] : []),
     "-keyout",
-    `${dir}/${name}.key`,
+    paths.key,
     "-out",
-    `${dir}/${name}.crt`,
+    paths.cert,
   ]);
+  return paths;
 }
 
 /** Creates a fresh PKI in a new temp dir (or `dir`). Remove the dir when done. */
 export async function createTestPki(dir?: string): Promise<TestPki> {
   const root = dir ?? await Deno.makeTempDir({ prefix: "outpost-pki-" });
-  await selfSignedCa(root, "ca", "/CN=Outpost Test CA");
-  await selfSignedCa(root, "other-ca", "/CN=Unrelated Test CA");
+  await selfSignedCertificate(root, "ca", "/CN=Outpost Test CA");
+  await selfSignedCertificate(root, "other-ca", "/CN=Unrelated Test CA");
   await openssl([
     "req",
     "-newkey",

@@ -5,13 +5,11 @@
  */
 import assert from "node:assert/strict";
 import mqtt from "mqtt";
-import { connectAs } from "@outpost/cloud/broker/nats/connection";
 import { deviceJwt } from "@outpost/cloud/broker/nats/device_credentials";
 import { SigningKey } from "@outpost/cloud/broker/nats/nkey";
-import { createLogger } from "@outpost/platform/log";
-import { startNatsCluster } from "../support/nats_cluster.ts";
 import { postJson } from "../support/process.ts";
-import { startCloud, TEST_ENROLL_TOKEN } from "../support/stack.ts";
+import { TEST_ENROLL_TOKEN } from "../support/stack.ts";
+import { startNatsCloud } from "./nats_helpers.ts";
 
 const SECRET = "device-secret-0123456789abcdef0123456789";
 
@@ -59,17 +57,8 @@ async function refusedWithin(credentials: Credentials, clientId: string, timeout
 }
 
 Deno.test("NATS: a device reaches only its own topics; unknown, revoked and superseded JWTs are refused", async () => {
-  const cluster = await startNatsCluster({ nodes: 1 });
-  const cloud = await startCloud({ env: cluster.cloudEnv() }).catch(async (error) => {
-    await cluster.stop();
-    throw error;
-  });
-  const observer = await connectAs({
-    servers: cluster.clientUrls,
-    account: cluster.keys.account,
-    name: "test-observer",
-    logger: createLogger({ level: "error" }),
-  });
+  const stack = await startNatsCloud();
+  const { cluster, cloud, observer } = stack;
   const clients: mqtt.MqttClient[] = [];
   try {
     const seen: string[] = [];
@@ -189,8 +178,6 @@ Deno.test("NATS: a device reaches only its own topics; unknown, revoked and supe
     assert.match(JSON.stringify(dotted.body), /device_id_unsupported.*'\.'/);
   } finally {
     for (const client of clients) await client.endAsync(true).catch(() => {});
-    await observer.close();
-    await cloud.process.stop();
-    await cluster.stop();
+    await stack.stop();
   }
 });

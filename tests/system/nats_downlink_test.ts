@@ -7,10 +7,8 @@
  */
 import assert from "node:assert/strict";
 import { jetstreamManager } from "@nats-io/jetstream";
-import { connectAs } from "@outpost/cloud/broker/nats/connection";
-import { createLogger } from "@outpost/platform/log";
-import { startNatsCluster } from "../support/nats_cluster.ts";
-import { eventually, startAgentProcess, startCloud } from "../support/stack.ts";
+import { eventually, startAgentProcess } from "../support/stack.ts";
+import { startNatsCloud } from "./nats_helpers.ts";
 
 /** The consumers of the NATS MQTT layer's QoS 1 message stream (one per QoS 1 subscription). */
 async function mqttConsumers(jsm: Awaited<ReturnType<typeof jetstreamManager>>) {
@@ -20,22 +18,11 @@ async function mqttConsumers(jsm: Awaited<ReturnType<typeof jetstreamManager>>) 
 }
 
 Deno.test("NATS: devices subscribe at QoS 0 (no consumer each); what they miss offline comes with the hello answer", async () => {
-  const cluster = await startNatsCluster({ nodes: 1 });
-  const cloud = await startCloud({ env: cluster.cloudEnv() }).catch(async (error) => {
-    await cluster.stop();
-    throw error;
-  });
-  const observer = await connectAs({
-    servers: cluster.clientUrls,
-    account: cluster.keys.account,
-    name: "test-observer",
-    logger: createLogger({ level: "error" }),
-  });
+  const stack = await startNatsCloud();
+  const { cloud, observer } = stack;
   const agent = await startAgentProcess({ deviceId: "qos0-1", cloudUrl: cloud.url })
     .catch(async (error) => {
-      await observer.close();
-      await cloud.process.stop();
-      await cluster.stop();
+      await stack.stop();
       throw error;
     });
   const device = async () =>
@@ -85,8 +72,6 @@ Deno.test("NATS: devices subscribe at QoS 0 (no consumer each); what they miss o
     throw error;
   } finally {
     await agent.process.stop();
-    await observer.close();
-    await cloud.process.stop();
-    await cluster.stop();
+    await stack.stop();
   }
 });
