@@ -37,7 +37,7 @@
 import { type CliOption, type CliSpec, parseCli, requireValid } from "../support/cli.ts";
 import mqtt, { type MqttClient } from "mqtt";
 import { createLogger } from "@outpost/platform/log";
-import { Ack, Command, decodeMessage, Desired, type Status } from "@outpost/protocol";
+import { Ack, Command, decodeMessage, Desired, type Hello, type Status } from "@outpost/protocol";
 import { parseTopic, topics } from "@outpost/protocol";
 import { enroll } from "@outpost/agent/sync/enroll";
 import { OutboxPublisher, type PublisherOutbox } from "@outpost/agent/sync/publisher";
@@ -248,6 +248,27 @@ class SimDevice {
     })]);
   }
 
+  #helloAnswered: (() => void) | undefined;
+
+  /**
+   * Says hello as the agent does (the cloud answers with the ack position, the desired state and
+   * open commands) and starts the publisher once answered, or after 5 s.
+   */
+  #greet(): void {
+    const answered = new Promise<void>((resolve) => this.#helloAnswered = resolve);
+    const hello: Hello = {
+      v: 1,
+      agentVersion: VERSION,
+      outbox: { head: this.outbox.lastSeq, acked: this.outbox.ackedSeq },
+      desiredVersion: this.desiredVersion,
+    };
+    this.#publish(topics.hello(this.id), JSON.stringify(hello), false).catch(() => {});
+    Promise.race([answered, new Promise((resolve) => setTimeout(resolve, 5_000))]).then(() => {
+      this.#helloAnswered = undefined;
+      if (this.client?.connected) this.publisher.connected();
+    });
+  }
+
   #status(online: boolean): Status {
     return {
       online,
@@ -325,7 +346,7 @@ class SimDevice {
         this.connected = true;
         this.#publish(topics.status(this.id), JSON.stringify(this.#status(true)), true)
           .catch(() => {});
-        this.publisher.connected();
+        this.#greet();
       });
     });
     client.on("close", () => {
@@ -333,12 +354,15 @@ class SimDevice {
       this.connected = false;
     });
     client.on("error", () => {});
-    client.on("message", (topic, payload) => {
+    client.on("message", (topic, payload, packet) => {
       const parsed = parseTopic(topic);
       if (parsed?.deviceId !== this.id || parsed.direction !== "down") return;
       if (parsed.kind === "ack") {
         const ack = decodeMessage(Ack, payload);
-        if (ack.ok) this.publisher.acknowledge(ack.value.upTo).catch(() => {});
+        if (!ack.ok) return;
+        const stored = this.publisher.acknowledge(ack.value.upTo).catch(() => {});
+        // As the agent: a retained ack may be stale; one sent to this connection answers hello.
+        if (!packet.retain) stored.then(() => this.#helloAnswered?.());
       } else if (parsed.kind === "desired" && payload.byteLength > 0) {
         const desired = decodeMessage(Desired, payload);
         if (desired.ok) this.#onDesired(desired.value);
