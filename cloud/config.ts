@@ -224,6 +224,17 @@ export const cloudSettings = {
     fallback: 30_000 as number | undefined,
     defaultText: "30s",
   },
+  natsCredentialTtl: {
+    flag: "nats-credential-ttl",
+    value: "duration",
+    help: "With nats: how long a device's JWT is valid (the agent enrolls again with its device " +
+      "secret when it expires); revocations are kept that long, then dropped, e.g. 30d; off: " +
+      "valid until revoked, revocations kept forever.",
+    env: "OUTPOST_NATS_CREDENTIAL_TTL",
+    parse: durationParser(),
+    fallback: 30 * 86_400_000 as number | undefined,
+    defaultText: "30d",
+  },
   mqttPort: {
     flag: "mqtt-port",
     value: "port",

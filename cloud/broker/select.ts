@@ -117,6 +117,9 @@ export async function startBroker(config: CloudConfig, parts: BrokerParts): Prom
         logger,
         ca,
         sweepMs: config.natsPresenceSweep ?? 0,
+        credentialLifetimeSeconds: config.natsCredentialTtl === undefined
+          ? undefined
+          : Math.max(1, Math.round(config.natsCredentialTtl / 1000)),
       }),
       (error) => logger.error("the NATS backend cannot start", { error: String(error) }),
     );

@@ -17,12 +17,15 @@ export interface NatsCloud {
   stop(): Promise<void>;
 }
 
-/** Starts a one-node cluster, a cloud on it and an observer; cleans up what started on failure. */
-export async function startNatsCloud(): Promise<NatsCloud> {
+/**
+ * Starts a one-node cluster, a cloud on it (with `env` on top) and an observer; cleans up what
+ * started on failure.
+ */
+export async function startNatsCloud(env: Record<string, string> = {}): Promise<NatsCloud> {
   const cluster = await startNatsCluster({ nodes: 1 });
   let cloud: CloudHandle | undefined;
   try {
-    cloud = await startCloud({ env: cluster.cloudEnv() });
+    cloud = await startCloud({ env: { ...cluster.cloudEnv(), ...env } });
     const observer = await connectAs({
       servers: cluster.clientUrls,
       account: cluster.keys.account,

@@ -47,12 +47,22 @@ export function devicePermissions(deviceId: string) {
   };
 }
 
-/** The device's MQTT password: its user JWT, valid until revoked. */
-export function deviceJwt(account: SigningKey, deviceId: string, issuedAt: number): string {
+/**
+ * The device's MQTT password: its user JWT, valid until revoked and, with `lifetimeSeconds`,
+ * until `issuedAt + lifetimeSeconds` (then the node refuses it and the agent enrolls again with
+ * its device secret; an expiry is what lets old revocations be dropped).
+ */
+export function deviceJwt(
+  account: SigningKey,
+  deviceId: string,
+  issuedAt: number,
+  lifetimeSeconds?: number,
+): string {
   return userJwt(account, {
     subject: deviceUserKey(account, deviceId),
     name: deviceId,
     issuedAt,
+    ...(lifetimeSeconds ? { expires: issuedAt + lifetimeSeconds } : {}),
   }, {
     ...devicePermissions(deviceId),
     bearer_token: true,

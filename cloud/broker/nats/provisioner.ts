@@ -20,7 +20,9 @@ export interface NatsProvisionerOptions {
     CloudStore,
     "issueBrokerCredential" | "revokeBrokerCredentials" | "brokerCredentialTimes"
   >;
-  publisher: Pick<AccountPublisher, "push" | "confirmed">;
+  publisher: Pick<AccountPublisher, "push" | "confirmed" | "expired">;
+  /** Device JWT lifetime (s); absent: valid until revoked. */
+  credentialLifetimeSeconds?: number;
 }
 
 function unavailable(error: unknown): never {
@@ -41,7 +43,7 @@ export function natsProvisioner(options: NatsProvisionerOptions): DeviceCredenti
       const { issuedAt } = await store.issueBrokerCredential(deviceId);
       return {
         username: deviceId,
-        password: deviceJwt(account, deviceId, issuedAt),
+        password: deviceJwt(account, deviceId, issuedAt, options.credentialLifetimeSeconds),
         passwordHash: null,
       };
     },
@@ -49,6 +51,8 @@ export function natsProvisioner(options: NatsProvisionerOptions): DeviceCredenti
       const times = await store.brokerCredentialTimes(deviceId);
       // A first enrollment revokes nothing: no broker write at all.
       if (times?.revokedThrough === undefined) return;
+      // Renewing an expired JWT (what a device does once per lifetime) tells the broker nothing.
+      if (publisher.expired(times.revokedThrough)) return;
       if (publisher.confirmed(deviceUserKey(account, deviceId), times.revokedThrough)) return;
       await publisher.push().catch(unavailable);
     },

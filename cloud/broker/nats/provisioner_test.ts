@@ -34,7 +34,10 @@ function fakeCluster() {
   };
 }
 
-function setup(store: CloudStore) {
+function setup(
+  store: CloudStore,
+  lifetime?: { credentialLifetimeSeconds: number; now: () => number },
+) {
   const keys = {
     operator: SigningKey.generate("operator"),
     account: SigningKey.generate("account"),
@@ -45,12 +48,18 @@ function setup(store: CloudStore) {
     revocations: () => store.brokerRevocations(),
     request: cluster.request,
     logger,
+    ...lifetime,
   });
   return {
     keys,
     cluster,
     publisher,
-    provisioner: natsProvisioner({ account: keys.account, store, publisher }),
+    provisioner: natsProvisioner({
+      account: keys.account,
+      store,
+      publisher,
+      credentialLifetimeSeconds: lifetime?.credentialLifetimeSeconds,
+    }),
   };
 }
 
@@ -122,5 +131,44 @@ Deno.test("reconcile pushes when the cluster lacks a revocation the database has
     await cluster.request(`$SYS.REQ.ACCOUNT.X.CLAIMS.UPDATE`, outpostAccountJwt(keys, {}));
     assert.equal(await publisher.reconcile(), true);
     assert.deepEqual(Object.keys(cluster.pushed.at(-1)!), [deviceUserKey(keys.account, "pi-1")]);
+  });
+});
+
+Deno.test("with a lifetime: JWTs expire, renewing an expired one tells the broker nothing, expired revocations are dropped", async () => {
+  await withStore(async (store) => {
+    let clock = Math.floor(Date.now() / 1000);
+    const { keys, cluster, publisher, provisioner } = setup(store, {
+      credentialLifetimeSeconds: 60,
+      now: () => clock,
+    });
+    const first = decodeJwt((await provisioner.provision("pi-1")).password);
+    assert.equal(Number(first.exp), Number(first.iat) + 60);
+    await provisioner.endSessions("pi-1");
+
+    // Still valid: re-enrolling revokes it, as without a lifetime.
+    await provisioner.provision("pi-1");
+    await provisioner.endSessions("pi-1");
+    const user = deviceUserKey(keys.account, "pi-1");
+    assert.deepEqual(cluster.pushed, [{ [user]: Number(first.iat) }]);
+
+    // Renewal after expiry (the agent enrolls again when the node refuses its JWT): no push.
+    clock += 61;
+    await provisioner.provision("pi-1");
+    await provisioner.endSessions("pi-1");
+    assert.equal(cluster.pushed.length, 1, "renewing an expired JWT pushes nothing");
+
+    // A revocation stays while what it covers may be valid, then goes at the next reconcile.
+    // (The store issues at the real time: the clock goes back to it.)
+    clock = Math.floor(Date.now() / 1000);
+    await provisioner.provision("pi-2");
+    await provisioner.revoke("pi-2");
+    const user2 = deviceUserKey(keys.account, "pi-2");
+    assert.ok(user2 in cluster.pushed.at(-1)!, "the revocation of pi-2 was pushed");
+    assert.equal(await publisher.reconcile(), false, "nothing expired yet: no push");
+    clock += 3600;
+    assert.deepEqual(await publisher.current(), {});
+    assert.equal(await publisher.reconcile(), true, "the cluster still held expired entries");
+    assert.deepEqual(cluster.pushed.at(-1), {}, "expired revocations dropped from the account");
+    assert.equal(await publisher.reconcile(), false);
   });
 });

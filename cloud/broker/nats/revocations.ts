@@ -9,6 +9,10 @@
  * pushing at once could leave the older set in place. Every push therefore re-reads the database
  * after the update and pushes again if it changed, and {@link AccountPublisher.reconcile} (run
  * at start and periodically) compares what the cluster holds with the database.
+ *
+ * With a credential lifetime, a revocation is dropped once every JWT it covers has expired
+ * (`revokedThrough + lifetime <= now`): the map holds the revocations of one lifetime, not of
+ * every device ever re-enrolled, and stays far below NATS's 1 MB limit on a JWT.
  * @module
  */
 import type { Logger } from "@outpost/platform/log";
@@ -27,6 +31,10 @@ export interface AccountPublisherOptions {
   revocations: () => Promise<BrokerRevocation[]>;
   request: SystemRequest;
   logger: Logger;
+  /** Device JWT lifetime (s); revocations older than it are dropped. Absent: kept forever. */
+  credentialLifetimeSeconds?: number;
+  /** Unix seconds now (tests). */
+  now?: () => number;
 }
 
 /** The revocations map of an account JWT: user key → unix seconds. */
@@ -47,13 +55,21 @@ export class AccountPublisher {
     this.#options = options;
   }
 
-  /** The revocations map the database holds now. */
+  /** The revocations map the database holds now, without those whose JWTs all expired. */
   async current(): Promise<RevocationMap> {
     const map: RevocationMap = {};
     for (const { deviceId, revokedThrough } of await this.#options.revocations()) {
+      if (this.expired(revokedThrough)) continue;
       map[deviceUserKey(this.#options.keys.account, deviceId)] = revokedThrough;
     }
     return map;
+  }
+
+  /** True when every JWT issued at or before `issuedAt` has expired (needs no revocation). */
+  expired(issuedAt: number): boolean {
+    const lifetime = this.#options.credentialLifetimeSeconds;
+    const now = this.#options.now?.() ?? Math.floor(Date.now() / 1000);
+    return lifetime !== undefined && issuedAt + lifetime <= now;
   }
 
   /** True when the cluster last confirmed `userKey` revoked through `through` or later. */
@@ -102,7 +118,8 @@ export class AccountPublisher {
       this.#options.logger.debug("cannot look the account JWT up; pushing", { error });
     }
     const wanted = await this.current();
-    if (served && covers(served, wanted)) {
+    // Pushes also to drop the revocations that expired since the last push.
+    if (served && covers(served, wanted) && Object.keys(served).every((key) => key in wanted)) {
       this.#pushed = served;
       return false;
     }

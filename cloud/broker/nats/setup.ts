@@ -34,6 +34,8 @@ export interface NatsSetupOptions {
   sweepMs?: number;
   /** Uplink redelivery after a replica died; default 30 s. */
   ackWaitMs?: number;
+  /** Device JWT lifetime (s); absent: valid until revoked. */
+  credentialLifetimeSeconds?: number;
 }
 
 /** What {@link startNats} returns. */
@@ -72,6 +74,7 @@ export async function startNats(options: NatsSetupOptions): Promise<NatsSetup> {
       request: async (subject, payload) =>
         (await system.request(subject, payload, { timeout: 5000 })).string(),
       logger: logger.child({ part: "nats-account" }),
+      credentialLifetimeSeconds: options.credentialLifetimeSeconds,
     });
     const reconcile = () =>
       publisher.reconcile().catch((error) =>
@@ -105,7 +108,12 @@ export async function startNats(options: NatsSetupOptions): Promise<NatsSetup> {
     return {
       link,
       publisher,
-      provisioner: natsProvisioner({ account: keys.account, store: options.store, publisher }),
+      provisioner: natsProvisioner({
+        account: keys.account,
+        store: options.store,
+        publisher,
+        credentialLifetimeSeconds: options.credentialLifetimeSeconds,
+      }),
     };
   } catch (error) {
     for (const connection of connections) await connection.close().catch(() => {});
