@@ -48,7 +48,7 @@ export function readNatsSettings(config: NatsConfigInput): NatsSettings {
   }
   if (!config.mqttUrl) {
     throw new ConfigError(
-      "Cannot start cloud: OUTPOST_BROKER=nats needs OUTPOST_MQTT_URL (the cluster's MQTT listener(s), for downlink): it is not set",
+      "Cannot start cloud: OUTPOST_BROKER=nats needs OUTPOST_MQTT_URL (the cluster's MQTT listener(s), what devices are told unless OUTPOST_MQTT_PUBLIC_URL is set): it is not set",
     );
   }
   const operator = seed("operator", "OUTPOST_NATS_OPERATOR_SEED", config.natsOperatorSeed);

@@ -1,6 +1,6 @@
 /**
- * Wires the NATS backend: the cloud's three users (system account for account updates and the
- * presence sweep, Outpost account for JetStream, an MQTT user for downlink), the account
+ * Wires the NATS backend: the cloud's two users (system account for account updates and the
+ * presence sweep, Outpost account for JetStream uplink and plain-NATS downlink), the account
  * publisher with its periodic reconcile, the provisioner and the link.
  * @module
  */
