@@ -573,8 +573,9 @@ Deno.test("the cloud may reach only DNS, the broker and its PostgreSQL database"
   for (const overlay of OVERLAYS) {
     const objects = await overlayObjects(overlay);
     const targets = egressTargets(findObject(objects, "NetworkPolicy", "outpost-cloud"));
+    // On NATS the cloud speaks NATS only (downlink as plain NATS messages), never MQTT.
     const broker = brokerOf(overlay) === "nats"
-      ? ["outpost-nats:4222", "outpost-nats:8883"]
+      ? ["outpost-nats:4222"]
       : ["outpost-mosquitto:1883"];
     assert.deepEqual([...new Set(targets)].sort(), ["0.0.0.0/0:5432", "kube-dns:53", ...broker]);
   }
