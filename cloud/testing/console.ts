@@ -13,7 +13,7 @@ import { FleetDriver } from "../fleet/driver.ts";
 import { FleetOperations } from "../fleet/operations.ts";
 import { createCloudApp } from "../http/app.ts";
 import type { CloudStore } from "../store/store.ts";
-import { createFleetSessionAuth, createFleetUi } from "../ui/mod.ts";
+import { createFleetSessionAuth, createFleetUi, type FleetUiOptions } from "../ui/mod.ts";
 import { collectingLogger, RecordingLink, withStore } from "./fixtures.ts";
 
 /** The admin token of {@link withConsole}. */
@@ -33,8 +33,11 @@ export interface ConsoleHarness {
   login: () => Promise<{ cookie: string; csrf: string }>;
 }
 
-/** Runs `fn` against a console on a fresh store. */
-export async function withConsole(fn: (h: ConsoleHarness) => Promise<void>): Promise<void> {
+/** Runs `fn` against a console on a fresh store; `uiOptions` override the console's (a clock). */
+export async function withConsole(
+  fn: (h: ConsoleHarness) => Promise<void>,
+  uiOptions: Partial<FleetUiOptions> = {},
+): Promise<void> {
   await withStore(async (store, _handle, dir) => {
     const link = new RecordingLink();
     const { logger } = collectingLogger();
@@ -53,6 +56,7 @@ export async function withConsole(fn: (h: ConsoleHarness) => Promise<void>): Pro
       logger,
       session,
       assets: await loadAssets({ buildDir: join(dir, "no-build") }),
+      ...uiOptions,
     });
     const app = createCloudApp({
       store,

@@ -3,19 +3,10 @@
  * API's own use cases, the fleet's notice of pending enrollment requests, status badges.
  */
 import assert from "node:assert/strict";
-import { join } from "node:path";
-import { MetricsRegistry } from "@outpost/platform/metrics";
-import { loadAssets } from "@outpost/web/assets";
-import { deviceTableProvisioner } from "../broker/credentials.ts";
-import { Downlink } from "../broker/downlink.ts";
-import { FleetOperations } from "../fleet/operations.ts";
 import { hashDeviceSecret } from "../fleet/secrets.ts";
-import { createCloudApp } from "../http/app.ts";
 import type { CloudStore } from "../store/store.ts";
-import { collectingLogger, readingBatch, RecordingLink, withStore } from "../testing/fixtures.ts";
-import { createFleetSessionAuth, createFleetUi } from "./mod.ts";
-
-const ADMIN = "fleet-admin-token-0123456789";
+import { withConsole } from "../testing/console.ts";
+import { readingBatch } from "../testing/fixtures.ts";
 
 interface Harness {
   store: CloudStore;
@@ -24,52 +15,12 @@ interface Harness {
   csrf: string;
 }
 
-async function withConsole(fn: (h: Harness) => Promise<void>): Promise<void> {
-  await withStore(async (store, _handle, dir) => {
-    const link = new RecordingLink();
-    const { logger } = collectingLogger();
-    const provisioner = deviceTableProvisioner();
-    const fleet = new FleetOperations({
-      store,
-      downlink: new Downlink({ link, store, logger }),
-      logger,
-      provisioner,
-    });
-    const session = createFleetSessionAuth(ADMIN);
-    const app = createCloudApp({
-      store,
-      fleet,
-      provisioner,
-      logger,
-      metrics: new MetricsRegistry(),
-      version: "test",
-      adminToken: ADMIN,
-      enrollToken: "fleet-enroll-token-0123456789",
-      broker: { url: "mqtt://127.0.0.1:1883", protocolVersion: 4 },
-      ui: createFleetUi({
-        reads: store,
-        fleet,
-        logger,
-        session,
-        assets: await loadAssets({ buildDir: join(dir, "no-build") }),
-      }),
-      sessionAuth: session.authorizesApiRequest,
-    });
-    const issued = session.issue({ secure: false });
-    const cookie = issued.setCookie.split(";")[0];
-    const csrf = session.read(new Request("http://cloud/", { headers: { cookie } }))!.csrfToken;
-    const get = async (path: string) =>
-      await app.request(`http://cloud${path}`, { headers: { cookie } });
-    const post = async (path: string, fields: Record<string, string>) =>
-      await app.request(`http://cloud${path}`, {
-        method: "POST",
-        headers: {
-          "content-type": "application/x-www-form-urlencoded",
-          origin: "http://cloud",
-          cookie,
-        },
-        body: new URLSearchParams(fields).toString(),
-      });
+/** The shared console, logged in: pages and same-origin form posts carry the session cookie. */
+function withLoggedInConsole(fn: (h: Harness) => Promise<void>): Promise<void> {
+  return withConsole(async ({ store, request, form, login }) => {
+    const { cookie, csrf } = await login();
+    const get = (path: string) => request(path, { headers: { cookie } });
+    const post = (path: string, fields: Record<string, string>) => form(path, fields, cookie);
     await fn({ store, get, post, csrf });
   });
 }
@@ -88,7 +39,7 @@ async function device(store: CloudStore, id: string): Promise<void> {
 }
 
 Deno.test("the device page shows the status and the lifecycle actions as forms", async () => {
-  await withConsole(async (h) => {
+  await withLoggedInConsole(async (h) => {
     await device(h.store, "pi-1");
     const html = await page(await h.get("/devices/pi-1"));
     assert.match(html, /<h2 id="lifecycle-heading">Identity and lifecycle<\/h2>/);
@@ -102,7 +53,7 @@ Deno.test("the device page shows the status and the lifecycle actions as forms",
 });
 
 Deno.test("revoking from the console calls the use case, redirects back and says what happened; reinstate undoes it", async () => {
-  await withConsole(async (h) => {
+  await withLoggedInConsole(async (h) => {
     await device(h.store, "pi-1");
     const refused = await h.post("/devices/pi-1/lifecycle", { action: "revoke" });
     assert.equal(refused.status, 403, "without the CSRF token nothing happens");
@@ -122,7 +73,7 @@ Deno.test("revoking from the console calls the use case, redirects back and says
 });
 
 Deno.test("deleting needs the operator's choice about the data; then the fleet says it is gone", async () => {
-  await withConsole(async (h) => {
+  await withLoggedInConsole(async (h) => {
     await device(h.store, "pi-1");
     await h.store.commitBatch("pi-1", readingBatch(1, 3));
     const unchosen = await page(
@@ -144,7 +95,7 @@ Deno.test("deleting needs the operator's choice about the data; then the fleet s
 });
 
 Deno.test("pending enrollment requests are announced on the fleet and decided on the device page", async () => {
-  await withConsole(async (h) => {
+  await withLoggedInConsole(async (h) => {
     await device(h.store, "pi-1");
     const request = await h.store.recordEnrollmentRequest({
       deviceId: "pi-1",

@@ -1,91 +1,23 @@
 import assert from "node:assert/strict";
-import { join } from "node:path";
-import { MetricsRegistry } from "@outpost/platform/metrics";
 import type { BatchRecord } from "@outpost/protocol";
 import { topics } from "@outpost/protocol";
-import { deviceTableProvisioner } from "../broker/credentials.ts";
-import { Downlink } from "../broker/downlink.ts";
-import { FleetOperations } from "../fleet/operations.ts";
-import { createCloudApp } from "../http/app.ts";
 import type { CloudStore } from "../store/store.ts";
-import { collectingLogger, enrollForTest, RecordingLink, withStore } from "../testing/fixtures.ts";
-import { loadAssets } from "@outpost/web/assets";
+import { CONSOLE_ADMIN, type ConsoleHarness, withConsole } from "../testing/console.ts";
+import { enrollForTest } from "../testing/fixtures.ts";
 import { html, islandProps } from "@outpost/web/testing/html";
 import { CSRF_HEADER } from "@outpost/web/session";
-import { createFleetSessionAuth, createFleetUi, type FleetUiOptions } from "./mod.ts";
+import type { FleetUiOptions } from "./mod.ts";
 
-const ADMIN = "fleet-admin-token-0123456789";
+const ADMIN = CONSOLE_ADMIN;
 const NOW = Date.now();
 
-interface Harness {
-  store: CloudStore;
-  link: RecordingLink;
-  request: (path: string, init?: RequestInit) => Promise<Response>;
-  /** A same-origin form post (with the session cookie when given). */
-  form: (path: string, fields: Record<string, string>, cookie?: string) => Promise<Response>;
-  /** Logs in; returns the cookie and the session's CSRF token. */
-  login: () => Promise<{ cookie: string; csrf: string }>;
-}
+type Harness = ConsoleHarness;
 
-async function withFleet(
+function withFleet(
   fn: (h: Harness) => Promise<void>,
   options: Partial<FleetUiOptions> = {},
 ): Promise<void> {
-  await withStore(async (store, _handle, dir) => {
-    const link = new RecordingLink();
-    const { logger } = collectingLogger();
-    const downlink = new Downlink({ link, store, logger });
-    const session = createFleetSessionAuth(ADMIN);
-    const fleet = new FleetOperations({
-      store,
-      downlink,
-      logger,
-      provisioner: deviceTableProvisioner(),
-    });
-    const ui = createFleetUi({
-      reads: store,
-      fleet,
-      logger,
-      session,
-      assets: await loadAssets({ buildDir: join(dir, "no-build") }),
-      now: () => NOW,
-      ...options,
-    });
-    const app = createCloudApp({
-      store,
-      fleet,
-      provisioner: deviceTableProvisioner(),
-      logger,
-      metrics: new MetricsRegistry(),
-      version: "test",
-      adminToken: ADMIN,
-      enrollToken: "fleet-enroll-token-0123456789",
-      broker: { url: "mqtt://127.0.0.1:1883", protocolVersion: 4 },
-      ui,
-      sessionAuth: session.authorizesApiRequest,
-    });
-    const request = async (path: string, init?: RequestInit) =>
-      await app.request(`http://cloud${path}`, init);
-    const form = (path: string, fields: Record<string, string>, cookie?: string) =>
-      request(path, {
-        method: "POST",
-        headers: {
-          "content-type": "application/x-www-form-urlencoded",
-          origin: "http://cloud",
-          ...(cookie ? { cookie } : {}),
-        },
-        body: new URLSearchParams(fields).toString(),
-      });
-    const login = async () => {
-      const response = await form("/login", { token: ADMIN, next: "/" });
-      assert.equal(response.status, 303);
-      const cookie = (response.headers.get("set-cookie") ?? "").split(";")[0];
-      const csrf = session.read(new Request("http://cloud/", { headers: { cookie } }))?.csrfToken;
-      assert.ok(csrf, "the cookie is not a session");
-      return { cookie, csrf };
-    };
-    await fn({ store, link, request, form, login });
-  });
+  return withConsole(fn, { now: () => NOW, ...options });
 }
 
 function reading(seq: number, sensor: string, value: number, unit: string): BatchRecord {
