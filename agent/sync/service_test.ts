@@ -5,10 +5,27 @@ import { Buffer } from "node:buffer";
 import { createLogger } from "@outpost/platform/log";
 import { openAgentStore } from "../store/open.ts";
 import { CREDENTIALS_FILE, saveCredentials } from "./credentials.ts";
-import { SyncService } from "./service.ts";
+import { SyncService, type SyncServiceOptions } from "./service.ts";
 import { CloudProbe } from "./cloud_probe.ts";
 
 const CLOUD = "http://127.0.0.1:9";
+
+/** A sync service of device pi-1 on `store` and `dir`, silent unless `overrides` give a logger. */
+function serviceOf(
+  store: SyncServiceOptions["store"],
+  dir: string,
+  overrides: Partial<SyncServiceOptions> = {},
+): SyncService {
+  return new SyncService({
+    store,
+    logger: createLogger({ write: () => {} }),
+    deviceId: "pi-1",
+    dataDir: dir,
+    cloudUrl: CLOUD,
+    version: "test",
+    ...overrides,
+  });
+}
 
 async function withService(
   mqttUrl: string,
@@ -24,13 +41,8 @@ async function withService(
     mqtt: { url: mqttUrl, username: "pi-1", password: "s3cret-password", protocolVersion: 5 },
   });
   const logs: string[] = [];
-  const service = new SyncService({
-    store,
+  const service = serviceOf(store, dir, {
     logger: createLogger({ write: (line) => logs.push(line) }),
-    deviceId: "pi-1",
-    dataDir: dir,
-    cloudUrl: CLOUD,
-    version: "test",
   });
   try {
     await service.start();
@@ -135,13 +147,7 @@ Deno.test("stop returns at once after a reconnect that left a batch unacked in f
     enrolledAt: new Date().toISOString(),
     mqtt: { url: `mqtt://127.0.0.1:${port}`, username: "pi-1", password: "pw", protocolVersion: 4 },
   });
-  const service = new SyncService({
-    store,
-    logger: createLogger({ write: () => {} }),
-    deviceId: "pi-1",
-    dataDir: dir,
-    cloudUrl: CLOUD,
-    version: "test",
+  const service = serviceOf(store, dir, {
     backoff: { next: () => 50, reset() {}, attempt: 0 },
     // Nothing answers hello here: the batch must go out soon after the connect.
     helloTimeoutMs: 50,
@@ -190,13 +196,8 @@ Deno.test("after the cloud comes back the agent reconnects within seconds, thoug
     enrolledAt: new Date().toISOString(),
     mqtt: { url: `mqtt://127.0.0.1:${port}`, username: "pi-1", password: "pw", protocolVersion: 4 },
   });
-  const service = new SyncService({
-    store,
-    logger: createLogger({ write: () => {} }),
-    deviceId: "pi-1",
-    dataDir: dir,
+  const service = serviceOf(store, dir, {
     cloudUrl,
-    version: "test",
     // What a long outage leaves behind: every next attempt 30 s away.
     backoff: { next: () => 30_000, reset() {}, attempt: 0 },
     probe: new CloudProbe({ cloudUrl, intervalMs: 100, spreadMs: 100 }),
@@ -319,12 +320,7 @@ Deno.test("on connect the agent says hello with its outbox position and sends on
     await store.insertReadings(readings(5));
     // A stale retained ack (a broker node that missed the later ones) must not start the upload.
     await broker.publish("outpost/v1/pi-1/down/ack", { upTo: 1 }, true);
-    const service = new SyncService({
-      store,
-      logger: createLogger({ write: () => {} }),
-      deviceId: "pi-1",
-      dataDir: dir,
-      cloudUrl: CLOUD,
+    const service = serviceOf(store, dir, {
       version: "9.9.9",
       helloTimeoutMs: 5_000,
     });
@@ -353,13 +349,7 @@ Deno.test("with no answer to hello the agent sends from its own acked seq after 
   const broker = await startAnsweringBroker();
   await withStoredCredentials({ url: `mqtt://127.0.0.1:${broker.port}` }, async (store, dir) => {
     await store.insertReadings(readings(2));
-    const service = new SyncService({
-      store,
-      logger: createLogger({ write: () => {} }),
-      deviceId: "pi-1",
-      dataDir: dir,
-      cloudUrl: CLOUD,
-      version: "test",
+    const service = serviceOf(store, dir, {
       helloTimeoutMs: 400,
     });
     try {
@@ -385,13 +375,8 @@ Deno.test("with several broker URLs the agent skips a dead one, shows the one in
   const urls = [`mqtt://127.0.0.1:${deadPort}`, `mqtt://127.0.0.1:${second.port}`];
   await withStoredCredentials({ url: urls[0], urls }, async (store, dir) => {
     const logs: string[] = [];
-    const service = new SyncService({
-      store,
+    const service = serviceOf(store, dir, {
       logger: createLogger({ write: (line) => logs.push(line) }),
-      deviceId: "pi-1",
-      dataDir: dir,
-      cloudUrl: CLOUD,
-      version: "test",
       backoff: { next: () => 100, reset() {}, attempt: 0 },
     });
     let first: Awaited<ReturnType<typeof startAnsweringBroker>> | undefined;
@@ -423,14 +408,7 @@ Deno.test("with several broker URLs the agent skips a dead one, shows the one in
 Deno.test("one plaintext URL among several stops the connection and is named", async () => {
   const urls = ["mqtt://127.0.0.1:9", "mqtt://192.0.2.10:1883"];
   await withStoredCredentials({ url: urls[0], urls }, async (store, dir) => {
-    const service = new SyncService({
-      store,
-      logger: createLogger({ write: () => {} }),
-      deviceId: "pi-1",
-      dataDir: dir,
-      cloudUrl: CLOUD,
-      version: "test",
-    });
+    const service = serviceOf(store, dir);
     try {
       await service.start();
       await until(() => service.connection().lastError !== null, "lastError");
