@@ -22,13 +22,8 @@ import {
   workloads,
 } from "./kube.ts";
 import { natsBlock, natsListeners, natsRoutes } from "./nats_config.ts";
-import {
-  createInstallation,
-  createKeyPair,
-  type NatsInstallation,
-  RESOLVER_DIR,
-  signJwt,
-} from "./nats_auth.ts";
+import { deviceJwt as mintDeviceJwt } from "@outpost/cloud/broker/nats/device_credentials";
+import { createInstallation, type NatsInstallation, RESOLVER_DIR } from "./nats_auth.ts";
 import { ContainerProcess, type HttpProbe, probePort, waitFor200 } from "./pod.ts";
 import { scanFiles } from "./secret_scan.ts";
 import { selfSignedCertificate } from "../support/tls.ts";
@@ -422,7 +417,7 @@ const renderedConf = async (overlay: string) => (await natsDeployment(overlay)).
 for (const overlay of NATS_OVERLAYS) {
   Deno.test(`${overlay}: nats-server -t accepts the rendered config of each pod, with an operator and accounts in auth.conf`, async () => {
     const natsServer = requireTool("nats-server", "nats-server");
-    const installation = await createInstallation();
+    const installation = createInstallation();
     // What nats:init makes must never reach Git: the repository scan knows a seed when it sees one.
     assert.deepEqual(scanFiles([{ path: "seeds.env", text: installation.account.seed }]), [
       "seeds.env:1: a NATS nkey seed",
@@ -502,7 +497,7 @@ async function waitFor<T>(what: string, check: () => Promise<T | undefined>, ms 
 }
 
 Deno.test("three servers started from the rendered edge-production config form a JetStream cluster that devices reach over MQTT with a user JWT, also with one server killed", async () => {
-  const installation = await createInstallation();
+  const installation = createInstallation();
   const { root, servers, substitutions } = await prepareServers(
     await renderedConf("edge-production"),
     installation,
@@ -529,19 +524,9 @@ Deno.test("three servers started from the rendered edge-production config form a
       );
     }
 
-    // A device's user JWT, signed with the account key only: nothing about it on the servers.
-    const device = await createKeyPair("user");
-    const deviceJwt = await signJwt(installation.account, device.publicKey, "dev-1", {
-      type: "user",
-      bearer_token: true,
-      pub: { allow: ["outpost.v1.dev-1.up.>"] },
-      // MQTT `down/#` is two NATS subscriptions (`down` and `down.>`); a QoS 1 subscription
-      // is delivered by JetStream on `$MQTT.sub.<id>`, which the user must be allowed too.
-      sub: { allow: ["outpost.v1.dev-1.down", "outpost.v1.dev-1.down.>", "$MQTT.sub.>"] },
-      subs: -1,
-      data: -1,
-      payload: -1,
-    });
+    // A device's user JWT as enrollment mints it, signed with the account key only: nothing
+    // about it on the servers.
+    const deviceJwt = mintDeviceJwt(installation.account, "dev-1", Math.floor(Date.now() / 1000));
     const options = {
       reconnectPeriod: 0,
       connectTimeout: 5_000,

@@ -97,7 +97,7 @@ function natsTls(): Promise<Record<string, string>> {
 
 /** Real nkey seeds (the cloud checks their kind), made once for this file's tests. */
 const NATS_SEEDS: Record<string, string> = await (async () => {
-  const installation = await createInstallation();
+  const installation = createInstallation();
   return {
     "operator-seed": `${installation.operator.seed}\n`,
     "account-seed": `${installation.account.seed}\n`,
