@@ -96,7 +96,7 @@ function natsTls(): Promise<Record<string, string>> {
 }
 
 /** Real nkey seeds (the cloud checks their kind), made once for this file's tests. */
-const NATS_SEEDS: Record<string, string> = await (async () => {
+const NATS_SEEDS: Record<string, string> = (() => {
   const installation = createInstallation();
   return {
     "operator-seed": `${installation.operator.seed}\n`,
