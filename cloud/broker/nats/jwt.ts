@@ -29,8 +29,8 @@ export interface UserClaims {
   allowed_connection_types?: string[];
 }
 
-/** The account limits every Outpost account JWT carries (JetStream on, nothing capped). */
-export const UNLIMITED_ACCOUNT = {
+/** Account limits with nothing capped and no JetStream (the system account's). */
+export const UNLIMITED_NO_JETSTREAM = {
   subs: -1,
   data: -1,
   payload: -1,
@@ -39,6 +39,11 @@ export const UNLIMITED_ACCOUNT = {
   wildcards: true,
   conn: -1,
   leaf: -1,
+};
+
+/** The account limits every Outpost account JWT carries (JetStream on, nothing capped). */
+export const UNLIMITED_ACCOUNT = {
+  ...UNLIMITED_NO_JETSTREAM,
   mem_storage: -1,
   disk_storage: -1,
   streams: -1,

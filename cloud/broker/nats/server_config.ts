@@ -6,7 +6,7 @@
  * file; the test clusters render it into each node's config.
  * @module
  */
-import { accountJwt, operatorJwt } from "./jwt.ts";
+import { accountJwt, operatorJwt, UNLIMITED_NO_JETSTREAM } from "./jwt.ts";
 import type { SigningKey } from "./nkey.ts";
 
 /** The three keys of a deployment; the cloud holds all three (docs/CLOUD.md says why). */
@@ -25,18 +25,7 @@ export function systemAccountJwt(keys: NatsKeys, issuedAt?: number): string {
     subject: keys.systemAccount.publicKey,
     name: "SYS",
     issuedAt,
-  }, {
-    limits: {
-      subs: -1,
-      data: -1,
-      payload: -1,
-      imports: -1,
-      exports: -1,
-      wildcards: true,
-      conn: -1,
-      leaf: -1,
-    },
-  });
+  }, { limits: UNLIMITED_NO_JETSTREAM });
 }
 
 /** The Outpost account's JWT with `revocations`. */
