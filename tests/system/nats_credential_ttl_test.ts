@@ -7,25 +7,17 @@
  */
 import assert from "node:assert/strict";
 import { decodeJwt } from "@outpost/cloud/broker/nats/jwt";
-import { eventually, startAgentProcess } from "../support/stack.ts";
-import { startNatsCloud } from "./nats_helpers.ts";
+import { eventually } from "../support/stack.ts";
+import { storedMqttCredentials, withNatsAgent } from "./nats_helpers.ts";
 
 async function storedPassword(dataDir: string): Promise<string> {
-  const stored = JSON.parse(await Deno.readTextFile(`${dataDir}/credentials.json`));
-  return stored.mqtt.password as string;
+  return (await storedMqttCredentials(dataDir)).password;
 }
 
 Deno.test("NATS: an expired device JWT is renewed by enrolling again; the renewal revokes nothing", async () => {
-  const stack = await startNatsCloud({ OUTPOST_NATS_CREDENTIAL_TTL: "3s" });
-  const { cloud } = stack;
-  const agent = await startAgentProcess({ deviceId: "ttl-1", cloudUrl: cloud.url })
-    .catch(async (error) => {
-      await stack.stop();
-      throw error;
-    });
-  const online = async () =>
-    (await cloud.admin<{ online: boolean }>("/api/v1/devices/ttl-1")).body.online;
-  try {
+  await withNatsAgent("ttl-1", { OUTPOST_NATS_CREDENTIAL_TTL: "3s" }, async ({ cloud, agent }) => {
+    const online = async () =>
+      (await cloud.admin<{ online: boolean }>("/api/v1/devices/ttl-1")).body.online;
     await eventually(online, "ttl-1 online", 60_000);
     const first = await storedPassword(agent.dataDir);
     const claims = decodeJwt(first);
@@ -76,12 +68,5 @@ Deno.test("NATS: an expired device JWT is renewed by enrolling again; the renewa
         /broker error|enrolling again|broker connected|enrolled/.test(line)
       ).map((line) => line.slice(0, 240)).join("\n"),
     );
-  } catch (error) {
-    console.log(agent.process.output.slice(-30).join("\n"));
-    console.log(cloud.process.output.slice(-30).join("\n"));
-    throw error;
-  } finally {
-    await agent.process.stop();
-    await stack.stop();
-  }
+  });
 });

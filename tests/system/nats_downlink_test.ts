@@ -7,8 +7,8 @@
  */
 import assert from "node:assert/strict";
 import { jetstreamManager } from "@nats-io/jetstream";
-import { eventually, startAgentProcess } from "../support/stack.ts";
-import { startNatsCloud } from "./nats_helpers.ts";
+import { eventually } from "../support/stack.ts";
+import { storedMqttCredentials, withNatsAgent } from "./nats_helpers.ts";
 
 /** The consumers of the NATS MQTT layer's QoS 1 message stream (one per QoS 1 subscription). */
 async function mqttConsumers(jsm: Awaited<ReturnType<typeof jetstreamManager>>) {
@@ -18,21 +18,12 @@ async function mqttConsumers(jsm: Awaited<ReturnType<typeof jetstreamManager>>) 
 }
 
 Deno.test("NATS: devices subscribe at QoS 0 (no consumer each); what they miss offline comes with the hello answer", async () => {
-  const stack = await startNatsCloud();
-  const { cloud, observer } = stack;
-  const agent = await startAgentProcess({ deviceId: "qos0-1", cloudUrl: cloud.url })
-    .catch(async (error) => {
-      await stack.stop();
-      throw error;
-    });
-  const device = async () =>
-    (await cloud.admin<{ online: boolean }>("/api/v1/devices/qos0-1")).body;
-  try {
+  await withNatsAgent("qos0-1", {}, async ({ cloud, observer, agent }) => {
+    const device = async () =>
+      (await cloud.admin<{ online: boolean }>("/api/v1/devices/qos0-1")).body;
     await eventually(async () => (await device()).online === true, "qos0-1 online", 60_000);
-    const credentials = JSON.parse(
-      await Deno.readTextFile(`${agent.dataDir}/credentials.json`),
-    ) as { mqtt: { downlinkQos?: number } };
-    assert.equal(credentials.mqtt.downlinkQos, 0, "the cloud on NATS asks for QoS 0");
+    const credentials = await storedMqttCredentials(agent.dataDir);
+    assert.equal(credentials.downlinkQos, 0, "the cloud on NATS asks for QoS 0");
     const jsm = await jetstreamManager(observer);
     // The stream exists once an MQTT client connected (the agent and the cloud did).
     assert.deepEqual(await mqttConsumers(jsm), [], "no JetStream consumer for the agent");
@@ -66,12 +57,5 @@ Deno.test("NATS: devices subscribe at QoS 0 (no consumer each); what they miss o
       30_000,
     );
     assert.deepEqual(await mqttConsumers(jsm), [], "still no consumer after the reconnect");
-  } catch (error) {
-    console.log(agent.process.output.slice(-30).join("\n"));
-    console.log(cloud.process.output.slice(-30).join("\n"));
-    throw error;
-  } finally {
-    await agent.process.stop();
-    await stack.stop();
-  }
+  });
 });

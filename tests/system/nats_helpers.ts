@@ -6,7 +6,12 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { connectAs } from "@outpost/cloud/broker/nats/connection";
 import { createLogger } from "@outpost/platform/log";
 import { type NatsCluster, startNatsCluster } from "../support/nats_cluster.ts";
-import { type CloudHandle, startCloud } from "../support/stack.ts";
+import {
+  type AgentHandle,
+  type CloudHandle,
+  startAgentProcess,
+  startCloud,
+} from "../support/stack.ts";
 
 /** What {@link startNatsCloud} started. */
 export interface NatsCloud {
@@ -48,4 +53,38 @@ export async function startNatsCloud(env: Record<string, string> = {}): Promise<
     await cluster.stop();
     throw error;
   }
+}
+
+/**
+ * Runs `fn` with a cloud on one NATS node (with `env`) and agent `deviceId` enrolled with it;
+ * prints the tails of both logs when `fn` fails, and stops everything.
+ */
+export async function withNatsAgent(
+  deviceId: string,
+  env: Record<string, string>,
+  fn: (stack: NatsCloud & { agent: AgentHandle }) => Promise<void>,
+): Promise<void> {
+  const stack = await startNatsCloud(env);
+  const agent = await startAgentProcess({ deviceId, cloudUrl: stack.cloud.url })
+    .catch(async (error) => {
+      await stack.stop();
+      throw error;
+    });
+  try {
+    await fn({ ...stack, agent });
+  } catch (error) {
+    console.log(agent.process.output.slice(-30).join("\n"));
+    console.log(stack.cloud.process.output.slice(-30).join("\n"));
+    throw error;
+  } finally {
+    await agent.process.stop();
+    await stack.stop();
+  }
+}
+
+/** The MQTT part of the credentials an agent stored from its enrollment. */
+export async function storedMqttCredentials(
+  dataDir: string,
+): Promise<{ password: string; downlinkQos?: number }> {
+  return JSON.parse(await Deno.readTextFile(`${dataDir}/credentials.json`)).mqtt;
 }
