@@ -248,6 +248,23 @@ export async function createTopology(options: TopologyOptions): Promise<Topology
     },
   };
 
+  /** A veth pair: `host` here, `peer` inside `namespace`; removed at teardown. */
+  const addVeth = async (host: string, peer: string, namespace: string) => {
+    await run("ip", [
+      "link",
+      "add",
+      host,
+      "type",
+      "veth",
+      "peer",
+      "name",
+      peer,
+      "netns",
+      namespace,
+    ]);
+    created.links.push(host);
+  };
+
   try {
     await run("ip", ["link", "add", bridge, "type", "bridge", "forward_delay", "0"]);
     created.links.push(bridge);
@@ -257,34 +274,10 @@ export async function createTopology(options: TopologyOptions): Promise<Topology
       const lanHost = `ocl${runId}${agent.index}`;
       await run("ip", ["netns", "add", agent.namespace]);
       created.namespaces.push(agent.namespace);
-      await run("ip", [
-        "link",
-        "add",
-        agent.uplinkHost,
-        "type",
-        "veth",
-        "peer",
-        "name",
-        "up0",
-        "netns",
-        agent.namespace,
-      ]);
-      created.links.push(agent.uplinkHost);
+      await addVeth(agent.uplinkHost, "up0", agent.namespace);
       await run("ip", ["link", "set", agent.uplinkHost, "master", bridge]);
       await run("ip", ["link", "set", agent.uplinkHost, "up"]);
-      await run("ip", [
-        "link",
-        "add",
-        lanHost,
-        "type",
-        "veth",
-        "peer",
-        "name",
-        "lan0",
-        "netns",
-        agent.namespace,
-      ]);
-      created.links.push(lanHost);
+      await addVeth(lanHost, "lan0", agent.namespace);
       await run("ip", ["addr", "add", `${lanHostAddress(agent.index)}/30`, "dev", lanHost]);
       await run("ip", ["link", "set", lanHost, "up"]);
       const ns = ["-n", agent.namespace];
@@ -297,19 +290,7 @@ export async function createTopology(options: TopologyOptions): Promise<Topology
     for (const node of brokerNodes) {
       await run("ip", ["netns", "add", node.namespace]);
       created.namespaces.push(node.namespace);
-      await run("ip", [
-        "link",
-        "add",
-        node.linkHost,
-        "type",
-        "veth",
-        "peer",
-        "name",
-        "up0",
-        "netns",
-        node.namespace,
-      ]);
-      created.links.push(node.linkHost);
+      await addVeth(node.linkHost, "up0", node.namespace);
       await run("ip", ["link", "set", node.linkHost, "master", bridge]);
       await run("ip", ["link", "set", node.linkHost, "up"]);
       const ns = ["-n", node.namespace];

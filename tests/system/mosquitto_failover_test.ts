@@ -6,8 +6,13 @@
  */
 import assert from "node:assert/strict";
 import { startMosquitto, startMosquittoCloud, waitIngestSubscribed } from "../support/mosquitto.ts";
-import { type AgentHandle, type CloudHandle, startAgentProcess } from "../support/stack.ts";
-import { assertExactlyOnce, startWriter, waitDrained } from "./mosquitto_helpers.ts";
+import { type AgentHandle, startAgentProcess } from "../support/stack.ts";
+import {
+  assertExactlyOnce,
+  handledBatches,
+  startWriter,
+  waitDrained,
+} from "./mosquitto_helpers.ts";
 
 function countLines(handles: { process: { output: string[] } }[], text: string): number {
   return handles.reduce(
@@ -17,18 +22,6 @@ function countLines(handles: { process: { output: string[] } }[], text: string):
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/**
- * Batches this replica took from the shared subscription, from its /metrics: stored, duplicate
- * or rejected (two processes on one libSQL file sometimes find it locked; the device resends).
- */
-async function handledBatches(cloud: CloudHandle): Promise<number> {
-  const text = await (await fetch(`${cloud.url}/metrics`)).text();
-  const batches = /^outpost_ingest_batches_total\{[^}]*\} (\d+)$/gm;
-  const rejected = /^outpost_ingest_rejected_total\{[^}]*kind="batch"[^}]*\} (\d+)$/gm;
-  return [...text.matchAll(batches), ...text.matchAll(rejected)]
-    .reduce((total, [, value]) => total + Number(value), 0);
-}
 
 Deno.test("Mosquitto: two cloud replicas share the uplink and, with one SIGKILLed mid-stream, every record arrives exactly once", async () => {
   const broker = await startMosquitto();

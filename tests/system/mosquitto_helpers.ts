@@ -1,11 +1,12 @@
 /**
- * Sync checks of the Mosquitto system tests: agent and cloud (libSQL) compared record by record,
- * and readings written continuously; the rest is tests/support/sync_checks.ts.
+ * Sync checks of the Mosquitto and NATS system tests: agent and cloud (libSQL) compared record by
+ * record, readings written continuously, batches a replica handled; the rest is
+ * tests/support/sync_checks.ts.
  * @module
  */
 import assert from "node:assert/strict";
 import { postJson } from "../support/process.ts";
-import type { AgentHandle } from "../support/stack.ts";
+import type { AgentHandle, CloudHandle } from "../support/stack.ts";
 import { assertSameRecords } from "../support/sync_checks.ts";
 import { agentRecords, cloudRecords } from "../support/verify.ts";
 
@@ -52,4 +53,16 @@ export function startWriter(agent: AgentHandle, batchSize = 200): Writer {
       return acknowledged;
     },
   };
+}
+
+/**
+ * Batches a cloud replica took from the shared uplink, from its /metrics: stored, duplicate or
+ * rejected (two processes on one libSQL file sometimes find it locked; the device resends).
+ */
+export async function handledBatches(cloud: CloudHandle): Promise<number> {
+  const text = await (await fetch(`${cloud.url}/metrics`)).text();
+  const batches = /^outpost_ingest_batches_total\{[^}]*\} (\d+)$/gm;
+  const rejected = /^outpost_ingest_rejected_total\{[^}]*kind="batch"[^}]*\} (\d+)$/gm;
+  return [...text.matchAll(batches), ...text.matchAll(rejected)]
+    .reduce((total, [, value]) => total + Number(value), 0);
 }

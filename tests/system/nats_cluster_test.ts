@@ -15,7 +15,12 @@ import {
   startAgentProcess,
   startCloud,
 } from "../support/stack.ts";
-import { assertExactlyOnce, startWriter, waitDrained } from "./mosquitto_helpers.ts";
+import {
+  assertExactlyOnce,
+  handledBatches,
+  startWriter,
+  waitDrained,
+} from "./mosquitto_helpers.ts";
 
 /** `items` starting at `first`, wrapping around. */
 const rotate = <T>(items: T[], first: number): T[] => [
@@ -39,15 +44,6 @@ async function devices(cloud: CloudHandle): Promise<Map<string, boolean>> {
 async function brokerConnected(cloud: CloudHandle): Promise<boolean> {
   const text = await (await fetch(`${cloud.url}/metrics`)).text();
   return /^outpost_broker_connected(\{[^}]*\})? 1$/m.test(text);
-}
-
-/** Batches a replica took from the shared consumer (stored, duplicate or rejected). */
-async function handledBatches(cloud: CloudHandle): Promise<number> {
-  const text = await (await fetch(`${cloud.url}/metrics`)).text();
-  const batches = /^outpost_ingest_batches_total\{[^}]*\} (\d+)$/gm;
-  const rejected = /^outpost_ingest_rejected_total\{[^}]*kind="batch"[^}]*\} (\d+)$/gm;
-  return [...text.matchAll(batches), ...text.matchAll(rejected)]
-    .reduce((total, [, value]) => total + Number(value), 0);
 }
 
 function count(handles: { process: { output: string[] } }[], text: string): number {

@@ -19,7 +19,7 @@ export function natsDeviceIdProblem(deviceId: string): string | undefined {
   return undefined;
 }
 
-/** The NATS subject of an MQTT topic (`outpost/v1/a/up/batch` → `outpost.v1.a.up.batch`). */
+/** The NATS subject of an MQTT topic: `/` → `.`, a trailing `#` → `>`, `+` → `*`. */
 export function subjectOfTopic(topic: string): string {
   return topic.replaceAll("/", ".").replace(/#$/, ">").replaceAll("+", "*");
 }
@@ -38,7 +38,7 @@ export function deviceUserKey(account: SigningKey, deviceId: string): string {
 
 /** What a device may do: publish its own uplink, subscribe to its own downlink. */
 export function devicePermissions(deviceId: string) {
-  const down = subjectOfTopic(topics.deviceDownlink(deviceId)); // outpost.v1.<id>.down.>
+  const down = subjectOfTopic(topics.deviceDownlink(deviceId)); // ends in `.down.>`
   return {
     pub: { allow: [subjectOfTopic(topics.deviceUplink(deviceId))] },
     // `down` itself too (an MQTT `down/#` filter matches it); `$MQTT.sub.>` is how NATS 2.9
