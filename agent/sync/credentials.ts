@@ -13,9 +13,16 @@ export interface Credentials {
   cloudUrl: string;
   deviceId: string;
   enrolledAt: string;
-  /** `downlinkQos` may be absent where tests build credentials by hand: then 1. */
-  mqtt: Omit<EnrollResponse["mqtt"], "downlinkQos"> & { downlinkQos?: 0 | 1 };
+  mqtt: EnrollResponse["mqtt"];
 }
+
+/**
+ * Credentials as the file holds them: files written before `downlinkQos` lack it, and
+ * {@link loadCredentials} reads them as 1.
+ */
+export type StoredCredentials = Omit<Credentials, "mqtt"> & {
+  mqtt: Omit<Credentials["mqtt"], "downlinkQos"> & { downlinkQos?: 0 | 1 };
+};
 
 /** Reads the stored credentials; undefined if none or unreadable (the agent re-enrolls). */
 export async function loadCredentials(dataDir: string): Promise<Credentials | undefined> {
@@ -37,7 +44,10 @@ export async function loadCredentials(dataDir: string): Promise<Credentials | un
 }
 
 /** Writes credentials atomically (temp file + rename) with mode 0600. */
-export async function saveCredentials(dataDir: string, credentials: Credentials): Promise<void> {
+export async function saveCredentials(
+  dataDir: string,
+  credentials: StoredCredentials,
+): Promise<void> {
   const path = join(dataDir, CREDENTIALS_FILE);
   const temp = `${path}.tmp`;
   await Deno.writeTextFile(temp, JSON.stringify(credentials, null, 2), { mode: 0o600 });

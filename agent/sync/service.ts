@@ -460,7 +460,7 @@ export class SyncService {
       const connection = ++this.#connections;
       logger.info("broker connected", { url: shownUrl, ...of });
       // Subscribe first: the cloud answers "online" with the ack, desired state and commands.
-      const qos = credentials.mqtt.downlinkQos ?? 1;
+      const qos = credentials.mqtt.downlinkQos;
       client.subscribe(topics.deviceDownlink(deviceId), { qos }, (error, granted) => {
         if (error || granted?.some((g) => g.qos === 128)) {
           this.#fail(
